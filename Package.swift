@@ -1,0 +1,72 @@
+// swift-tools-version: 6.0
+// Berth: choose and test persistent storage for containers on Amazon ECS and AWS Fargate.
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Berth",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "berth", targets: ["berth"]),
+        .library(name: "StorageCatalog", targets: ["StorageCatalog"]),
+        .library(name: "Workloads", targets: ["Workloads"]),
+        .library(name: "StoragePlanner", targets: ["StoragePlanner"]),
+        .library(name: "EmulatorCore", targets: ["EmulatorCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // The service facts, each with its source: the one table the planner and the emulator share.
+        .target(name: "StorageCatalog", swiftSettings: strictSwift),
+        // The workload-profile contract: model, YAML/JSON loading, located diagnostics.
+        .target(
+            name: "Workloads",
+            dependencies: ["StorageCatalog", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSwift),
+        // The rules table, the ranking engine, reports and task definitions.
+        .target(name: "StoragePlanner", dependencies: ["StorageCatalog", "Workloads"], swiftSettings: strictSwift),
+        // libfuse3, through a shim header that fixes FUSE_USE_VERSION before the include.
+        .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        // Emulator semantics in plain Swift: state, attachments, AZs, capacity, locks, naming, faults.
+        .target(
+            name: "EmulatorCore",
+            dependencies: [
+                "StorageCatalog",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSwift),
+        // The thin FUSE layer that applies EmulatorCore's rules to real mounts.
+        .target(
+            name: "EmulatorFUSE",
+            dependencies: ["CFuse3", "EmulatorCore", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strictSwift),
+        .executableTarget(
+            name: "berth",
+            dependencies: [
+                "StorageCatalog", "Workloads", "StoragePlanner", "EmulatorCore", "EmulatorFUSE",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift),
+        .executableTarget(
+            name: "berth-bench",
+            dependencies: ["StorageCatalog", "Workloads", "StoragePlanner"],
+            swiftSettings: strictSwift),
+        .testTarget(name: "PlannerTests", dependencies: ["StorageCatalog", "Workloads", "StoragePlanner"], swiftSettings: strictSwift),
+        .testTarget(name: "EmulatorCoreTests", dependencies: ["EmulatorCore", "StorageCatalog"], swiftSettings: strictSwift),
+        .testTarget(name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog"], swiftSettings: strictSwift),
+        .testTarget(name: "CLITests", dependencies: ["StoragePlanner"], swiftSettings: strictSwift),
+    ],
+    swiftLanguageModes: [.v6]
+)
