@@ -6,6 +6,25 @@ struct Berth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "berth",
         abstract: "Choose and test persistent storage for containers on Amazon ECS and AWS Fargate.",
-        subcommands: [ServeMountCommand.self]
+        discussion: """
+            Plan:     berth recommend Profiles/cms-uploads.yaml
+                      berth taskdef Profiles/cms-uploads.yaml --image my/app:1.0 > taskdef.json
+                      berth rules
+            Exit status: 0 success; 1 invalid input (profile, arguments); 2 no service fits; 64 usage error.
+            """,
+        subcommands: [RecommendCommand.self, TaskdefCommand.self, RulesCommand.self, ServeMountCommand.self]
     )
+}
+
+/// Exit statuses scripts can rely on (documented in the README and in `berth --help`).
+enum ExitStatus {
+    static let invalidInput = ExitCode(1)
+    static let noServiceFits = ExitCode(2)
+}
+
+extension ReportFormatOption: ExpressibleByArgument {}
+
+/// The output formats `recommend` and `rules` take.
+enum ReportFormatOption: String, CaseIterable {
+    case text, json, markdown
 }

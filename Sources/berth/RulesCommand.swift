@@ -1,0 +1,21 @@
+import ArgumentParser
+import StoragePlanner
+
+struct RulesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules",
+        abstract: "Print the planner's rule table with the source of every rule.",
+        discussion: """
+            Examples:
+              berth rules
+              berth rules --format markdown > docs/RULES.md
+              berth rules --format json | jq -r '.[].id'
+            """)
+
+    @Option(help: "Output format: text, markdown or json.")
+    var format: ReportFormatOption = .text
+
+    func run() {
+        print(RulesDocument.render(as: ReportFormat(rawValue: format.rawValue) ?? .text), terminator: "")
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+/// End-to-end: the built `berth` binary, as users and scripts run it.
+@Suite struct CLITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// `berth` sits next to the test bundle in the build products directory.
+    static func berthBinary() throws -> URL {
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("berth")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        for config in ["debug", "release"] {
+            let candidate = root.appendingPathComponent(".build/\(config)/berth")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "berth binary next to \(Bundle.main.bundleURL.path)"])
+    }
+
+    static func berth(_ arguments: String...) throws -> Run {
+        let process = Process()
+        process.executableURL = try berthBinary()
+        process.arguments = arguments
+        process.currentDirectoryURL = root
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                   stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func temporaryProfile(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("berth-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func recommendPrintsTheContractsJSON() throws {
+        let run = try Self.berth("recommend", "Profiles/cms-uploads.yaml", "--format", "json")
+        #expect(run.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(object["recommended"] as? String == "efs")
+        #expect((object["candidates"] as? [Any])?.count == 6)
+    }
+
+    @Test func severalProfilesGiveOneReportEach() throws {
+        let run = try Self.berth("recommend", "Profiles/cms-uploads.yaml", "Profiles/postgres-ec2.yaml", "--format", "json")
+        #expect(run.status == 0)
+        let array = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
+        #expect(array.count == 2)
+    }
+
+    @Test func anInvalidProfileExitsOneWithLocatedErrorsAndNoReport() throws {
+        let path = try Self.temporaryProfile("""
+            apiVersion: berth/v1
+            kind: WorkloadProfile
+            name: bad
+            platform: {os: linux, launchType: fargate}
+            access:
+              sharing: shard
+            availability:
+              multiAz: true
+            """)
+        let run = try Self.berth("recommend", "Profiles/cms-uploads.yaml", path, "--format", "json")
+        #expect(run.status == 1)
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr.contains("\(path):6:12: error: access.sharing"))
+        #expect(run.stderr.contains("expected one of exclusive, shared, read-only-shared"))
+        #expect(run.stderr.contains("\(path):8:3: error: availability.multiAz: unknown field; did you mean \"multiAZ\"?"))
+    }
+
+    @Test func nothingFitsExitsTwoAndSaysWhy() throws {
+        let path = try Self.temporaryProfile("""
+            apiVersion: berth/v1
+            kind: WorkloadProfile
+            name: win-fargate
+            platform: {os: windows, launchType: fargate}
+            access: {sharing: shared, tasks: 3}
+            """)
+        let run = try Self.berth("recommend", path, "--format", "json")
+        #expect(run.status == 2)
+        #expect(run.stdout.contains("\"recommended\": null"))
+        #expect(run.stderr.contains("the EC2 launch type would allow fsx-windows"))
+        let text = try Self.berth("recommend", path)
+        #expect(text.status == 2)
+        #expect(text.stdout.contains("efs: Fargate Windows does not support EFS volumes"))
+    }
+
+    @Test func aMissingFileExitsOne() throws {
+        let run = try Self.berth("recommend", "Profiles/does-not-exist.yaml")
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("Profiles/does-not-exist.yaml: cannot read workload profile: no such file"))
+    }
+
+    @Test func taskdefPrintsRegistrableJSONAndListsPlaceholders() throws {
+        let run = try Self.berth("taskdef", "Profiles/cms-uploads.yaml", "--family", "cms", "--image", "repo/cms:1")
+        #expect(run.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(object["family"] as? String == "cms")
+        #expect(run.stderr.contains("<EFS_FILE_SYSTEM_ID>"))
+        #expect(!run.stderr.contains("<IMAGE>"))
+    }
+
+    @Test func taskdefWritesEBSVolumeConfigurationsToAFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vc-\(UUID().uuidString).json").path
+        let run = try Self.berth("taskdef", "Profiles/postgres-ec2.yaml", "--volume-configurations-file", path)
+        #expect(run.status == 0)
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let list = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        #expect((list.first?["managedEBSVolume"] as? [String: Any])?["volumeType"] as? String == "gp3")
+    }
+
+    @Test func rulesMarkdownIsDocsRules() throws {
+        let run = try Self.berth("rules", "--format", "markdown")
+        let onDisk = try String(contentsOf: Self.root.appendingPathComponent("docs/RULES.md"), encoding: .utf8)
+        #expect(run.status == 0)
+        #expect(run.stdout == onDisk)
+    }
+
+    @Test func usageErrorsExitNonZeroWithHelp() throws {
+        let run = try Self.berth("recommend", "--format", "yaml", "Profiles/cms-uploads.yaml")
+        #expect(run.status == 64)
+        #expect(run.stderr.contains("text"))
+    }
+}
