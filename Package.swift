@@ -36,11 +36,13 @@ let package = Package(
         .target(name: "StoragePlanner", dependencies: ["StorageCatalog", "Workloads"], swiftSettings: strictSwift),
         // libfuse3, through a shim header that fixes FUSE_USE_VERSION before the include.
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        // Linux calls Swift's Glibc module does not import (copy_file_range, xattrs).
+        .target(name: "CBerthShims"),
         // Emulator semantics in plain Swift: state, attachments, AZs, capacity, locks, naming, faults.
         .target(
             name: "EmulatorCore",
             dependencies: [
-                "StorageCatalog",
+                "StorageCatalog", "CBerthShims",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -64,7 +66,7 @@ let package = Package(
             dependencies: ["StorageCatalog", "Workloads", "StoragePlanner"],
             swiftSettings: strictSwift),
         .testTarget(name: "PlannerTests", dependencies: ["StorageCatalog", "Workloads", "StoragePlanner"], swiftSettings: strictSwift),
-        .testTarget(name: "EmulatorCoreTests", dependencies: ["EmulatorCore", "StorageCatalog"], swiftSettings: strictSwift),
+        .testTarget(name: "EmulatorCoreTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims"], swiftSettings: strictSwift),
         .testTarget(name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog"], swiftSettings: strictSwift),
         .testTarget(name: "CLITests", dependencies: ["StoragePlanner"], swiftSettings: strictSwift),
     ],

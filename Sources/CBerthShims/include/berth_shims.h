@@ -1,0 +1,13 @@
+// Linux calls that Swift's Glibc module does not import (they need _GNU_SOURCE or headers it leaves
+// out), wrapped once each.
+#ifndef BERTH_SHIMS_H
+#define BERTH_SHIMS_H
+#include <stddef.h>
+#include <sys/types.h>
+
+/// copy_file_range(2) without offsets: copies from the current file positions.
+ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t len);
+ssize_t berth_llistxattr(const char *path, char *list, size_t size);
+ssize_t berth_lgetxattr(const char *path, const char *name, void *value, size_t size);
+int berth_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
+#endif
