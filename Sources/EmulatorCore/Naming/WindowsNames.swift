@@ -1,0 +1,98 @@
+/// The naming rules of FSx for Windows File Server, which are Windows's (NTFS over SMB): what names are
+/// refused, and when two names are the same file.
+///
+/// Sources: Microsoft, "Naming Files, Paths, and Namespaces" (learn.microsoft.com/windows/win32/fileio/
+/// naming-a-file): reserved device names, reserved characters, no trailing dot or space, 255 UTF-16
+/// units per component, 32,767 for an extended-length path; FSx for Windows serves NTFS over SMB
+/// (seed §Amazon FSx für Windows File Server).
+public enum WindowsNames {
+    /// Longest component, in UTF-16 code units.
+    public static let maxComponentLength = 255
+    /// Longest path, in UTF-16 code units (extended-length paths; SMB clients send these).
+    public static let maxPathLength = 32_767
+
+    /// Device names Windows reserves, with or without an extension, in any case.
+    static let reservedDeviceNames: Set<String> = {
+        var names: Set<String> = ["CON", "PRN", "AUX", "NUL"]
+        for n in 1...9 {
+            names.insert("COM\(n)")
+            names.insert("LPT\(n)")
+        }
+        // Superscript digits count too (Windows 10+ treats COM¹ like COM1).
+        for digit in ["¹", "²", "³"] {
+            names.insert("COM\(digit)")
+            names.insert("LPT\(digit)")
+        }
+        return names
+    }()
+
+    static let reservedCharacters: Set<Unicode.Scalar> = ["<", ">", ":", "\"", "\\", "|", "?", "*"]
+
+    public enum Refusal: Equatable, Sendable, CustomStringConvertible {
+        case reservedDeviceName(String)
+        case reservedCharacter(Unicode.Scalar)
+        case controlCharacter(UInt32)
+        case trailingDotOrSpace
+        case tooLong(Int)
+        case empty
+
+        public var description: String {
+            switch self {
+            case .reservedDeviceName(let base): "\"\(base)\" is a reserved device name on Windows"
+            case .reservedCharacter(let c): "the character \(c) is not allowed in Windows file names"
+            case .controlCharacter(let v): "control character U+\(String(v, radix: 16, uppercase: true)) is not allowed in Windows file names"
+            case .trailingDotOrSpace: "Windows file names cannot end in a dot or a space"
+            case .tooLong(let n): "the name is \(n) UTF-16 units long; Windows allows \(WindowsNames.maxComponentLength)"
+            case .empty: "the name is empty"
+            }
+        }
+    }
+
+    /// Why Windows would refuse `name` as one path component, or nil when it accepts it.
+    public static func refusal(for name: String) -> Refusal? {
+        if name.isEmpty { return .empty }
+        for scalar in name.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F { return .controlCharacter(scalar.value) }
+            if reservedCharacters.contains(scalar) { return .reservedCharacter(scalar) }
+        }
+        if name.hasSuffix(".") || name.hasSuffix(" ") {
+            // "." and ".." are the directory entries themselves, not names anyone creates.
+            if name != "." && name != ".." { return .trailingDotOrSpace }
+        }
+        let length = name.utf16.count
+        if length > maxComponentLength { return .tooLong(length) }
+        // "nul.txt" and "NUL .txt" are the device too: the part before the first dot, trailing spaces
+        // removed, decides.
+        var base = Substring(name.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        while base.hasSuffix(" ") { base = base.dropLast() }
+        let upper = base.uppercased()
+        if reservedDeviceNames.contains(upper) { return .reservedDeviceName(String(base)) }
+        return nil
+    }
+
+    /// The key under which two names are the same file: each character's simple uppercase mapping, as
+    /// NTFS compares names through its upcase table. Unicode-aware ("Straße" and "STRASSE" stay
+    /// different because ß has no single-character uppercase; "σ", "ς" and "Σ" are one name), and
+    /// without normalisation, as Windows does not normalise.
+    public static func caseKey(_ name: String) -> Key {
+        var key = String.UnicodeScalarView()
+        for scalar in name.unicodeScalars {
+            let upper = scalar.properties.uppercaseMapping.unicodeScalars
+            if upper.count == 1, let single = upper.first {
+                key.append(single)
+            } else {
+                key.append(scalar)
+            }
+        }
+        return Key(bytes: Array(String(key).utf8))
+    }
+
+    /// A name's identity for lookups. Bytes, not a String: Swift's String equality and hashing follow
+    /// canonical equivalence, which would make "é" and "e\u{301}" one name where Windows has two.
+    public struct Key: Hashable, Sendable {
+        public let bytes: [UInt8]
+    }
+
+    /// Whether two names denote the same file on Windows.
+    public static func sameName(_ a: String, _ b: String) -> Bool { caseKey(a) == caseKey(b) }
+}

@@ -1,0 +1,51 @@
+import Testing
+@testable import EmulatorCore
+
+@Suite struct WindowsNamesTests {
+    @Test(arguments: ["CON", "con", "Nul", "nul.txt", "NUL.tar.gz", "com1", "LPT9.log", "AUX ", "PRN .txt", "COM¹"])
+    func reservedDeviceNamesAreRefusedWithAnyExtensionAndCase(name: String) {
+        let refusal = WindowsNames.refusal(for: name)
+        #expect(refusal != nil)
+        if case .reservedDeviceName = refusal {} else if case .trailingDotOrSpace = refusal {} else {
+            Issue.record("unexpected refusal \(String(describing: refusal))")
+        }
+    }
+
+    @Test(arguments: ["CONSOLE", "com10", "LPT", "nul_", "xcon", "con-fig.txt", "COM0"])
+    func namesThatOnlyLookReservedAreAccepted(name: String) {
+        #expect(WindowsNames.refusal(for: name) == nil)
+    }
+
+    @Test(arguments: ["a<b", "a>b", "a:b", "a\"b", "a\\b", "a|b", "a?b", "a*b"])
+    func reservedCharactersAreRefused(name: String) {
+        guard case .reservedCharacter = WindowsNames.refusal(for: name) else {
+            Issue.record("\(name) accepted")
+            return
+        }
+    }
+
+    @Test func controlCharactersTrailingDotsAndSpacesAndLengthAreRefused() {
+        #expect(WindowsNames.refusal(for: "a\u{1}b") == .controlCharacter(1))
+        #expect(WindowsNames.refusal(for: "tab\tname") == .controlCharacter(9))
+        #expect(WindowsNames.refusal(for: "report.") == .trailingDotOrSpace)
+        #expect(WindowsNames.refusal(for: "report ") == .trailingDotOrSpace)
+        #expect(WindowsNames.refusal(for: String(repeating: "a", count: 255)) == nil)
+        #expect(WindowsNames.refusal(for: String(repeating: "a", count: 256)) == .tooLong(256))
+        // Length is counted in UTF-16 units: 128 emoji are 256 units.
+        #expect(WindowsNames.refusal(for: String(repeating: "😀", count: 128)) == .tooLong(256))
+        #expect(WindowsNames.refusal(for: ".hidden") == nil)
+        #expect(WindowsNames.refusal(for: "Ünïcödé naïve.txt") == nil)
+    }
+
+    @Test func namesCompareWithoutCaseBeyondASCII() {
+        #expect(WindowsNames.sameName("Report.TXT", "report.txt"))
+        #expect(WindowsNames.sameName("ÄRGER.doc", "ärger.DOC"))
+        #expect(WindowsNames.sameName("ΣΊΣΥΦΟΣ", "σίσυφος"))
+        #expect(WindowsNames.sameName("σ", "ς"))
+        #expect(WindowsNames.sameName("Straße", "STRAßE"))
+        #expect(!WindowsNames.sameName("Straße", "STRASSE"))
+        #expect(!WindowsNames.sameName("a.txt", "b.txt"))
+        // No normalisation: precomposed é and e + combining acute are different names, as on Windows.
+        #expect(!WindowsNames.sameName("caf\u{E9}", "cafe\u{301}"))
+    }
+}
