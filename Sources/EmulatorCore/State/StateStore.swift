@@ -1,0 +1,592 @@
+public import Foundation
+import GRDB
+public import StorageCatalog
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The emulator's durable state: volumes, attachments, Availability Zones and snapshots in one SQLite
+/// database (GRDB `DatabasePool`, WAL mode) under a `StateDirectory`.
+///
+/// Many `berth` processes use one state directory at once. Every operation is one `IMMEDIATE` transaction
+/// (GRDB's `write`), so the checks and the change it decides on are atomic: of several processes racing for
+/// the same EBS volume exactly one attaches, and a process killed half-way leaves the database as it was.
+/// Processes waiting for the write lock wait (busy timeout) rather than fail.
+///
+/// Every operation first releases attachments whose serving process has died (see `ServerProcess`), in the
+/// same transaction as its decision, and records them; the CLI collects them with `takeReapedAttachments()`
+/// to clear their dead mount points (`DeadMounts.clear`).
+public final class StateStore: Sendable {
+    public let directory: StateDirectory
+    /// The region and AZs stored in the database: the same for every process using this directory.
+    public let region: RegionConfiguration
+    let pool: DatabasePool
+    private let reapLog = ReapLog()
+
+    /// Opens (creating if needed) the state under `directory`. `region` applies on first use; later it must
+    /// match what is stored or only add AZs to it. `busyTimeout` is how long to wait for another process's
+    /// transaction.
+    public init(directory: StateDirectory, region requested: RegionConfiguration? = nil,
+                busyTimeout: TimeInterval = 60) throws(StateError) {
+        self.directory = directory
+        for path in [directory.path, directory.volumesDirectory, directory.snapshotsDirectory] {
+            try makeDirectory(path, mode: 0o700)
+        }
+        // Creating the database, switching it to WAL and migrating are not safe to race between processes
+        // (GRDB's migrator reads the applied migrations before its write transaction), so opening is
+        // serialised by an advisory lock on a file next to the database.
+        let openLock = try FileLock(path: directory.lockPath)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.label = "berth-state"
+        configuration.prepareDatabase { db in
+            // WAL with synchronous=FULL: a committed attach survives power loss, not only a killed process.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: directory.databasePath, configuration: configuration)
+            try StateSchema.migrator.migrate(pool)
+        } catch {
+            throw .storage("cannot open \(directory.databasePath): \(error)")
+        }
+        region = try Self.write(pool) { db throws(StateError) in try Self.settleRegion(db, requested: requested, directory: directory) }
+        openLock.unlock()  // on the error paths above, its deinit unlocks
+    }
+
+    /// The store for a command line: `--state-dir` or the environment's state directory, and the region
+    /// from `BERTH_REGION`/`BERTH_AZS`.
+    public convenience init(stateDirectoryFlag: String?, environment: [String: String]) throws(StateError) {
+        try self.init(directory: StateDirectory.resolve(flag: stateDirectoryFlag, environment: environment),
+                      region: RegionConfiguration.fromEnvironment(environment))
+    }
+
+    // MARK: Volumes
+
+    /// Creates a volume of `type` in `az` and its directories; returns it with its new id.
+    ///
+    /// Sizes: `sizeGiB` must lie in the catalogue's range for the service (`Catalog.facts(type).capacityGiB`);
+    /// when absent, EBS gets 20 GiB (Berth's choice: ECS-managed EBS has no default size, AWS docs
+    /// AmazonECS/latest/developerguide/ebs-volumes.html) and each FSx type its catalogue minimum. EFS is
+    /// elastic and takes no size. EFS defaults to the Standard storage class; FSx for Windows, OpenZFS and
+    /// ONTAP to a single-AZ deployment. A multi-AZ deployment's standby is `standbyAZ`, else the next
+    /// available AZ after `az` in the region's order.
+    public func createVolume(
+        type: ServiceID, az: String, sizeGiB: Int? = nil, name: String? = nil,
+        storageClass: EFSStorageClass? = nil, deployment: Deployment? = nil, fromSnapshot: SnapshotID? = nil,
+        standbyAZ: String? = nil
+    ) throws(StateError) -> Volume {
+        let options = try VolumeOptions.validate(
+            type: type, sizeGiB: sizeGiB, name: name, storageClass: storageClass, deployment: deployment, standbyAZ: standbyAZ)
+        let id = VolumeID.generate(for: type)
+        let volumeDirectory = directory.volumeDirectory(id)
+        var madeDirectories = false
+        do {
+            return try decide { db throws(StateError) in
+                let zones = try Self.zones(db)
+                try Self.requireUsableZone(az, zones: zones, region: region)
+                var standby: String?
+                if options.deployment == .multiAZ {
+                    standby = try Self.standbyZone(requested: standbyAZ, preferred: az, zones: zones, region: region)
+                }
+                if let fromSnapshot {
+                    guard try Self.attempt({ try SnapshotRecord.exists(db, key: fromSnapshot.rawValue) }) else {
+                        throw .snapshotNotFound(fromSnapshot)
+                    }
+                    // Restoring a snapshot's contents arrives with the snapshot commands.
+                    throw .notYetSupported("creating a volume from a snapshot")
+                }
+                let volume = Volume(
+                    id: id, type: type, name: options.name, availabilityZone: az, standbyAvailabilityZone: standby,
+                    sizeGiB: options.sizeGiB, storageClass: options.storageClass, deployment: options.deployment,
+                    createdAt: Self.now(), fromSnapshot: nil, options: [:])
+                // The directories are made inside the transaction, after every check, so a refusal touches
+                // nothing on disk; if the insert or the commit fails they are removed below.
+                madeDirectories = true
+                try makeDirectory(volumeDirectory, mode: 0o700)
+                try makeDirectory(directory.dataDirectory(id), mode: 0o755)
+                try makeDirectory(directory.sharedDirectory(id), mode: 0o700)
+                try Self.attempt { try VolumeRecord(volume).insert(db) }
+                return volume
+            }
+        } catch {
+            if madeDirectories { try? FileManager.default.removeItem(atPath: volumeDirectory) }
+            throw error
+        }
+    }
+
+    /// Every volume with its attachments, in creation order.
+    public func listVolumes() throws(StateError) -> [VolumeDescription] {
+        try decide { db throws(StateError) in
+            let volumes = try Self.attempt { try VolumeRecord.order(Column("createdAt"), Column.rowID).fetchAll(db) }
+            let attachments = Dictionary(grouping: try Self.attachments(db), by: \.volumeID)
+            return volumes.map { VolumeDescription(volume: $0.volume, attachments: attachments[$0.id] ?? []) }
+        }
+    }
+
+    public func describeVolume(_ id: VolumeID) throws(StateError) -> VolumeDescription {
+        try decide { db throws(StateError) in
+            let volume = try Self.volume(db, id)
+            return VolumeDescription(volume: volume, attachments: try Self.attachments(db, of: id))
+        }
+    }
+
+    /// Deletes a volume that has no attachments, and its files. Refused while attached: EBS
+    /// `VolumeInUse` (AWS docs: AWSEC2/latest/APIReference/API_DeleteVolume.html: "The volume must be in the
+    /// available state (not attached to an instance)"); EFS and FSx `FileSystemInUse` by the same rule
+    /// (efs/latest/ug/API_DeleteFileSystem.html: mount targets must be deleted first).
+    @discardableResult
+    public func deleteVolume(_ id: VolumeID) throws(StateError) -> Volume {
+        let volume = try decide { db throws(StateError) in
+            let volume = try Self.volume(db, id)
+            let attachments = try Self.attachments(db, of: id)
+            guard attachments.isEmpty else { throw .volumeInUse(id, attachments: attachments) }
+            _ = try Self.attempt { try VolumeRecord.deleteOne(db, key: id.rawValue) }
+            return volume
+        }
+        // After the commit: a process killed between the two leaves an orphaned directory, which
+        // `removeOrphanedVolumeDirectories` clears; never a row without its data.
+        try? FileManager.default.removeItem(atPath: directory.volumeDirectory(id))
+        return volume
+    }
+
+    // MARK: Attachments
+
+    /// Records one mount of `volumeID` by a task in `az`, served by process `pid` (default: this one) at
+    /// `mountpoint`, after checking, in one transaction and in this order: the volume exists; the AZ exists
+    /// and is not failed; the task's platform can get the service; the AZ rule; some AZ holding the data is
+    /// up; exclusivity; the mount point is free. `task` defaults to a generated `t-…` id.
+    ///
+    /// `mountpoint` is made absolute, and its parent directory's symbolic links resolved, so that
+    /// `detach(mountpoint:)` finds it by any spelling.
+    @discardableResult
+    public func attach(
+        volumeID: VolumeID, az: String, task: String? = nil, readOnly: Bool = false,
+        launchType: LaunchType = .ec2, os: OperatingSystem = .linux, pid: Int32? = nil, mountpoint: String
+    ) throws(StateError) -> VolumeAttachment {
+        let task = try task.map(Self.validateTask) ?? generateTaskID()
+        let mountpoint = try canonicalMountpoint(mountpoint)
+        let processID = pid ?? getpid()
+        guard let server = ServerProcess.identify(pid: processID) else {
+            throw .invalidParameter("process \(processID), which is to serve the mount, is not running")
+        }
+        let platform = Platform(os: os, launchType: launchType)
+        return try decide { db throws(StateError) in
+            let volume = try Self.volume(db, volumeID)
+            let zones = try Self.zones(db)
+            try Self.requireUsableZone(az, zones: zones, region: region)
+            try AttachmentRules.checkPlatform(volume.type, platform)
+            try AttachmentRules.checkZone(volume, taskZone: az)
+            try AttachmentRules.checkAvailable(
+                volume, regionZones: zones.map(\.name), failedZones: Set(zones.filter { $0.status == .failed }.map(\.name)))
+            try AttachmentRules.checkExclusivity(volume, existing: try Self.attachments(db, of: volumeID))
+            if let occupant = try Self.attempt({
+                try AttachmentRecord.filter(AttachmentRecord.Columns.mountpoint == mountpoint).fetchOne(db)
+            }) {
+                throw .invalidParameter("\(mountpoint) already serves \(occupant.volumeID) (\(occupant.id))")
+            }
+            let attachment = VolumeAttachment(
+                id: AttachmentID.generate(), volumeID: volumeID, task: task, availabilityZone: az, readOnly: readOnly,
+                platform: platform, server: server, mountpoint: mountpoint, createdAt: Self.now())
+            try Self.attempt { try AttachmentRecord(attachment).insert(db) }
+            return attachment
+        }
+    }
+
+    /// Ends one attachment; returns it.
+    @discardableResult
+    public func detach(_ id: AttachmentID) throws(StateError) -> VolumeAttachment {
+        try decide(alsoAccepting: { $0.id == id }) { db throws(StateError) in
+            guard let record = try Self.attempt({ try AttachmentRecord.fetchOne(db, key: id.rawValue) }) else {
+                throw .attachmentNotFound(id)
+            }
+            _ = try Self.attempt { try record.delete(db) }
+            return record.attachment
+        }
+    }
+
+    /// Ends the attachment mounted at `mountpoint` (any spelling of the path); returns it. If its server had
+    /// died, the reaper has already released it and it is returned all the same.
+    @discardableResult
+    public func detach(mountpoint: String) throws(StateError) -> VolumeAttachment {
+        let path = try canonicalMountpoint(mountpoint)
+        return try decide(alsoAccepting: { $0.mountpoint == path }) { db throws(StateError) in
+            guard let record = try Self.attempt({
+                try AttachmentRecord.filter(AttachmentRecord.Columns.mountpoint == path).fetchOne(db)
+            }) else { throw .noAttachmentAtMountpoint(path) }
+            _ = try Self.attempt { try record.delete(db) }
+            return record.attachment
+        }
+    }
+
+    /// Hands an attachment to another serving process (`berth mount --background`: the foreground command
+    /// attaches, then the mount server it started takes over).
+    @discardableResult
+    public func reassignServer(of id: AttachmentID, to pid: Int32) throws(StateError) -> VolumeAttachment {
+        guard let server = ServerProcess.identify(pid: pid) else {
+            throw .invalidParameter("process \(pid), which is to serve the mount, is not running")
+        }
+        return try decide { db throws(StateError) in
+            guard var record = try Self.attempt({ try AttachmentRecord.fetchOne(db, key: id.rawValue) }) else {
+                throw .attachmentNotFound(id)
+            }
+            record.pid = server.pid
+            record.processStartTime = Int64(clamping: server.startTime)
+            try Self.attempt { try record.update(db) }
+            return record.attachment
+        }
+    }
+
+    /// Every live attachment, oldest first.
+    public func listAttachments() throws(StateError) -> [VolumeAttachment] {
+        try decide { db throws(StateError) in try Self.attachments(db) }
+    }
+
+    /// Releases the attachments whose serving process has died; returns them (and records them for
+    /// `takeReapedAttachments()` like every other operation does).
+    @discardableResult
+    public func reapStaleAttachments() throws(StateError) -> [VolumeAttachment] {
+        var released: [VolumeAttachment] = []
+        try decide(onReap: { released = $0 }) { _ throws(StateError) in }
+        return released
+    }
+
+    /// The attachments this store released because their server died, since the last call: their mount
+    /// points may be dead FUSE mounts for `DeadMounts.clear`.
+    public func takeReapedAttachments() -> [VolumeAttachment] { reapLog.take() }
+
+    // MARK: Availability Zones and snapshots
+
+    /// The region's AZs in order, each with its status and the volumes whose data lives there.
+    public func listAvailabilityZones() throws(StateError) -> [AvailabilityZone] {
+        try decide { db throws(StateError) in
+            let zones = try Self.zones(db)
+            let volumes = try Self.attempt { try VolumeRecord.order(Column("id")).fetchAll(db) }.map(\.volume)
+            return zones.map { zone in
+                AvailabilityZone(
+                    name: zone.name, status: zone.status,
+                    volumeIDs: volumes.filter { $0.dataZones(in: zones.map(\.name)).contains(zone.name) }.map(\.id))
+            }
+        }
+    }
+
+    /// Marks an AZ failed or available again (`berth az fail|recover`). Only the flag for now: what a failed
+    /// AZ does to existing mounts (EIO) comes with the outage issue; new mounts and volumes there are already
+    /// refused.
+    @discardableResult
+    public func setAZFailed(_ zone: String, _ failed: Bool) throws(StateError) -> AvailabilityZone {
+        try decide { db throws(StateError) in
+            guard var record = try Self.attempt({ try ZoneRecord.fetchOne(db, key: zone) }) else {
+                throw .zoneNotFound(zone, region: region.name, known: region.zones)
+            }
+            let status: AvailabilityZoneStatus = failed ? .failed : .available
+            if record.status != status {
+                record.status = status
+                record.statusChangedAt = milliseconds(since1970: Self.now())
+                try Self.attempt { try record.update(db) }
+            }
+            let zones = try Self.zones(db).map(\.name)
+            let volumes = try Self.attempt { try VolumeRecord.order(Column("id")).fetchAll(db) }.map(\.volume)
+            return AvailabilityZone(name: zone, status: status,
+                                    volumeIDs: volumes.filter { $0.dataZones(in: zones).contains(zone) }.map(\.id))
+        }
+    }
+
+    public func listSnapshots() throws(StateError) -> [Snapshot] {
+        try decide { db throws(StateError) in
+            try Self.attempt { try SnapshotRecord.order(Column("createdAt"), Column.rowID).fetchAll(db) }.map(\.snapshot)
+        }
+    }
+
+    /// Removes `<state>/volumes/<id>` directories that no volume row owns and that are older than `age`
+    /// (younger ones may belong to a `createVolume` still in its transaction). Returns the ids removed.
+    @discardableResult
+    public func removeOrphanedVolumeDirectories(olderThan age: TimeInterval = 600) throws(StateError) -> [VolumeID] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.volumesDirectory)) ?? []
+        let candidates = names.compactMap(VolumeID.init(rawValue:))
+        let known = try decide { db throws(StateError) in
+            try Set(Self.attempt { try VolumeRecord.fetchAll(db) }.map(\.id))
+        }
+        let cutoff = Date().addingTimeInterval(-age)
+        var removed: [VolumeID] = []
+        for id in candidates where !known.contains(id) {
+            let path = directory.volumeDirectory(id)
+            let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+            guard let modified, modified < cutoff else { continue }
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(id) }
+        }
+        return removed
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in one IMMEDIATE write transaction after releasing stale attachments in the same
+    /// transaction. The released attachments are recorded only once the transaction has committed: a
+    /// refused operation changes nothing, not even that. `alsoAccepting` lets a detach succeed for an
+    /// attachment the reaper released a moment before.
+    private func decide<T>(
+        alsoAccepting reapedMatch: ((VolumeAttachment) -> Bool)? = nil,
+        onReap: (([VolumeAttachment]) -> Void)? = nil,
+        _ body: (Database) throws(StateError) -> T
+    ) throws(StateError) -> T {
+        var reaped: [VolumeAttachment] = []
+        let result: T = try Self.write(pool) { db throws(StateError) in
+            reaped = try Self.reap(db)
+            do throws(StateError) {
+                return try body(db)
+            } catch {
+                // A detach of an attachment that was just reaped: the reaping is the detach.
+                if let reapedMatch, let match = reaped.first(where: reapedMatch), let value = match as? T { return value }
+                throw error
+            }
+        }
+        reapLog.append(reaped)
+        onReap?(reaped)
+        return result
+    }
+
+    private static func write<T>(_ pool: DatabasePool, _ body: (Database) throws(StateError) -> T) throws(StateError) -> T {
+        do {
+            return try pool.write { db in try body(db) }
+        } catch let error as StateError {
+            throw error
+        } catch {
+            throw .storage("state database: \(error)")
+        }
+    }
+
+    /// Runs a GRDB call, turning its errors into `StateError.storage`.
+    private static func attempt<T>(_ call: () throws -> T) throws(StateError) -> T {
+        do { return try call() } catch let error as StateError { throw error } catch {
+            throw .storage("state database: \(error)")
+        }
+    }
+
+    private static func reap(_ db: Database) throws(StateError) -> [VolumeAttachment] {
+        let stale = try attachments(db).filter { !$0.server.isRunning }
+        for attachment in stale {
+            _ = try attempt { try AttachmentRecord.deleteOne(db, key: attachment.id.rawValue) }
+        }
+        return stale
+    }
+
+    private static func volume(_ db: Database, _ id: VolumeID) throws(StateError) -> Volume {
+        guard let record = try attempt({ try VolumeRecord.fetchOne(db, key: id.rawValue) }) else { throw .volumeNotFound(id) }
+        return record.volume
+    }
+
+    private static func attachments(_ db: Database, of id: VolumeID? = nil) throws(StateError) -> [VolumeAttachment] {
+        var request = AttachmentRecord.order(AttachmentRecord.Columns.createdAt, Column.rowID)
+        if let id { request = request.filter(AttachmentRecord.Columns.volumeID == id.rawValue) }
+        return try attempt { try request.fetchAll(db) }.map(\.attachment)
+    }
+
+    private static func zones(_ db: Database) throws(StateError) -> [ZoneRecord] {
+        try attempt { try ZoneRecord.order(ZoneRecord.Columns.position).fetchAll(db) }
+    }
+
+    /// The AZ exists in the region (`InvalidZone.NotFound`) and is not failed (`IncorrectState`).
+    private static func requireUsableZone(_ name: String, zones: [ZoneRecord], region: RegionConfiguration) throws(StateError) {
+        guard let zone = zones.first(where: { $0.name == name }) else {
+            throw .zoneNotFound(name, region: region.name, known: zones.map(\.name))
+        }
+        if zone.status == .failed { throw .zoneFailed(name) }
+    }
+
+    /// A multi-AZ deployment needs a standby in a second AZ (AWS docs:
+    /// fsx/latest/WindowsGuide/high-availability-multiAZ.html: "a standby file server in a different
+    /// Availability Zone").
+    private static func standbyZone(
+        requested: String?, preferred: String, zones: [ZoneRecord], region: RegionConfiguration
+    ) throws(StateError) -> String {
+        if let requested {
+            try requireUsableZone(requested, zones: zones, region: region)
+            guard requested != preferred else {
+                throw .invalidParameter("the standby AZ of a multi-AZ deployment must differ from its preferred AZ \(preferred)")
+            }
+            return requested
+        }
+        guard let start = zones.firstIndex(where: { $0.name == preferred }) else {
+            throw .zoneNotFound(preferred, region: region.name, known: zones.map(\.name))
+        }
+        let rotated = zones[(start + 1)...] + zones[..<start]
+        guard let next = rotated.first(where: { $0.status == .available }) else {
+            throw .invalidParameter("a multi-AZ deployment needs a second available AZ; \(region.name) has no other than \(preferred)")
+        }
+        return next.name
+    }
+
+    /// Stores the region on first use; afterwards accepts the same configuration, or the same region with
+    /// AZs added, and refuses anything else (volumes and attachments name their AZs).
+    private static func settleRegion(
+        _ db: Database, requested: RegionConfiguration?, directory: StateDirectory
+    ) throws(StateError) -> RegionConfiguration {
+        let storedName = try attempt { try RegionRecord.fetchOne(db) }?.name
+        let storedZones = try zones(db).map(\.name)
+        guard let storedName else {
+            let configuration = requested ?? .default
+            try attempt { try RegionRecord(name: configuration.name).insert(db) }
+            for (position, zone) in configuration.zones.enumerated() {
+                try attempt {
+                    try ZoneRecord(name: zone, position: position, status: .available, statusChangedAt: milliseconds(since1970: now())).insert(db)
+                }
+            }
+            return configuration
+        }
+        let stored = try RegionConfiguration(name: storedName, zones: storedZones)
+        guard let requested, requested != stored else { return stored }
+        guard requested.name == stored.name, Set(stored.zones).isSubset(of: requested.zones) else {
+            throw .regionMismatch(stateDirectory: directory.path, stored: stored, requested: requested)
+        }
+        for zone in requested.zones where !stored.zones.contains(zone) {
+            let position = try attempt { try ZoneRecord.fetchCount(db) }
+            try attempt {
+                try ZoneRecord(name: zone, position: position, status: .available, statusChangedAt: milliseconds(since1970: now())).insert(db)
+            }
+        }
+        return try RegionConfiguration(name: stored.name, zones: zones(db).map(\.name))
+    }
+
+    private static func validateTask(_ task: String) throws(StateError) -> String {
+        guard !task.isEmpty, task.utf8.count <= 255,
+              task.unicodeScalars.allSatisfy({ !$0.properties.isWhitespace && $0.properties.generalCategory != .control })
+        else { throw .invalidParameter("a task id is 1 to 255 characters without spaces or control characters") }
+        return task
+    }
+
+    /// Absolute, lexically normalised, with the parent directory's symbolic links resolved when it exists
+    /// (the mount point itself is not resolved: it may be a dead FUSE mount that cannot be stat'ed). Refuses
+    /// `/` and paths inside the state directory, whose data a mount must never cover.
+    private func canonicalMountpoint(_ path: String) throws(StateError) -> String {
+        guard !path.isEmpty else { throw .invalidParameter("the mount point is empty") }
+        let absolute = absolutePath(path)
+        guard absolute != "/" else { throw .invalidParameter("cannot mount on /") }
+        let parent = (absolute as NSString).deletingLastPathComponent
+        let last = (absolute as NSString).lastPathComponent
+        var resolved = absolute
+        if let real = realpath(parent, nil) {
+            let parentPath = String(cString: real)
+            free(real)
+            resolved = (parentPath == "/" ? "" : parentPath) + "/" + last
+        }
+        let stateRoot = directory.path
+        if resolved == stateRoot || resolved.hasPrefix(stateRoot + "/") {
+            throw .invalidParameter("\(resolved) is inside the state directory \(stateRoot)")
+        }
+        return resolved
+    }
+
+    /// Now, to the millisecond the database keeps.
+    private static func now() -> Date { date(milliseconds: milliseconds(since1970: Date())) }
+}
+
+/// Checks `createVolume`'s options against the service's facts before anything is touched.
+struct VolumeOptions {
+    var sizeGiB: Int?
+    var name: String?
+    var storageClass: EFSStorageClass?
+    var deployment: Deployment?
+
+    /// Berth's default EBS size: ECS-managed EBS volumes have none (AWS docs:
+    /// AmazonECS/latest/developerguide/ebs-volumes.html requires `sizeInGiB` or a snapshot).
+    static let defaultEBSSizeGiB = 20
+
+    static func validate(
+        type: ServiceID, sizeGiB: Int?, name: String?, storageClass: EFSStorageClass?, deployment: Deployment?,
+        standbyAZ: String?
+    ) throws(StateError) -> VolumeOptions {
+        let facts = Catalog.facts(type)
+        if let name {
+            // EC2's Name tag: at most 256 characters (AWS docs: AWSEC2/latest/UserGuide/Using_Tags.html).
+            guard !name.isEmpty, name.count <= 256,
+                  name.unicodeScalars.allSatisfy({ $0.properties.generalCategory != .control }) else {
+                throw .invalidParameter("a volume name is 1 to 256 characters without control characters")
+            }
+        }
+        var options = VolumeOptions(name: name)
+        if let range = facts.capacityGiB {
+            let size = sizeGiB ?? (type == .ebs ? defaultEBSSizeGiB : range.value.lowerBound)
+            guard range.value.contains(size) else {
+                throw .invalidParameter(
+                    "\(type) volumes are \(range.value.lowerBound) to \(range.value.upperBound) GiB, not \(size) (\(range.source))")
+            }
+            options.sizeGiB = size
+        } else if let sizeGiB {
+            throw .invalidParameter("\(type) is elastic and takes no size (--size-gib \(sizeGiB)) (\(facts.elastic.source))")
+        }
+        if type == .efs {
+            options.storageClass = storageClass ?? .standard
+        } else if let storageClass {
+            throw .invalidParameter("--storage-class \(storageClass.rawValue) applies to efs only, not \(type)")
+        }
+        if facts.deployments.isEmpty {
+            if let deployment {
+                let why = facts.zones.value == .singleAZ ? "it is always single-AZ" : "it has storage classes instead"
+                throw .invalidParameter("\(type) has no deployment choice (--deployment \(deployment.rawValue)): \(why) (\(facts.zones.source))")
+            }
+        } else {
+            let chosen = deployment ?? .singleAZ
+            guard facts.deployments.contains(chosen) else {
+                throw .invalidParameter("\(type) offers no \(chosen.rawValue) deployment (\(facts.zones.source))")
+            }
+            options.deployment = chosen
+        }
+        if standbyAZ != nil && options.deployment != .multiAZ {
+            throw .invalidParameter("a standby AZ applies to multi-az deployments only")
+        }
+        return options
+    }
+}
+
+/// Attachments released by the reaper, kept until the CLI takes them.
+private final class ReapLog: @unchecked Sendable {
+    // @unchecked: every access to `entries` holds `lock`.
+    private let lock = NSLock()
+    private var entries: [VolumeAttachment] = []
+
+    func append(_ attachments: [VolumeAttachment]) {
+        guard !attachments.isEmpty else { return }
+        lock.withLock { entries += attachments }
+    }
+
+    func take() -> [VolumeAttachment] {
+        lock.withLock {
+            defer { entries = [] }
+            return entries
+        }
+    }
+}
+
+/// An exclusive advisory lock (flock) on a file, held until `unlock`. flock locks belong to the open file
+/// description, so two opens in one process exclude each other just as two processes do.
+struct FileLock: ~Copyable {
+    private let descriptor: Int32
+
+    init(path: String) throws(StateError) {
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .storage("cannot open \(path): \(String(cString: strerror(errno)))") }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let message = String(cString: strerror(errno))
+                close(descriptor)
+                throw .storage("cannot lock \(path): \(message)")
+            }
+        }
+        self.descriptor = descriptor
+    }
+
+    consuming func unlock() {
+        close(descriptor)
+        discard self
+    }
+
+    deinit { close(descriptor) }
+}
+
+/// `mkdir` that accepts an existing directory.
+func makeDirectory(_ path: String, mode: mode_t) throws(StateError) {
+    if mkdir(path, mode) == 0 { return }
+    let code = errno
+    var info = stat()
+    if code == EEXIST, stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return }
+    throw .storage("cannot create \(path): \(String(cString: strerror(code)))")
+}
