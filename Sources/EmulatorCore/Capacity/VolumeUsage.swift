@@ -1,0 +1,176 @@
+#if os(Linux)
+import Glibc
+
+/// The bytes a provisioned volume holds, shared by every mount of it in every process, and the rule
+/// that a change may not take them past the volume's size: "writes past it fail with ENOSPC; `df`
+/// shows it" (emulator.md, capacity column; EBS, FSx: the size is provisioned, AWS docs:
+/// ebs/latest/userguide/ebs-volume-types.html, fsx/latest/*/managing-storage-capacity.html).
+///
+/// What counts is each regular file's length (`st_size`), each inode once whatever its number of
+/// links: the same figure on every filesystem the backing directory may sit on, and one a caller can
+/// predict before a write. Directories, symlinks and holes' absence of blocks are not modelled.
+///
+/// Two handles on the same state directory, in one process or several, share one counter in an
+/// mmapped file (`capacity-usage` in the shared state directory); the first opener initialises it by
+/// scanning the backing directory.
+public final class VolumeUsage: Sendable {
+    public static let fileName = "capacity-usage"
+    private static let layout: UInt64 = 1
+    private static let usedIndex = 0
+
+    public let capacityBytes: UInt64
+    private let words: SharedWords
+
+    /// Opens the volume's counter, scanning `backingDirectory` when no mount has initialised it yet.
+    public init(sharedStateDirectory: String, backingDirectory: String, capacityBytes: UInt64) throws(SharedStateError) {
+        self.capacityBytes = capacityBytes
+        words = try SharedWords(path: sharedStateDirectory + "/" + Self.fileName, count: 1, layout: Self.layout) {
+            () throws(SharedStateError) -> [UInt64] in
+            [try UsageScanner.usedBytes(under: backingDirectory)]
+        }
+    }
+
+    /// Bytes in use now, as every mount of the volume sees them.
+    public var usedBytes: UInt64 { words.load(Self.usedIndex) }
+
+    /// Bytes still free.
+    public var freeBytes: UInt64 {
+        let used = usedBytes
+        return used >= capacityBytes ? 0 : capacityBytes - used
+    }
+
+    /// Takes `bytes` if all of them fit (a truncate or fallocate that must not be partial).
+    public func reserveAll(_ bytes: UInt64) -> Bool {
+        if bytes == 0 { return true }
+        let granted = words.addUpTo(Self.usedIndex, bytes, limit: capacityBytes)
+        if granted == bytes { return true }
+        words.saturatingSubtract(Self.usedIndex, granted)
+        return false
+    }
+
+    /// Takes as many of `bytes` as fit and returns how many: a write may be partial (POSIX write(2):
+    /// "fewer bytes than requested … if there is insufficient space"), never past capacity.
+    public func reserve(upTo bytes: UInt64) -> UInt64 {
+        bytes == 0 ? 0 : words.addUpTo(Self.usedIndex, bytes, limit: capacityBytes)
+    }
+
+    /// Gives back bytes that were reserved and not used, or that a truncate, unlink or rename freed.
+    public func release(_ bytes: UInt64) {
+        if bytes > 0 { words.saturatingSubtract(Self.usedIndex, bytes) }
+    }
+
+    /// What `statfs` reports for this volume: blocks of `blockSize` bytes.
+    public func statfsBlocks(blockSize: UInt64 = 4096) -> (total: UInt64, free: UInt64) {
+        CapacityFigures.blocks(capacityBytes: capacityBytes, usedBytes: usedBytes, blockSize: blockSize)
+    }
+}
+
+/// Volume-size arithmetic for `statfs`, separate so it is testable without shared memory.
+public enum CapacityFigures {
+    /// 8 EiB, what an elastic EFS file system reports as its size (`df -h` shows `8.0E`).
+    public static let elasticBytes: UInt64 = 1 << 63
+
+    /// Total and free blocks: total rounds down, free never exceeds total and is 0 when full.
+    public static func blocks(capacityBytes: UInt64, usedBytes: UInt64, blockSize: UInt64) -> (total: UInt64, free: UInt64) {
+        let total = capacityBytes / blockSize
+        let freeBytes = usedBytes >= capacityBytes ? 0 : capacityBytes - usedBytes
+        return (total, min(total, freeBytes / blockSize))
+    }
+}
+
+/// How much a backing directory holds by the capacity rule above.
+public enum UsageScanner {
+    /// The sum of regular files' lengths under `root`, each inode once. Entries that vanish during the
+    /// scan are skipped; an unreadable directory is an error, since a wrong figure would misreport ENOSPC.
+    public static func usedBytes(under root: String) throws(SharedStateError) -> UInt64 {
+        var seen = Set<InodeKey>()
+        var total: UInt64 = 0
+        var pending = [root]
+        while let directory = pending.popLast() {
+            guard let dir = opendir(directory) else {
+                if errno == ENOENT && directory != root { continue }
+                throw .system(operation: "scan", path: directory, errno: errno)
+            }
+            defer { closedir(dir) }
+            let dirFD = dirfd(dir)
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name == "." || name == ".." { continue }
+                var info = stat()
+                guard fstatat(dirFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR: pending.append(directory + "/" + name)
+                case S_IFREG:
+                    if info.st_nlink > 1 {
+                        let key = InodeKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+                        if !seen.insert(key).inserted { continue }
+                    }
+                    total += UInt64(max(0, info.st_size))
+                default: break
+                }
+            }
+        }
+        return total
+    }
+}
+
+/// A file's identity on the backing store: device and inode number.
+public struct InodeKey: Hashable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+}
+
+/// A volume-wide count of writable handles closed on any mount, in any process: a mount compares it
+/// at open time to learn whether some mount may have changed files since it cached them
+/// (close-to-open consistency, AWS docs: efs/latest/ug/consistency.html). Lives in
+/// `data-generation` in the shared state directory.
+public final class DataGeneration: Sendable {
+    public static let fileName = "data-generation"
+    private let words: SharedWords
+
+    public init(sharedStateDirectory: String) throws(SharedStateError) {
+        words = try SharedWords(path: sharedStateDirectory + "/" + Self.fileName, count: 1, layout: 1) {
+            () throws(SharedStateError) -> [UInt64] in [1]
+        }
+    }
+
+    public var current: UInt64 { words.load(0) }
+
+    /// Called when a handle that could write is closed.
+    public func advance() { words.add(0, 1) }
+}
+
+/// A flag in a shared file that the CLI sets and clears (`berth az fail` / `recover`) and mounts read
+/// with one memory load per operation.
+public final class SharedFlag: Sendable {
+    private let words: SharedWords
+
+    /// Opens (creating, cleared, if needed) the flag file at `path`.
+    public init(path: String) throws(SharedStateError) {
+        words = try SharedWords(path: path, count: 1, layout: 2) { () throws(SharedStateError) -> [UInt64] in [0] }
+    }
+
+    public var isSet: Bool { words.load(0) != 0 }
+
+    public func set(_ on: Bool) { words.store(0, on ? 1 : 0) }
+}
+
+/// Cut off while any of its flags is set: e.g. one flag per AZ the mount depends on (the task's AZ,
+/// and for a single-AZ volume the volume's AZ).
+public struct SharedFlagReachability: Reachability {
+    private let flags: [SharedFlag]
+
+    public init(flags: [SharedFlag]) { self.flags = flags }
+
+    public var isReachable: Bool {
+        for flag in flags where flag.isSet { return false }
+        return true
+    }
+}
+#endif

@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything one FUSE mount of an emulated volume needs to know: which volume, where its data lives,
+/// and which of the service's rules apply. Built by the CLI from the state directory; applied by
+/// EmulatorFUSE; plain data so tests construct it without mounting.
+public struct MountConfiguration: Sendable {
+    /// `vol-…` (EBS) or `fs-…` (file systems). Also the mount's `fsname`, so it shows in `df` and
+    /// `/proc/mounts`.
+    public var volumeID: String
+    /// One of the service identifiers of workload-profile.md (`ebs`, `efs`, `fsx-lustre`, `fsx-windows`,
+    /// `fsx-openzfs`, `fsx-ontap`). The mount's subtype is `berth-<serviceType>` (`df -PT` shows
+    /// `fuse.berth-efs`).
+    public var serviceType: String
+    /// Absolute path of the directory holding the volume's data.
+    public var backingDirectory: String
+    /// Absolute path of the directory the volume is mounted on.
+    public var mountpoint: String
+    /// A read-only attachment: every change answers EROFS (emulator.md §Common to all).
+    public var readOnly: Bool
+    /// The provisioned size; nil for elastic storage, which grows and shrinks with its contents
+    /// ("erweitert (und verringert) die Kapazität automatisch", seed §Amazon Elastic File System
+    /// (Amazon EFS)); `statfs` then reports 8 EiB, the size an EFS mount shows in `df`.
+    public var capacityBytes: UInt64?
+    /// A directory every mount of this volume shares, in any process: cross-process counters live here.
+    public var sharedStateDirectory: String
+    /// How long the kernel may cache names, attributes and pages.
+    public var cachePolicy: CachePolicy
+    /// Asked before every operation; when it says the mount is cut off (an AZ outage), the operation
+    /// answers EIO (emulator.md §Common to all).
+    public var reachability: any Reachability
+    /// Which new names the service accepts.
+    public var nameRules: any NameRules
+
+    public init(
+        volumeID: String, serviceType: String, backingDirectory: String, mountpoint: String,
+        readOnly: Bool = false, capacityBytes: UInt64? = nil, sharedStateDirectory: String,
+        cachePolicy: CachePolicy? = nil, reachability: any Reachability = AlwaysReachable(),
+        nameRules: any NameRules = POSIXNameRules()
+    ) {
+        self.volumeID = volumeID
+        self.serviceType = serviceType
+        self.backingDirectory = backingDirectory
+        self.mountpoint = mountpoint
+        self.readOnly = readOnly
+        self.capacityBytes = capacityBytes
+        self.sharedStateDirectory = sharedStateDirectory
+        self.cachePolicy = cachePolicy ?? CachePolicy.default(forServiceType: serviceType)
+        self.reachability = reachability
+        self.nameRules = nameRules
+    }
+
+    /// The six service identifiers this layer knows (workload-profile.md §Services).
+    public static let serviceTypes: Set<String> = ["ebs", "efs", "fsx-lustre", "fsx-windows", "fsx-openzfs", "fsx-ontap"]
+
+    /// Problems that make the configuration unusable, each with a message for people.
+    public func validate() throws(MountConfigurationError) {
+        if volumeID.isEmpty || !volumeID.utf8.allSatisfy(Self.isIDByte) {
+            throw .invalidVolumeID(volumeID)
+        }
+        if !Self.serviceTypes.contains(serviceType) { throw .unknownServiceType(serviceType) }
+        for (role, path) in [("backing directory", backingDirectory), ("mountpoint", mountpoint),
+                             ("shared state directory", sharedStateDirectory)] {
+            guard path.hasPrefix("/") else { throw .notAbsolute(role: role, path: path) }
+        }
+        if backingDirectory == mountpoint { throw .mountpointIsBacking(mountpoint) }
+        if let capacityBytes, capacityBytes == 0 { throw .zeroCapacity }
+    }
+
+    /// Letters, digits, `-`, `_` and `.`: the id goes into a comma-separated mount option string.
+    static func isIDByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+            true
+        default: false
+        }
+    }
+}
+
+public enum MountConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidVolumeID(String)
+    case unknownServiceType(String)
+    case notAbsolute(role: String, path: String)
+    case mountpointIsBacking(String)
+    case zeroCapacity
+
+    public var description: String {
+        switch self {
+        case .invalidVolumeID(let id): "invalid volume id \"\(id)\": use letters, digits, '-', '_' and '.'"
+        case .unknownServiceType(let type):
+            "unknown volume type \"\(type)\"; expected one of \(MountConfiguration.serviceTypes.sorted().joined(separator: ", "))"
+        case .notAbsolute(let role, let path): "the \(role) must be an absolute path, got \"\(path)\""
+        case .mountpointIsBacking(let path): "the mountpoint \(path) is the volume's own backing directory"
+        case .zeroCapacity: "a volume's capacity must be more than 0 bytes"
+        }
+    }
+}
+
+/// How long each mount's kernel caches may trust what they hold.
+public enum CachePolicy: String, Sendable, CaseIterable {
+    /// Only one read-write attachment can exist (EBS: "Amazon EBS unterstützt keinen gleichzeitigen
+    /// Zugriff auf ein Volume", seed §Amazon Elastic Block Store (Amazon EBS)), so nothing else changes the
+    /// data under the mount: long entry/attribute timeouts and kept page caches are safe.
+    case exclusive
+    /// Several mounts may change the data (EFS, FSx): close-to-open consistency between mounts must hold
+    /// (AWS docs: efs/latest/ug/consistency.html), so names and attributes are revalidated and pages are
+    /// kept only when the file is unchanged since this mount last opened it.
+    case shared
+
+    /// EBS is exclusive; every file service is shared.
+    public static func `default`(forServiceType type: String) -> CachePolicy {
+        type == "ebs" ? .exclusive : .shared
+    }
+}
+
+/// Whether a mount can reach its volume right now. Asked once per operation, so implementations must
+/// be cheap (a load from memory, no system call).
+public protocol Reachability: Sendable {
+    /// False while the mount is cut off (its AZ or its volume's only AZ is down).
+    var isReachable: Bool { get }
+}
+
+/// The default: never cut off. The bridge recognises it and skips the per-operation check.
+public struct AlwaysReachable: Reachability {
+    public init() {}
+    public var isReachable: Bool { true }
+}
+
+/// Which names a service accepts for new directory entries (create, mkdir, mknod, symlink, link and
+/// the target of rename). A later issue adds FSx for Windows naming (reserved names and characters,
+/// case-insensitive matching) behind this protocol.
+public protocol NameRules: Sendable {
+    /// False when every name the kernel lets through is acceptable; the bridge then skips the check.
+    var checksNames: Bool { get }
+    /// The errno to answer for a new entry called `name` (one path component, bytes as sent by the
+    /// kernel), or nil to accept it.
+    func refusal(forNewName name: UnsafeBufferPointer<UInt8>) -> Int32?
+}
+
+/// POSIX names: the kernel has already refused empty names, `/` and components over NAME_MAX
+/// (ENAMETOOLONG) before a request reaches the filesystem, so there is nothing left to check.
+public struct POSIXNameRules: NameRules {
+    public init() {}
+    public var checksNames: Bool { false }
+    public func refusal(forNewName name: UnsafeBufferPointer<UInt8>) -> Int32? {
+        name.count > 255 ? ENAMETOOLONG : nil
+    }
+}

@@ -1,0 +1,246 @@
+import CFuse3
+import EmulatorCore
+import Glibc
+import Synchronization
+
+/// One backing file or directory the kernel holds a reference to (passthrough_hp's `Inode`): an
+/// O_PATH descriptor, so that the inode stays reachable whatever happens to its names.
+final class Inode: Sendable {
+    let fd: Int32
+    let key: InodeKey
+    let isRegular: Bool
+    /// The kernel's lookup count; changed only under the inode table's lock.
+    let lookups = Atomic<UInt64>(0)
+    /// Serialises size changes (write, truncate, fallocate) when capacity is enforced, so that a
+    /// reservation is computed from a size no other thread of this mount is changing.
+    let sizeLock = Mutex(())
+    /// What this mount saw of the file at its last open (shared cache policy).
+    let lastOpen = Mutex(CacheStamp?.none)
+    /// Set once any owner took a record lock through this inode, so flush and release skip the lock
+    /// table for the files nobody locks.
+    let hadRecordLocks = Atomic<Bool>(false)
+
+    init(fd: Int32, key: InodeKey, isRegular: Bool) {
+        self.fd = fd
+        self.key = key
+        self.isRegular = isRegular
+    }
+
+    deinit { close(fd) }
+}
+
+/// The state of a file at an open: when nothing differs at the next open, no mount can have changed
+/// it since (the generation counts writable closes on every mount of the volume), so the pages this
+/// mount cached are still right.
+struct CacheStamp: Equatable {
+    var size: Int
+    var mtime: timespec
+    var ctime: timespec
+    var generation: UInt64
+
+    static func == (a: CacheStamp, b: CacheStamp) -> Bool {
+        a.size == b.size && a.generation == b.generation
+            && a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec
+            && a.ctime.tv_sec == b.ctime.tv_sec && a.ctime.tv_nsec == b.ctime.tv_nsec
+    }
+}
+
+/// Inodes by backing identity; the FUSE inode number is the object's address (as in passthrough_hp),
+/// valid until the kernel forgets it, so the hot paths resolve it without a lock.
+final class InodeTable: Sendable {
+    let root: Inode
+    private let byKey = Mutex([InodeKey: Inode]())
+
+    init(root: Inode) { self.root = root }
+
+    func inode(_ ino: fuse_ino_t) -> Inode? {
+        if ino == fuse_ino_t(FUSE_ROOT_ID) { return root }
+        guard let pointer = UnsafeRawPointer(bitPattern: UInt(ino)) else { return nil }
+        return Unmanaged<Inode>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// Records one more kernel reference to the file `fd` (O_PATH) with attributes `st`; closes `fd`
+    /// when the file is already known. Returns the FUSE inode number.
+    func remember(fd: Int32, _ st: stat) -> fuse_ino_t {
+        let key = InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        if key == root.key {
+            close(fd)
+            return fuse_ino_t(FUSE_ROOT_ID)
+        }
+        let (inode, duplicate) = byKey.withLock { table -> (Inode, Bool) in
+            if let known = table[key] {
+                known.lookups.wrappingAdd(1, ordering: .relaxed)
+                return (known, true)
+            }
+            let inode = Inode(fd: fd, key: key, isRegular: st.st_mode & S_IFMT == S_IFREG)
+            inode.lookups.store(1, ordering: .relaxed)
+            table[key] = inode
+            return (inode, false)
+        }
+        if duplicate { close(fd) }
+        return fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(inode).toOpaque()))
+    }
+
+    /// The kernel dropped `count` references; the inode (and its descriptor) goes at zero.
+    func forget(_ ino: fuse_ino_t, count: UInt64) {
+        if ino == fuse_ino_t(FUSE_ROOT_ID) { return }
+        guard let inode = inode(ino) else { return }
+        byKey.withLock { table in
+            let now = inode.lookups.load(ordering: .relaxed)
+            let left = now > count ? now - count : 0
+            inode.lookups.store(left, ordering: .relaxed)
+            if left == 0 { table.removeValue(forKey: inode.key) }
+        }
+    }
+
+    func removeAll() { byKey.withLock { $0.removeAll() } }
+}
+
+/// An open directory: the stream and the offset the kernel last asked for.
+final class DirectoryHandle: Sendable {
+    private nonisolated(unsafe) let dir: OpaquePointer
+    let stream: Mutex<Int>
+
+    init(dir: OpaquePointer) {
+        self.dir = dir
+        stream = Mutex(0)
+    }
+
+    /// Runs `body` with the stream, serialised (the kernel may send readdir for one handle from
+    /// several threads).
+    func withStream<T>(_ body: (OpaquePointer, inout Int) -> T) -> T {
+        stream.withLock { offset in body(dir, &offset) }
+    }
+
+    deinit { closedir(dir) }
+}
+
+/// Everything the callbacks share, reached through the session's userdata pointer.
+final class MountFileSystem: Sendable {
+    let configuration: MountConfiguration
+    let inodes: InodeTable
+    let readOnly: Bool
+    /// Set when capacity is enforced; nil for elastic volumes, which then pay no per-write cost.
+    let usage: VolumeUsage?
+    /// Set for the shared cache policy.
+    let generation: DataGeneration?
+    let locks = RecordLockTable()
+    let checksReachability: Bool
+    let checksNames: Bool
+    let entryTimeout: Double
+    let attrTimeout: Double
+    /// Exclusive volumes cache names that do not exist, too.
+    let negativeTimeout: Double
+    let ownUID: uid_t
+    let ownGID: gid_t
+    /// The session, for lock waits that must end when the mount goes away (bit pattern of the pointer).
+    let sessionAddress = Atomic<UInt>(0)
+    private let onReady = Mutex<(@Sendable () -> Void)?>(nil)
+
+    init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: DataGeneration?,
+         onReady: @escaping @Sendable () -> Void) {
+        self.configuration = configuration
+        inodes = InodeTable(root: root)
+        readOnly = configuration.readOnly
+        self.usage = usage
+        self.generation = generation
+        checksReachability = !(configuration.reachability is AlwaysReachable)
+        checksNames = configuration.nameRules.checksNames
+        switch configuration.cachePolicy {
+        case .exclusive:
+            // Nothing else changes an exclusive volume while it is attached (passthrough_hp's
+            // cache=always uses the same day-long timeouts).
+            entryTimeout = 86_400
+            attrTimeout = 86_400
+            negativeTimeout = 86_400
+        case .shared:
+            // Names are never cached, so every open (every path walk) asks this server again, and
+            // the lookup's fresh attributes give the kernel the current size: what another mount
+            // wrote and closed is what the next open here sees. Attributes of an already open file
+            // may then be 1 s old, as an NFS client's are for its attribute cache's 3-60 s (EFS
+            // recommends the default actimeo; AWS docs: efs/latest/ug/mounting-fs-nfs-mount-settings.html).
+            entryTimeout = 0
+            attrTimeout = 1
+            negativeTimeout = 0
+        }
+        ownUID = geteuid()
+        ownGID = getegid()
+        self.onReady.withLock { $0 = onReady }
+    }
+
+    /// Called from `init` once the kernel's INIT is being answered; runs the readiness callback once.
+    func signalReady() {
+        let callback = onReady.withLock { ready -> (@Sendable () -> Void)? in
+            defer { ready = nil }
+            return ready
+        }
+        callback?()
+    }
+
+    /// EIO while the mount is cut off (emulator.md §Common to all: "every operation on a mount that is
+    /// cut off answers EIO").
+    @inline(__always)
+    var isCutOff: Bool { checksReachability && !configuration.reachability.isReachable }
+
+    /// The errno for a new entry `name`, or 0.
+    func nameRefusal(_ name: UnsafePointer<CChar>) -> Int32 {
+        guard checksNames else { return 0 }
+        let length = strlen(name)
+        return name.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+            configuration.nameRules.refusal(forNewName: UnsafeBufferPointer(start: bytes, count: length)) ?? 0
+        }
+    }
+
+    /// Whether a new inode may be created: not when a provisioned volume is full.
+    var mayCreateInode: Bool {
+        guard let usage else { return true }
+        return usage.freeBytes > 0
+    }
+
+    /// Opens `inode` again through `/proc/self/fd`, as passthrough_hp does for O_PATH descriptors.
+    /// Returns the descriptor or -errno.
+    func reopen(_ inode: Inode, flags: Int32) -> Int32 {
+        withProcPath(inode.fd) { path in
+            let fd = open(path, flags | O_CLOEXEC)
+            return fd >= 0 ? fd : -errno
+        }
+    }
+
+    /// A descriptor for a lock owner: read-write where the backing file allows, else read-only (a
+    /// read lock needs a readable descriptor, a write lock a writable one; the kernel already checked
+    /// the caller's own descriptor).
+    func reopenForLocks(_ inode: Inode) -> Int32 {
+        let fd = reopen(inode, flags: O_RDWR)
+        return fd >= 0 ? fd : reopen(inode, flags: O_RDONLY)
+    }
+
+    /// Runs `body` with the calling process's filesystem uid and gid on this thread, so that files it
+    /// creates belong to it (passthrough_hp does the same when running as root).
+    func asCaller<T>(_ req: fuse_req_t?, _ body: () -> T) -> T {
+        guard let context = fuse_req_ctx(req)?.pointee,
+              context.uid != ownUID || context.gid != ownGID else { return body() }
+        let previousGID = berth_setfsgid(context.gid)
+        let previousUID = berth_setfsuid(context.uid)
+        defer {
+            berth_setfsuid(uid_t(truncatingIfNeeded: previousUID))
+            berth_setfsgid(gid_t(truncatingIfNeeded: previousGID))
+        }
+        return body()
+    }
+}
+
+/// `/proc/self/fd/N` for `fd`, in a stack buffer.
+@inline(__always)
+func withProcPath<T>(_ fd: Int32, _ body: (UnsafePointer<CChar>) -> T) -> T {
+    withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer in
+        guard let base = buffer.baseAddress else { return body("") }
+        berth_proc_fd_path(base, fd)
+        return body(base)
+    }
+}
+
+/// fstat of an O_PATH descriptor (no symlink following).
+@inline(__always)
+func statOf(_ fd: Int32, _ st: inout stat) -> Int32 {
+    fstatat(fd, "", &st, BERTH_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno
+}

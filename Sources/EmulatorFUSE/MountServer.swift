@@ -1,0 +1,197 @@
+import CFuse3
+public import EmulatorCore
+import Glibc
+import Synchronization
+
+/// Serves one emulated volume as a FUSE mount, in the foreground of the calling thread, until the
+/// mount is unmounted (`fusermount3 -u`, `umount`) or the process gets SIGINT, SIGTERM or SIGHUP.
+/// Never forks (shared notes fuse-from-swift.md, "Daemonizing kills the process"): a background
+/// mount is a separately spawned process that calls this.
+public enum MountServer {
+    /// Worker threads at most. A caller blocked in F_SETLKW or flock on this mount holds one worker
+    /// until the lock is granted, so up to `maxThreads - 1` waits can block at once before other
+    /// requests queue behind them.
+    public static let maxThreads: UInt32 = 256
+
+    /// Mounts `configuration.backingDirectory` on `configuration.mountpoint` and serves it. Calls
+    /// `onReady` once the kernel has completed the FUSE handshake (the mount answers from then on),
+    /// from a worker thread. Returns after a clean unmount; throws when the mount could not be made.
+    public static func serve(_ configuration: MountConfiguration,
+                             onReady: @escaping @Sendable () -> Void = {}) throws(MountError) {
+        do {
+            try configuration.validate()
+        } catch {
+            throw .configuration(error)
+        }
+        try prepareMountpoint(configuration.mountpoint)
+        try createDirectory(configuration.sharedStateDirectory)
+
+        let rootFD = Glibc.open(configuration.backingDirectory, BERTH_O_PATH | O_DIRECTORY | O_CLOEXEC)
+        guard rootFD >= 0 else { throw .backingDirectory(configuration.backingDirectory, errno: errno) }
+        var rootStat = stat()
+        guard statOf(rootFD, &rootStat) == 0 else {
+            close(rootFD)
+            throw .backingDirectory(configuration.backingDirectory, errno: errno)
+        }
+        let root = Inode(fd: rootFD, key: InodeKey(device: UInt64(rootStat.st_dev), inode: UInt64(rootStat.st_ino)),
+                         isRegular: false)
+
+        let usage: VolumeUsage?
+        let generation: DataGeneration?
+        do {
+            usage = try configuration.capacityBytes.map { capacity throws(SharedStateError) in
+                try VolumeUsage(sharedStateDirectory: configuration.sharedStateDirectory,
+                                backingDirectory: configuration.backingDirectory, capacityBytes: capacity)
+            }
+            generation = configuration.cachePolicy == .shared
+                ? try DataGeneration(sharedStateDirectory: configuration.sharedStateDirectory) : nil
+        } catch {
+            throw .sharedState(error)
+        }
+
+        let fs = MountFileSystem(configuration: configuration, root: root, usage: usage, generation: generation,
+                                 onReady: onReady)
+        let userdata = Unmanaged.passRetained(fs)
+        defer {
+            fs.inodes.removeAll()
+            userdata.release()
+        }
+
+        var options = "fsname=\(configuration.volumeID),subtype=berth-\(configuration.serviceType)"
+        // default_permissions: the kernel checks modes and ownership as a local filesystem would;
+        // allow_other: tasks run as other users than the mounting root.
+        options += ",default_permissions,allow_other,max_read=\(1 << 20)"
+        if configuration.readOnly { options += ",ro" }
+        let arguments: [String] = ["berth", "-o", options]
+        let argv = arguments.map { strdup($0) }
+        defer { argv.forEach { free($0) } }
+        var cArgv: [UnsafeMutablePointer<CChar>?] = argv + [nil]
+        try cArgv.withUnsafeMutableBufferPointer { buffer throws(MountError) in
+            var args = fuse_args(argc: Int32(argv.count), argv: buffer.baseAddress, allocated: 0)
+            defer { fuse_opt_free_args(&args) }
+            var ops = Operations.table()
+            guard let session = fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
+                                                 userdata.toOpaque()) else {
+                throw .session("fuse_session_new failed (see the message above)")
+            }
+            defer { fuse_session_destroy(session) }
+            fs.sessionAddress.store(UInt(bitPattern: session), ordering: .relaxed)
+            guard fuse_set_signal_handlers(session) == 0 else { throw .session("cannot install signal handlers") }
+            defer { fuse_remove_signal_handlers(session) }
+            guard fuse_session_mount(session, configuration.mountpoint) == 0 else {
+                throw .mountFailed(configuration.mountpoint)
+            }
+            defer { fuse_session_unmount(session) }
+
+            guard let loopConfig = fuse_loop_cfg_create() else { throw .session("fuse_loop_cfg_create failed") }
+            defer { fuse_loop_cfg_destroy(loopConfig) }
+            fuse_loop_cfg_set_clone_fd(loopConfig, 1)
+            fuse_loop_cfg_set_max_threads(loopConfig, maxThreads)
+            fuse_loop_cfg_set_idle_threads(loopConfig, 8)
+            // The loop may run on a dispatch worker thread, which blocks most signals; libfuse's
+            // workers inherit this thread's mask, and they must receive the stop signals and the
+            // wake signal that ends lock waits.
+            var unblock = sigset_t(), previous = sigset_t()
+            sigemptyset(&unblock)
+            for signal in [SIGINT, SIGTERM, SIGHUP, LockWaits.wakeSignal] { sigaddset(&unblock, signal) }
+            pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
+            defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+            let nudger = ShutdownNudger(session: session)
+            let status = fuse_session_loop_mt(session, loopConfig)
+            nudger.stop()
+            // Positive: the signal that ended the loop (a requested stop); negative: an error.
+            if status < 0 { throw .loop(errno: -status) }
+        }
+    }
+
+    /// The mountpoint must be an existing directory. One left answering ENOTCONN by a server that
+    /// was killed (shared notes: "Transport endpoint is not connected") is detached first.
+    static func prepareMountpoint(_ path: String) throws(MountError) {
+        var st = stat()
+        if stat(path, &st) != 0 && errno == ENOTCONN {
+            umount2(path, 2 /* MNT_DETACH */)
+        }
+        guard stat(path, &st) == 0 else { throw .mountpoint(path, errno: errno) }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw .mountpoint(path, errno: ENOTDIR) }
+    }
+
+    static func createDirectory(_ path: String) throws(MountError) {
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if Glibc.mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw .sharedState(.system(operation: "mkdir", path: prefix, errno: errno))
+            }
+        }
+    }
+}
+
+/// Makes sure a stop request ends the loop. libfuse's signal handler only marks the session as
+/// exited and relies on the signal interrupting the loop's own wait; when the signal lands on another
+/// thread (the Swift runtime's, or dispatch's main thread under an async `main`), the loop would
+/// sleep until the next request. This thread notices the mark and interrupts the loop's wait with
+/// the no-op wake signal.
+final class ShutdownNudger: Sendable {
+    private let session: UInt
+    private let loopThread: pthread_t
+    private let stopped = Atomic<Bool>(false)
+    private let thread = Mutex<pthread_t?>(nil)
+
+    init(session: OpaquePointer) {
+        self.session = UInt(bitPattern: session)
+        loopThread = pthread_self()
+        LockWaits.installWakeHandler()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { raw in
+            guard let raw else { return nil }
+            Unmanaged<ShutdownNudger>.fromOpaque(raw).takeRetainedValue().watch()
+            return nil
+        }, context)
+        if started == 0 {
+            self.thread.withLock { $0 = thread }
+        } else {
+            Unmanaged<ShutdownNudger>.fromOpaque(context).release()
+        }
+    }
+
+    private func watch() {
+        while !stopped.load(ordering: .acquiring) {
+            usleep(50_000)
+            if let se = OpaquePointer(bitPattern: session), fuse_session_exited(se) != 0,
+               !stopped.load(ordering: .acquiring) {
+                pthread_kill(loopThread, LockWaits.wakeSignal)
+            }
+        }
+    }
+
+    /// Called by the loop's thread once the loop returned; waits for the watcher to finish.
+    func stop() {
+        stopped.store(true, ordering: .releasing)
+        if let thread = thread.withLock({ $0 }) { pthread_join(thread, nil) }
+    }
+}
+
+/// Why a mount could not be served; the descriptions are for people.
+public enum MountError: Error, Sendable, CustomStringConvertible {
+    case configuration(MountConfigurationError)
+    case backingDirectory(String, errno: Int32)
+    case mountpoint(String, errno: Int32)
+    case sharedState(SharedStateError)
+    case session(String)
+    case mountFailed(String)
+    case loop(errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .configuration(let error): error.description
+        case .backingDirectory(let path, let code): "backing directory \(path): \(String(cString: strerror(code)))"
+        case .mountpoint(let path, let code): "mountpoint \(path): \(String(cString: strerror(code)))"
+        case .sharedState(let error): "shared volume state: \(error)"
+        case .session(let message): "FUSE: \(message)"
+        case .mountFailed(let path):
+            "cannot mount on \(path) (is /dev/fuse there, and are you root or in the fuse group?)"
+        case .loop(let code): "the FUSE loop failed: \(String(cString: strerror(code)))"
+        }
+    }
+}

@@ -1,0 +1,770 @@
+import CFuse3
+import EmulatorCore
+import Glibc
+import Synchronization
+
+/// The FUSE low-level callbacks. They run on libfuse worker threads, so they live here, nonisolated,
+/// and reach the mount's state only through the session's userdata (see
+/// shared notes fuse-from-swift.md, "Main-actor isolation trap").
+enum Operations {
+    /// The table handed to `fuse_session_new`.
+    static func table() -> fuse_lowlevel_ops {
+        var ops = fuse_lowlevel_ops()
+        ops.`init` = initialise
+        ops.destroy = destroy
+        ops.lookup = lookup
+        ops.forget = forget
+        ops.forget_multi = forgetMulti
+        ops.getattr = getattr
+        ops.setattr = setattr
+        ops.readlink = readlink
+        ops.mknod = mknod
+        ops.mkdir = mkdir
+        ops.unlink = unlink
+        ops.rmdir = rmdir
+        ops.symlink = symlink
+        ops.rename = rename
+        ops.link = link
+        ops.open = open
+        ops.read = read
+        ops.write_buf = writeBuf
+        ops.flush = flush
+        ops.release = release
+        ops.fsync = fsync
+        ops.opendir = opendir
+        ops.readdir = readdir
+        ops.releasedir = releasedir
+        ops.fsyncdir = fsyncdir
+        ops.statfs = statfs
+        ops.setxattr = setxattr
+        ops.getxattr = getxattr
+        ops.listxattr = listxattr
+        ops.removexattr = removexattr
+        ops.create = create
+        ops.getlk = getlk
+        ops.setlk = setlk
+        ops.flock = flock
+        ops.fallocate = fallocate
+        return ops
+    }
+
+    // MARK: - Plumbing
+
+    @inline(__always)
+    static func fs(_ req: fuse_req_t?) -> MountFileSystem? {
+        guard let raw = fuse_req_userdata(req) else { return nil }
+        return Unmanaged<MountFileSystem>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    /// The mount and the inode for a request, or nil after answering it with an error: EIO when the
+    /// mount is cut off, ESTALE for an inode number the table does not know.
+    @inline(__always)
+    static func begin(_ req: fuse_req_t?, _ ino: fuse_ino_t) -> (MountFileSystem, Inode)? {
+        guard let fs = fs(req) else {
+            fuse_reply_err(req, EIO)
+            return nil
+        }
+        if fs.isCutOff {
+            fuse_reply_err(req, EIO)
+            return nil
+        }
+        guard let inode = fs.inodes.inode(ino) else {
+            fuse_reply_err(req, ESTALE)
+            return nil
+        }
+        return (fs, inode)
+    }
+
+    /// Like `begin`, for a change: EROFS on a read-only mount (emulator.md §Common to all).
+    @inline(__always)
+    static func beginChange(_ req: fuse_req_t?, _ ino: fuse_ino_t) -> (MountFileSystem, Inode)? {
+        guard let (fs, inode) = begin(req, ino) else { return nil }
+        if fs.readOnly {
+            fuse_reply_err(req, EROFS)
+            return nil
+        }
+        return (fs, inode)
+    }
+
+    /// Like `beginChange`, for a new entry called `name`: the name rules and, on a full provisioned
+    /// volume, ENOSPC.
+    static func beginNewEntry(_ req: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?)
+        -> (MountFileSystem, Inode, UnsafePointer<CChar>)?
+    {
+        guard let (fs, inode) = beginChange(req, parent) else { return nil }
+        guard let name else {
+            fuse_reply_err(req, EINVAL)
+            return nil
+        }
+        let refusal = fs.nameRefusal(name)
+        if refusal != 0 {
+            fuse_reply_err(req, refusal)
+            return nil
+        }
+        if !fs.mayCreateInode {
+            fuse_reply_err(req, ENOSPC)
+            return nil
+        }
+        return (fs, inode, name)
+    }
+
+    /// Looks `name` up under `parent` and fills `entry`; returns 0 or an errno.
+    static func fillEntry(_ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
+                          _ entry: inout fuse_entry_param) -> Int32 {
+        let fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 { return errno }
+        let code = statOf(fd, &entry.attr)
+        if code != 0 {
+            close(fd)
+            return code
+        }
+        entry.ino = fs.inodes.remember(fd: fd, entry.attr)
+        entry.attr_timeout = fs.attrTimeout
+        entry.entry_timeout = fs.entryTimeout
+        return 0
+    }
+
+    static func replyEntry(_ req: fuse_req_t?, _ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>) {
+        var entry = fuse_entry_param()
+        let code = fillEntry(fs, parent, name, &entry)
+        if code != 0 {
+            fuse_reply_err(req, code)
+        } else {
+            fuse_reply_entry(req, &entry)
+        }
+    }
+
+    /// Size and link count of `name` under `parent` before it is removed or replaced: what the
+    /// capacity counter gets back (the last link of a regular file frees its length).
+    static func freedBytes(_ parent: Inode, _ name: UnsafePointer<CChar>) -> (UInt64, InodeKey)? {
+        var st = stat()
+        guard fstatat(parent.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0,
+              st.st_mode & S_IFMT == S_IFREG, st.st_nlink <= 1 else { return nil }
+        return (UInt64(max(0, st.st_size)), InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
+    }
+
+    /// The lock-wait abandonment test for `req`: the caller was interrupted, or the session is ending.
+    static func abandonment(_ req: fuse_req_t?, _ fs: MountFileSystem) -> @Sendable () -> Bool {
+        let request = UInt(bitPattern: req)
+        let session = fs.sessionAddress.load(ordering: .relaxed)
+        return {
+            if fuse_req_interrupted(OpaquePointer(bitPattern: request)) != 0 { return true }
+            if let se = OpaquePointer(bitPattern: session), fuse_session_exited(se) != 0 { return true }
+            return false
+        }
+    }
+
+    // MARK: - Session
+
+    static let initialise: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<fuse_conn_info>?) -> Void = { userdata, conn in
+        guard let userdata, let conn else { return }
+        let fs = Unmanaged<MountFileSystem>.fromOpaque(userdata).takeUnretainedValue()
+        let capable = conn.pointee.capable
+        var want = conn.pointee.want
+        // Locks are answered here so that they hold across mounts (fuse_lowlevel.h: the kernel
+        // otherwise keeps them per mount); libfuse sets these when the handlers exist, said explicitly.
+        for flag in [FUSE_CAP_POSIX_LOCKS, FUSE_CAP_FLOCK_LOCKS, FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE,
+                     FUSE_CAP_SPLICE_READ] where capable & UInt32(flag) != 0 {
+            want |= UInt32(flag)
+        }
+        // The kernel would otherwise refetch attributes on every read to spot changes; the open-time
+        // stamp does that job once per open instead.
+        want &= ~UInt32(FUSE_CAP_AUTO_INVAL_DATA)
+        // Write-back caching would merge writes before the capacity and outage checks see them.
+        want &= ~UInt32(FUSE_CAP_WRITEBACK_CACHE)
+        conn.pointee.want = want
+        conn.pointee.max_write = 1 << 20
+        conn.pointee.max_readahead = 1 << 20
+        // Must equal the max_read mount option, or libfuse refuses the session.
+        conn.pointee.max_read = 1 << 20
+        fs.signalReady()
+    }
+
+    static let destroy: @convention(c) (UnsafeMutableRawPointer?) -> Void = { userdata in
+        guard let userdata else { return }
+        let fs = Unmanaged<MountFileSystem>.fromOpaque(userdata).takeUnretainedValue()
+        fs.locks.releaseAll()
+    }
+
+    // MARK: - Names and attributes
+
+    static let lookup: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
+        guard let (fs, inode) = begin(req, parent) else { return }
+        guard let name else { return fuse_reply_err(req, EINVAL).discard() }
+        var entry = fuse_entry_param()
+        let code = fillEntry(fs, inode, name, &entry)
+        if code == ENOENT && fs.negativeTimeout > 0 {
+            // ino 0: a negative entry the kernel may cache (exclusive volumes only).
+            var negative = fuse_entry_param()
+            negative.entry_timeout = fs.negativeTimeout
+            fuse_reply_entry(req, &negative)
+        } else if code != 0 {
+            fuse_reply_err(req, code)
+        } else {
+            fuse_reply_entry(req, &entry)
+        }
+    }
+
+    static let forget: @convention(c) (fuse_req_t?, fuse_ino_t, UInt64) -> Void = { req, ino, count in
+        fs(req)?.inodes.forget(ino, count: count)
+        fuse_reply_none(req)
+    }
+
+    static let forgetMulti: @convention(c) (fuse_req_t?, Int, UnsafeMutablePointer<fuse_forget_data>?) -> Void = { req, count, forgets in
+        if let fs = fs(req), let forgets {
+            for index in 0..<count {
+                fs.inodes.forget(forgets[index].ino, count: forgets[index].nlookup)
+            }
+        }
+        fuse_reply_none(req)
+    }
+
+    static let getattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, _ in
+        guard let (fs, inode) = begin(req, ino) else { return }
+        var st = stat()
+        let code = statOf(inode.fd, &st)
+        if code != 0 { return fuse_reply_err(req, code).discard() }
+        fuse_reply_attr(req, &st, fs.attrTimeout)
+    }
+
+    static let setattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<stat>?, Int32, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, attr, toSet, fi in
+        guard let attr else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (fs, inode) = beginChange(req, ino) else { return }
+        let handle: Int32? = fi.map { Int32(truncatingIfNeeded: $0.pointee.fh) }
+        if toSet & FUSE_SET_ATTR_MODE != 0 {
+            let result = handle.map { fchmod($0, attr.pointee.st_mode) }
+                ?? withProcPath(inode.fd) { chmod($0, attr.pointee.st_mode) }
+            if result != 0 { return fuse_reply_err(req, errno).discard() }
+        }
+        if toSet & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
+            let uid = toSet & FUSE_SET_ATTR_UID != 0 ? attr.pointee.st_uid : uid_t.max
+            let gid = toSet & FUSE_SET_ATTR_GID != 0 ? attr.pointee.st_gid : gid_t.max
+            if fchownat(inode.fd, "", uid, gid, BERTH_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+                return fuse_reply_err(req, errno).discard()
+            }
+        }
+        if toSet & FUSE_SET_ATTR_SIZE != 0 {
+            let code = truncate(fs, inode, handle: handle, to: attr.pointee.st_size)
+            if code != 0 { return fuse_reply_err(req, code).discard() }
+        }
+        if toSet & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME) != 0 {
+            // UTIME_NOW and UTIME_OMIT (bits/stat.h), which Swift does not import.
+            let now = (1 << 30) - 1, omit = (1 << 30) - 2
+            var times = [timespec(tv_sec: 0, tv_nsec: omit), timespec(tv_sec: 0, tv_nsec: omit)]
+            if toSet & FUSE_SET_ATTR_ATIME_NOW != 0 { times[0].tv_nsec = now }
+            else if toSet & FUSE_SET_ATTR_ATIME != 0 { times[0] = attr.pointee.st_atim }
+            if toSet & FUSE_SET_ATTR_MTIME_NOW != 0 { times[1].tv_nsec = now }
+            else if toSet & FUSE_SET_ATTR_MTIME != 0 { times[1] = attr.pointee.st_mtim }
+            let result = handle.map { futimens($0, times) }
+                ?? withProcPath(inode.fd) { utimensat(AT_FDCWD, $0, times, 0) }
+            if result != 0 { return fuse_reply_err(req, errno).discard() }
+        }
+        var st = stat()
+        let code = statOf(inode.fd, &st)
+        if code != 0 { return fuse_reply_err(req, code).discard() }
+        fuse_reply_attr(req, &st, fs.attrTimeout)
+    }
+
+    /// truncate/ftruncate with the capacity rule: growing past capacity is ENOSPC and changes nothing.
+    static func truncate(_ fs: MountFileSystem, _ inode: Inode, handle: Int32?, to size: off_t) -> Int32 {
+        func apply() -> Int32 {
+            let result = handle.map { ftruncate($0, size) } ?? withProcPath(inode.fd) { Glibc.truncate($0, size) }
+            return result == 0 ? 0 : errno
+        }
+        guard let usage = fs.usage else { return apply() }
+        return inode.sizeLock.withLock { _ in
+            var st = stat()
+            let code = statOf(inode.fd, &st)
+            if code != 0 { return code }
+            let old = UInt64(max(0, st.st_size)), new = UInt64(max(0, size))
+            if new > old {
+                guard usage.reserveAll(new - old) else { return ENOSPC }
+                let result = apply()
+                if result != 0 { usage.release(new - old) }
+                return result
+            }
+            let result = apply()
+            if result == 0 { usage.release(old - new) }
+            return result
+        }
+    }
+
+    static let readlink: @convention(c) (fuse_req_t?, fuse_ino_t) -> Void = { req, ino in
+        guard let (_, inode) = begin(req, ino) else { return }
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(PATH_MAX) + 1) { buffer in
+            guard let base = buffer.baseAddress else { return fuse_reply_err(req, ENOMEM).discard() }
+            let count = readlinkat(inode.fd, "", base, Int(PATH_MAX))
+            if count < 0 { return fuse_reply_err(req, errno).discard() }
+            base[count] = 0
+            fuse_reply_readlink(req, base)
+        }
+    }
+
+    // MARK: - Directory entries
+
+    static let mknod: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t, dev_t) -> Void = { req, parent, name, mode, rdev in
+        guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
+        let result = fs.asCaller(req) { mknodat(inode.fd, name, mode, rdev) }
+        if result != 0 { return fuse_reply_err(req, errno).discard() }
+        replyEntry(req, fs, inode, name)
+    }
+
+    static let mkdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t) -> Void = { req, parent, name, mode in
+        guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
+        let result = fs.asCaller(req) { mkdirat(inode.fd, name, mode) }
+        if result != 0 { return fuse_reply_err(req, errno).discard() }
+        replyEntry(req, fs, inode, name)
+    }
+
+    static let symlink: @convention(c) (fuse_req_t?, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, target, parent, name in
+        guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
+        guard let target else { return fuse_reply_err(req, EINVAL).discard() }
+        let result = fs.asCaller(req) { symlinkat(target, inode.fd, name) }
+        if result != 0 { return fuse_reply_err(req, errno).discard() }
+        replyEntry(req, fs, inode, name)
+    }
+
+    static let link: @convention(c) (fuse_req_t?, fuse_ino_t, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, ino, newParent, newName in
+        guard let (fs, target) = beginChange(req, ino) else { return }
+        guard let (_, parent, name) = beginNewEntry(req, newParent, newName) else { return }
+        let result = withProcPath(target.fd) { linkat(AT_FDCWD, $0, parent.fd, name, AT_SYMLINK_FOLLOW) }
+        if result != 0 { return fuse_reply_err(req, errno).discard() }
+        replyEntry(req, fs, parent, name)
+    }
+
+    static let unlink: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
+        guard let (fs, inode) = beginChange(req, parent) else { return }
+        guard let name else { return fuse_reply_err(req, EINVAL).discard() }
+        let freed = fs.usage == nil ? nil : freedBytes(inode, name)
+        if unlinkat(inode.fd, name, 0) != 0 { return fuse_reply_err(req, errno).discard() }
+        if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
+        fuse_reply_err(req, 0)
+    }
+
+    static let rmdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
+        guard let (_, inode) = beginChange(req, parent) else { return }
+        guard let name else { return fuse_reply_err(req, EINVAL).discard() }
+        fuse_reply_err(req, unlinkat(inode.fd, name, AT_REMOVEDIR) == 0 ? 0 : errno)
+    }
+
+    static let rename: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?, UInt32) -> Void = { req, parent, name, newParent, newName, flags in
+        guard let name else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (fs, from) = beginChange(req, parent) else { return }
+        guard let (_, to, newName) = beginNewEntry(req, newParent, newName) else { return }
+        // What the rename replaces, unless it swaps (RENAME_EXCHANGE) or replaces a link of itself.
+        var freed: (UInt64, InodeKey)?
+        if fs.usage != nil, flags & UInt32(BERTH_RENAME_EXCHANGE) == 0, let replaced = freedBytes(to, newName) {
+            var source = stat()
+            if fstatat(from.fd, name, &source, AT_SYMLINK_NOFOLLOW) == 0,
+               InodeKey(device: UInt64(source.st_dev), inode: UInt64(source.st_ino)) != replaced.1 {
+                freed = replaced
+            }
+        }
+        let result = flags == 0
+            ? renameat(from.fd, name, to.fd, newName)
+            : berth_renameat2(from.fd, name, to.fd, newName, flags)
+        if result != 0 { return fuse_reply_err(req, errno).discard() }
+        if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
+        fuse_reply_err(req, 0)
+    }
+
+    // MARK: - Files
+
+    static let create: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, parent, name, mode, fi in
+        guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
+        let flags = (fi.pointee.flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW
+        // O_TRUNC on an existing file frees its length.
+        let freed = fs.usage != nil && flags & O_TRUNC != 0 ? freedBytes(inode, name) : nil
+        let fd = fs.asCaller(req) { openat(inode.fd, name, flags, mode) }
+        if fd < 0 { return fuse_reply_err(req, errno).discard() }
+        if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
+        var entry = fuse_entry_param()
+        let code = fillEntry(fs, inode, name, &entry)
+        if code != 0 {
+            close(fd)
+            return fuse_reply_err(req, code).discard()
+        }
+        fi.pointee.fh = UInt64(fd)
+        if let created = fs.inodes.inode(entry.ino) { recordOpen(fs, created, fd: fd, fi: fi) }
+        if fuse_reply_create(req, &entry, fi) != 0 {
+            // The caller is gone (interrupted): undo the open and the lookup reference.
+            close(fd)
+            fs.inodes.forget(entry.ino, count: 1)
+        }
+    }
+
+    static let open: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
+        guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (fs, inode) = begin(req, ino) else { return }
+        let flags = fi.pointee.flags
+        let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
+        if writes && fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
+        let openFlags = flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
+        let fd: Int32
+        if let usage = fs.usage, flags & O_TRUNC != 0 {
+            fd = inode.sizeLock.withLock { _ in
+                var st = stat()
+                let before = statOf(inode.fd, &st) == 0 ? UInt64(max(0, st.st_size)) : 0
+                let fd = fs.reopen(inode, flags: openFlags)
+                if fd >= 0 { usage.release(before) }
+                return fd
+            }
+        } else {
+            fd = fs.reopen(inode, flags: openFlags)
+        }
+        if fd < 0 { return fuse_reply_err(req, -fd).discard() }
+        fi.pointee.fh = UInt64(fd)
+        recordOpen(fs, inode, fd: fd, fi: fi)
+        if fuse_reply_open(req, fi) != 0 { close(fd) }
+    }
+
+    /// Decides whether the kernel may keep this file's cached pages. Exclusive volumes: always.
+    /// Shared volumes: only when the file is unchanged since this mount's previous open and no
+    /// writable handle was closed on any mount since (close-to-open, AWS docs:
+    /// efs/latest/ug/consistency.html).
+    static func recordOpen(_ fs: MountFileSystem, _ inode: Inode, fd: Int32, fi: UnsafeMutablePointer<fuse_file_info>) {
+        guard let generation = fs.generation else {
+            berth_fi_set_keep_cache(fi, 1)
+            return
+        }
+        guard inode.isRegular else { return }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return }
+        let stamp = CacheStamp(size: st.st_size, mtime: st.st_mtim, ctime: st.st_ctim, generation: generation.current)
+        let unchanged = inode.lastOpen.withLock { last -> Bool in
+            defer { last = stamp }
+            return last == stamp
+        }
+        berth_fi_set_keep_cache(fi, unchanged ? 1 : 0)
+    }
+
+    static let read: @convention(c) (fuse_req_t?, fuse_ino_t, Int, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, size, offset, fi in
+        guard let fs = fs(req), let fi else { return fuse_reply_err(req, EIO).discard() }
+        if fs.isCutOff { return fuse_reply_err(req, EIO).discard() }
+        // Spliced straight from the backing file when the kernel allows (passthrough_hp's do_read).
+        var buffer = berth_fd_bufvec(size, Int32(truncatingIfNeeded: fi.pointee.fh), offset)
+        fuse_reply_data(req, &buffer, FUSE_BUF_SPLICE_MOVE)
+    }
+
+    static let writeBuf: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_bufvec>?, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, input, offset, fi in
+        guard let fs = fs(req), let fi, let input else { return fuse_reply_err(req, EIO).discard() }
+        if fs.isCutOff { return fuse_reply_err(req, EIO).discard() }
+        if fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
+        let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
+        let size = fuse_buf_size(input)
+        let written: Int
+        if let usage = fs.usage {
+            guard let inode = fs.inodes.inode(ino) else { return fuse_reply_err(req, ESTALE).discard() }
+            written = inode.sizeLock.withLock { _ in
+                writeWithinCapacity(usage, fd: fd, input: input, size: size, offset: offset)
+            }
+        } else {
+            var output = berth_fd_bufvec(size, fd, offset)
+            written = fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
+        }
+        if written < 0 {
+            fuse_reply_err(req, Int32(truncatingIfNeeded: -written))
+        } else {
+            fuse_reply_write(req, written)
+        }
+    }
+
+    /// A write that takes the volume at most to its capacity: bytes over the current end of file
+    /// are reserved first; when only some fit, the write is shortened to them (POSIX allows a short
+    /// write on a full device), and when none fit it fails with ENOSPC. Returns bytes written or -errno.
+    static func writeWithinCapacity(_ usage: VolumeUsage, fd: Int32, input: UnsafeMutablePointer<fuse_bufvec>,
+                                    size: Int, offset: off_t) -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return -Int(errno) }
+        let end = UInt64(offset) + UInt64(size), current = UInt64(max(0, st.st_size))
+        let growth = end > current ? end - current : 0
+        let granted = usage.reserve(upTo: growth)
+        var allowed = size
+        if granted < growth {
+            // Bytes up to the current end cost nothing; beyond it only `granted` fit.
+            let limit = Int64(current) + Int64(granted) - Int64(offset)
+            if limit <= 0 {
+                usage.release(granted)
+                return -Int(ENOSPC)
+            }
+            allowed = Int(min(Int64(size), limit))
+        }
+        var output = berth_fd_bufvec(allowed, fd, offset)
+        let written = fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
+        let newEnd = UInt64(offset) + UInt64(max(0, written))
+        let used = newEnd > current ? newEnd - current : 0
+        if granted > used { usage.release(granted - used) }
+        return written
+    }
+
+    static let flush: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
+        guard let fs = fs(req), let fi else { return fuse_reply_err(req, EIO).discard() }
+        // POSIX: closing any descriptor of a file releases all of the process's locks on it.
+        if let inode = fs.inodes.inode(ino), inode.hadRecordLocks.load(ordering: .relaxed) {
+            fs.locks.releaseOwner(file: inode.key, owner: fi.pointee.lock_owner)
+        }
+        fuse_reply_err(req, fs.isCutOff ? EIO : 0)
+    }
+
+    static let release: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
+        guard let fs = fs(req), let fi else { return fuse_reply_err(req, EIO).discard() }
+        if let inode = fs.inodes.inode(ino), inode.hadRecordLocks.load(ordering: .relaxed) {
+            fs.locks.releaseTag(fi.pointee.fh, file: inode.key)
+        }
+        if let generation = fs.generation, fi.pointee.flags & O_ACCMODE != O_RDONLY {
+            generation.advance()
+        }
+        // Closing the descriptor also drops the handle's flock lock (flock_release).
+        close(Int32(truncatingIfNeeded: fi.pointee.fh))
+        fuse_reply_err(req, 0)
+    }
+
+    static let fsync: @convention(c) (fuse_req_t?, fuse_ino_t, Int32, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, datasync, fi in
+        guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
+        guard begin(req, ino) != nil else { return }
+        let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
+        let result = datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)
+        fuse_reply_err(req, result == 0 ? 0 : errno)
+    }
+
+    static let fallocate: @convention(c) (fuse_req_t?, fuse_ino_t, Int32, off_t, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, mode, offset, length, fi in
+        guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (fs, inode) = beginChange(req, ino) else { return }
+        let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
+        // Modes other than 0 keep the size (KEEP_SIZE, PUNCH_HOLE) or move data within it; only
+        // mode 0 can lengthen the file, which is what capacity counts.
+        guard let usage = fs.usage, mode == 0 else {
+            return fuse_reply_err(req, berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno).discard()
+        }
+        let code = inode.sizeLock.withLock { _ -> Int32 in
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { return errno }
+            let end = UInt64(offset) + UInt64(length), current = UInt64(max(0, st.st_size))
+            let growth = end > current ? end - current : 0
+            guard usage.reserveAll(growth) else { return ENOSPC }
+            if berth_fallocate(fd, mode, offset, length) != 0 {
+                let code = errno
+                usage.release(growth)
+                return code
+            }
+            return 0
+        }
+        fuse_reply_err(req, code)
+    }
+
+    // MARK: - Directories
+
+    static let opendir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
+        guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (_, inode) = begin(req, ino) else { return }
+        let fd = openat(inode.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { return fuse_reply_err(req, errno).discard() }
+        guard let dir = fdopendir(fd) else {
+            let code = errno
+            close(fd)
+            return fuse_reply_err(req, code).discard()
+        }
+        let handle = Unmanaged.passRetained(DirectoryHandle(dir: dir))
+        fi.pointee.fh = UInt64(UInt(bitPattern: handle.toOpaque()))
+        if fuse_reply_open(req, fi) != 0 { handle.release() }
+    }
+
+    static func directory(_ fi: UnsafeMutablePointer<fuse_file_info>) -> DirectoryHandle? {
+        guard let raw = UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh)) else { return nil }
+        return Unmanaged<DirectoryHandle>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
+
+    static let readdir: @convention(c) (fuse_req_t?, fuse_ino_t, Int, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, size, offset, fi in
+        guard let fi, let handle = directory(fi) else { return fuse_reply_err(req, EINVAL).discard() }
+        guard begin(req, ino) != nil else { return }
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(size, 1)) { buffer in
+            guard let base = buffer.baseAddress else { return fuse_reply_err(req, ENOMEM).discard() }
+            let code = handle.withStream { dir, position -> Int32 in
+                if offset != position {
+                    seekdir(dir, offset)
+                    position = Int(offset)
+                }
+                var used = 0
+                while true {
+                    errno = 0
+                    guard let entry = Glibc.readdir(dir) else {
+                        if errno != 0 { return errno }
+                        break
+                    }
+                    var st = stat()
+                    st.st_ino = entry.pointee.d_ino
+                    st.st_mode = mode_t(entry.pointee.d_type) << 12
+                    let next = entry.pointee.d_off
+                    let name = UnsafeRawPointer(entry).advanced(by: direntNameOffset).assumingMemoryBound(to: CChar.self)
+                    let needed = fuse_add_direntry(req, base + used, size - used, name, &st, next)
+                    if needed > size - used {
+                        // Did not fit: the next call starts again at this entry.
+                        seekdir(dir, off_t(position))
+                        break
+                    }
+                    used += needed
+                    position = Int(next)
+                }
+                fuse_reply_buf(req, base, used)
+                return 0
+            }
+            if code != 0 { fuse_reply_err(req, code) }
+        }
+    }
+
+    static let releasedir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, _, fi in
+        if let fi, let raw = UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh)) {
+            Unmanaged<DirectoryHandle>.fromOpaque(raw).release()
+        }
+        fuse_reply_err(req, 0)
+    }
+
+    static let fsyncdir: @convention(c) (fuse_req_t?, fuse_ino_t, Int32, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, datasync, _ in
+        guard let (_, inode) = begin(req, ino) else { return }
+        let fd = openat(inode.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { return fuse_reply_err(req, errno).discard() }
+        defer { close(fd) }
+        let result = datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)
+        fuse_reply_err(req, result == 0 ? 0 : errno)
+    }
+
+    /// The volume's size, not the backing disk's: the provisioned capacity, or 8 EiB when elastic.
+    static let statfs: @convention(c) (fuse_req_t?, fuse_ino_t) -> Void = { req, ino in
+        guard let (fs, inode) = begin(req, ino) else { return }
+        var backing = statvfs()
+        if fstatvfs(inode.fd, &backing) != 0 { return fuse_reply_err(req, errno).discard() }
+        let blockSize: UInt64 = 4096
+        var out = statvfs()
+        out.f_bsize = UInt(blockSize)
+        out.f_frsize = UInt(blockSize)
+        out.f_namemax = 255
+        out.f_files = backing.f_files
+        out.f_ffree = backing.f_ffree
+        out.f_favail = backing.f_favail
+        if let usage = fs.usage {
+            let (total, free) = usage.statfsBlocks(blockSize: blockSize)
+            out.f_blocks = UInt(total)
+            out.f_bfree = UInt(free)
+            out.f_bavail = UInt(free)
+        } else {
+            let backingUsed = UInt64(backing.f_blocks - backing.f_bfree) * UInt64(backing.f_frsize)
+            let (total, free) = CapacityFigures.blocks(
+                capacityBytes: CapacityFigures.elasticBytes, usedBytes: backingUsed, blockSize: blockSize)
+            out.f_blocks = UInt(total)
+            out.f_bfree = UInt(free)
+            out.f_bavail = UInt(free)
+        }
+        fuse_reply_statfs(req, &out)
+    }
+
+    // MARK: - Extended attributes (regular files and directories; passthrough_hp refuses them on symlinks too)
+
+    static let setxattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int, Int32) -> Void = { req, ino, name, value, size, flags in
+        guard let name else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (_, inode) = beginChange(req, ino) else { return }
+        let result = withProcPath(inode.fd) { CFuse3.setxattr($0, name, value, size, flags) }
+        fuse_reply_err(req, result == 0 ? 0 : errno)
+    }
+
+    static let getxattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, Int) -> Void = { req, ino, name, size in
+        guard let name else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (_, inode) = begin(req, ino) else { return }
+        if size == 0 {
+            let count = withProcPath(inode.fd) { CFuse3.getxattr($0, name, nil, 0) }
+            if count < 0 { return fuse_reply_err(req, errno).discard() }
+            fuse_reply_xattr(req, count)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: size) { buffer in
+            let count = withProcPath(inode.fd) { CFuse3.getxattr($0, name, buffer.baseAddress, size) }
+            if count < 0 { return fuse_reply_err(req, errno).discard() }
+            fuse_reply_buf(req, buffer.baseAddress, count)
+        }
+    }
+
+    static let listxattr: @convention(c) (fuse_req_t?, fuse_ino_t, Int) -> Void = { req, ino, size in
+        guard let (_, inode) = begin(req, ino) else { return }
+        if size == 0 {
+            let count = withProcPath(inode.fd) { CFuse3.listxattr($0, nil, 0) }
+            if count < 0 { return fuse_reply_err(req, errno).discard() }
+            fuse_reply_xattr(req, count)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: size) { buffer in
+            let count = withProcPath(inode.fd) { CFuse3.listxattr($0, buffer.baseAddress, size) }
+            if count < 0 { return fuse_reply_err(req, errno).discard() }
+            fuse_reply_buf(req, buffer.baseAddress, count)
+        }
+    }
+
+    static let removexattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, ino, name in
+        guard let name else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (_, inode) = beginChange(req, ino) else { return }
+        let result = withProcPath(inode.fd) { CFuse3.removexattr($0, name) }
+        fuse_reply_err(req, result == 0 ? 0 : errno)
+    }
+
+    // MARK: - Locks across mounts
+
+    static let getlk: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?, UnsafeMutablePointer<Glibc.flock>?) -> Void = { req, ino, fi, lock in
+        guard let fi, let lock else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (fs, inode) = begin(req, ino) else { return }
+        let request = RecordLock(type: Int32(lock.pointee.l_type), start: Int64(lock.pointee.l_start),
+                                 length: Int64(lock.pointee.l_len))
+        do throws(LockError) {
+            var answer = lock.pointee
+            if let holder = try fs.locks.conflict(with: request, file: inode.key, owner: fi.pointee.lock_owner,
+                                                  open: { fs.reopenForLocks(inode) }) {
+                answer.l_type = Int16(holder.type)
+                answer.l_whence = Int16(SEEK_SET)
+                answer.l_start = off_t(holder.start)
+                answer.l_len = off_t(holder.length)
+                answer.l_pid = holder.pid
+            } else {
+                answer.l_type = Int16(F_UNLCK)
+            }
+            fuse_reply_lock(req, &answer)
+        } catch {
+            fuse_reply_err(req, error.errno)
+        }
+    }
+
+    static let setlk: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?, UnsafeMutablePointer<Glibc.flock>?, Int32) -> Void = { req, ino, fi, lock, sleep in
+        guard let fi, let lock else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (fs, inode) = begin(req, ino) else { return }
+        let request = RecordLock(type: Int32(lock.pointee.l_type), start: Int64(lock.pointee.l_start),
+                                 length: Int64(lock.pointee.l_len))
+        if request.kind != .unlock { inode.hadRecordLocks.store(true, ordering: .relaxed) }
+        do throws(LockError) {
+            try fs.locks.set(request, file: inode.key, owner: fi.pointee.lock_owner, tag: fi.pointee.fh,
+                             wait: sleep != 0, shouldAbandon: abandonment(req, fs),
+                             open: { fs.reopenForLocks(inode) })
+            fuse_reply_err(req, 0)
+        } catch {
+            fuse_reply_err(req, error.errno)
+        }
+    }
+
+    static let flock: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?, Int32) -> Void = { req, ino, fi, op in
+        guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let (fs, _) = begin(req, ino) else { return }
+        guard let (operation, wait) = BSDLock.decode(op) else { return fuse_reply_err(req, EINVAL).discard() }
+        do throws(LockError) {
+            try BSDLock.apply(operation, fd: Int32(truncatingIfNeeded: fi.pointee.fh), wait: wait,
+                              shouldAbandon: abandonment(req, fs))
+            fuse_reply_err(req, 0)
+        } catch {
+            fuse_reply_err(req, error.errno)
+        }
+    }
+}
+
+extension Int32 {
+    /// Lets a reply's status be dropped in `return reply(...).discard()` one-liners: a failed reply
+    /// means the caller has gone, and there is nobody left to tell.
+    @inline(__always)
+    func discard() {}
+}

@@ -1,0 +1,208 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Mounting needs root and /dev/fuse; elsewhere the suite is reported as skipped, never as passed.
+let canMount = geteuid() == 0 && FileManager.default.fileExists(atPath: "/dev/fuse")
+
+enum MountTestError: Error, CustomStringConvertible {
+    case berthNotFound(String)
+    case notReady(String)
+
+    var description: String {
+        switch self {
+        case .berthNotFound(let near): "no built berth binary next to \(near); run swift build first"
+        case .notReady(let detail): "the mount did not become ready: \(detail)"
+        }
+    }
+}
+
+/// A scratch area for one test: a volume's backing and state directories and mountpoints.
+struct Scratch {
+    let root: String
+    var backing: String { root + "/backing" }
+    var state: String { root + "/state" }
+
+    init() throws {
+        root = "/tmp/berth-mount-\(UUID().uuidString.prefix(8))"
+        for dir in ["backing", "state", "a", "b"] {
+            try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
+        }
+    }
+
+    func mountpoint(_ name: String) -> String { root + "/" + name }
+
+    func remove() {
+        for name in ["a", "b"] { ServedMount.forceUnmount(mountpoint(name)) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+/// One `berth _serve-mount` child process serving one mount.
+final class ServedMount {
+    let process: Process
+    let mountpoint: String
+    private let stderrPipe = Pipe()
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `berth` is built next to the test bundle (`.build/<config>/`).
+    static func berthBinary() throws -> URL {
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("berth")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        throw MountTestError.berthNotFound(Bundle.main.bundleURL.path)
+    }
+
+    /// Starts serving and returns once the mount answers (the server writes "ready" to its stdout).
+    init(_ scratch: Scratch, at name: String, type: String = "efs", volumeID: String = "fs-test",
+         extra: [String] = []) throws {
+        mountpoint = scratch.mountpoint(name)
+        process = Process()
+        process.executableURL = try Self.berthBinary()
+        process.arguments = ["_serve-mount", "--backing", scratch.backing, "--mountpoint", mountpoint,
+                             "--volume-id", volumeID, "--type", type, "--shared-state", scratch.state,
+                             "--ready-fd", "1"] + extra
+        let stdoutPipe = Pipe()
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        try process.run()
+        let fd = stdoutPipe.fileHandleForReading.fileDescriptor
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        var text = ""
+        let deadline = Date().addingTimeInterval(10)
+        while !text.contains("ready"), Date() < deadline {
+            guard poll(&poller, 1, 200) >= 0 else { break }
+            if poller.revents != 0 {
+                var buffer = [UInt8](repeating: 0, count: 64)
+                let n = read(fd, &buffer, 64)
+                if n <= 0 { break }
+                text += String(decoding: buffer.prefix(n), as: UTF8.self)
+            }
+        }
+        guard text.contains("ready") else {
+            stop()
+            let err = String(decoding: stderrPipe.fileHandleForReading.availableData, as: UTF8.self)
+            throw MountTestError.notReady("stdout \"\(text)\", stderr \"\(err)\"")
+        }
+    }
+
+    /// SIGTERM, then wait for the process; unmounts by force if it did not clean up.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning {
+            process.terminate()
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning, Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        Self.forceUnmount(mountpoint)
+        return process.terminationStatus
+    }
+
+    static func isMounted(_ path: String) -> Bool {
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first == Substring(path) }
+    }
+
+    static func forceUnmount(_ path: String) {
+        guard isMounted(path) else { return }
+        let unmount = Process()
+        unmount.executableURL = URL(fileURLWithPath: "/bin/fusermount3")
+        unmount.arguments = ["-u", "-z", path]
+        try? unmount.run()
+        unmount.waitUntilExit()
+    }
+}
+
+/// A python3 child that takes a lock on `path` and holds it until killed. Swift cannot fork, and a
+/// lock owned by another process is what these tests are about.
+final class LockHolder {
+    let process = Process()
+
+    /// `kind`: "fcntl" (POSIX record lock on the whole file) or "flock".
+    init(path: String, kind: String) throws {
+        let take = kind == "flock" ? "fcntl.flock(f, fcntl.LOCK_EX)" : "fcntl.lockf(f, fcntl.LOCK_EX)"
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", """
+            import fcntl, sys, time
+            f = open(sys.argv[1], "r+")
+            \(take)
+            print("locked", flush=True)
+            time.sleep(600)
+            """, path]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let line = out.fileHandleForReading.availableData
+        guard String(decoding: line, as: UTF8.self).contains("locked") else {
+            kill(process.processIdentifier, SIGKILL)
+            throw MountTestError.notReady("lock holder did not lock \(path)")
+        }
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+// MARK: - Small system-call helpers that report errno
+
+@discardableResult
+func writeFile(_ path: String, _ bytes: [UInt8]) -> Int32 {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { return errno }
+    defer { close(fd) }
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 { return errno }
+        offset += n
+    }
+    return 0
+}
+
+func readFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var result: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n < 0 { return nil }
+        if n == 0 { return result }
+        result += buffer.prefix(n)
+    }
+}
+
+/// fcntl F_SETLK / F_SETLKW / F_GETLK on the whole file; returns 0 or errno.
+func recordLock(_ fd: Int32, _ type: Int32, command: Int32 = F_SETLK) -> Int32 {
+    var fl = flock()
+    fl.l_type = Int16(type)
+    fl.l_whence = Int16(SEEK_SET)
+    return fcntl(fd, command, &fl) == 0 ? 0 : errno
+}
+
+func lockHolderType(_ fd: Int32) -> Int32 {
+    var fl = flock()
+    fl.l_type = Int16(F_WRLCK)
+    fl.l_whence = Int16(SEEK_SET)
+    guard fcntl(fd, F_GETLK, &fl) == 0 else { return -errno }
+    return Int32(fl.l_type)
+}
+
+func waitUntil(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
+}

@@ -1,0 +1,278 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real mounts through the built `berth _serve-mount`: the semantics emulator.md requires of every
+/// mount (docs/SEMANTICS-fuse-draft.md describes them).
+@Suite(.serialized, .enabled(if: canMount, "needs root and /dev/fuse"))
+struct MountTests {
+    @Test func dataSurvivesUnmountAndMount() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        var mount = try ServedMount(scratch, at: "a")
+        try FileManager.default.createDirectory(atPath: mount.mountpoint + "/dir/sub", withIntermediateDirectories: true)
+        #expect(writeFile(mount.mountpoint + "/dir/sub/data.bin", Array(repeating: 0x5A, count: 300_000)) == 0)
+        #expect(symlink("dir/sub/data.bin", mount.mountpoint + "/link") == 0)
+        #expect(mount.stop() == 0)
+        #expect(!ServedMount.isMounted(mount.mountpoint))
+
+        mount = try ServedMount(scratch, at: "a")
+        defer { mount.stop() }
+        #expect(readFile(mount.mountpoint + "/link") == Array(repeating: 0x5A, count: 300_000))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint).sorted() == ["dir", "link"])
+    }
+
+    @Test func provisionedCapacityRefusesWritesPastItAndDfShowsIt() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let capacity = 1 << 20
+        let mount = try ServedMount(scratch, at: "a", type: "ebs", volumeID: "vol-cap", extra: ["--capacity-bytes", "\(capacity)"])
+        defer { mount.stop() }
+        var fs = statvfs()
+        #expect(statvfs(mount.mountpoint, &fs) == 0)
+        #expect(UInt64(fs.f_blocks) * UInt64(fs.f_frsize) == UInt64(capacity))
+        #expect(UInt64(fs.f_bavail) * UInt64(fs.f_frsize) == UInt64(capacity))
+
+        #expect(writeFile(mount.mountpoint + "/first", Array(repeating: 1, count: 600_000)) == 0)
+        #expect(statvfs(mount.mountpoint, &fs) == 0)
+        #expect(UInt64(fs.f_bfree) == UInt64(capacity - 600_000) / 4096)
+
+        // The second file fits only partly: the volume fills up exactly, then ENOSPC.
+        let fd = open(mount.mountpoint + "/second", O_WRONLY | O_CREAT, 0o644)
+        #expect(fd >= 0)
+        var total = 0, failure: Int32 = 0
+        let chunk = [UInt8](repeating: 2, count: 100_000)
+        while failure == 0 {
+            let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 { failure = errno } else { total += n }
+        }
+        close(fd)
+        #expect(failure == ENOSPC)
+        #expect(total == capacity - 600_000)
+        #expect(statvfs(mount.mountpoint, &fs) == 0)
+        #expect(fs.f_bfree == 0)
+        #expect(truncate(mount.mountpoint + "/first", 700_000) == -1 && errno == ENOSPC)
+
+        // Shrinking and unlinking give the space back.
+        #expect(truncate(mount.mountpoint + "/second", 0) == 0)
+        #expect(unlink(mount.mountpoint + "/first") == 0)
+        #expect(statvfs(mount.mountpoint, &fs) == 0)
+        #expect(UInt64(fs.f_bfree) == UInt64(capacity) / 4096)
+        #expect(writeFile(mount.mountpoint + "/third", Array(repeating: 3, count: capacity)) == 0)
+    }
+
+    @Test func capacityHoldsAcrossTwoServerProcesses() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let options = ["--capacity-bytes", "\(1 << 20)"]
+        let a = try ServedMount(scratch, at: "a", type: "fsx-openzfs", extra: options)
+        defer { a.stop() }
+        let b = try ServedMount(scratch, at: "b", type: "fsx-openzfs", extra: options)
+        defer { b.stop() }
+        #expect(writeFile(a.mountpoint + "/x", Array(repeating: 1, count: 700_000)) == 0)
+        #expect(writeFile(b.mountpoint + "/y", Array(repeating: 1, count: 400_000)) == ENOSPC)
+        var fs = statvfs()
+        #expect(statvfs(b.mountpoint, &fs) == 0)
+        #expect(fs.f_bfree == 0)
+    }
+
+    @Test func elasticVolumeReportsEightExbibytesAndItsType() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try ServedMount(scratch, at: "a", type: "efs", volumeID: "fs-elastic")
+        defer { mount.stop() }
+        var fs = statvfs()
+        #expect(statvfs(mount.mountpoint, &fs) == 0)
+        #expect(UInt64(fs.f_blocks) * UInt64(fs.f_frsize) == 1 << 63)
+        let df = Process()
+        df.executableURL = URL(fileURLWithPath: "/bin/df")
+        df.arguments = ["-PT", mount.mountpoint]
+        let out = Pipe()
+        df.standardOutput = out
+        try df.run()
+        df.waitUntilExit()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.contains("fs-elastic"))
+        #expect(text.contains("fuse.berth-efs"))
+    }
+
+    @Test func readOnlyMountRefusesEveryChangeWithEROFS() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        #expect(writeFile(scratch.backing + "/file", Array("kept".utf8)) == 0)
+        try FileManager.default.createDirectory(atPath: scratch.backing + "/dir", withIntermediateDirectories: true)
+        let mount = try ServedMount(scratch, at: "a", extra: ["--read-only"])
+        defer { mount.stop() }
+        let m = mount.mountpoint
+        #expect(readFile(m + "/file") == Array("kept".utf8))
+
+        func refusal(_ result: Int32) -> Int32 { result == -1 ? errno : 0 }
+        #expect(refusal(open(m + "/file", O_WRONLY)) == EROFS)
+        #expect(refusal(open(m + "/new", O_WRONLY | O_CREAT, 0o644)) == EROFS)
+        #expect(refusal(mkdir(m + "/newdir", 0o755)) == EROFS)
+        #expect(refusal(unlink(m + "/file")) == EROFS)
+        #expect(refusal(rmdir(m + "/dir")) == EROFS)
+        #expect(refusal(rename(m + "/file", m + "/renamed")) == EROFS)
+        #expect(refusal(chmod(m + "/file", 0o600)) == EROFS)
+        #expect(refusal(truncate(m + "/file", 0)) == EROFS)
+        #expect(refusal(symlink("file", m + "/link")) == EROFS)
+        #expect(readFile(scratch.backing + "/file") == Array("kept".utf8))
+    }
+
+    @Test func fcntlLocksConflictAcrossTwoMountsInOneProcess() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let a = try ServedMount(scratch, at: "a")
+        defer { a.stop() }
+        let b = try ServedMount(scratch, at: "b")
+        defer { b.stop() }
+        #expect(writeFile(a.mountpoint + "/shared.db", Array(repeating: 0, count: 4096)) == 0)
+        let fdA = open(a.mountpoint + "/shared.db", O_RDWR), fdB = open(b.mountpoint + "/shared.db", O_RDWR)
+        defer { close(fdA); close(fdB) }
+        #expect(recordLock(fdA, F_WRLCK) == 0)
+        #expect(recordLock(fdB, F_WRLCK) == EAGAIN)
+        #expect(recordLock(fdB, F_RDLCK) == EAGAIN)
+        #expect(lockHolderType(fdB) == F_WRLCK)
+        #expect(recordLock(fdA, F_UNLCK) == 0)
+        #expect(lockHolderType(fdB) == F_UNLCK)
+        #expect(recordLock(fdB, F_RDLCK) == 0)
+        #expect(recordLock(fdA, F_RDLCK) == 0, "read locks share")
+        #expect(recordLock(fdA, F_WRLCK) == EAGAIN)
+    }
+
+    @Test func fcntlLockOfAnotherProcessBlocksUntilItDies() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let a = try ServedMount(scratch, at: "a")
+        defer { a.stop() }
+        let b = try ServedMount(scratch, at: "b")
+        defer { b.stop() }
+        #expect(writeFile(a.mountpoint + "/f", [1, 2, 3]) == 0)
+        let holder = try LockHolder(path: a.mountpoint + "/f", kind: "fcntl")
+        let fd = open(b.mountpoint + "/f", O_RDWR)
+        defer { close(fd) }
+        #expect(recordLock(fd, F_WRLCK) == EAGAIN)
+        holder.kill9()
+        // The dead holder's files are closed, the kernel flushes them, and its locks go.
+        #expect(waitUntil { recordLock(fd, F_WRLCK) == 0 })
+    }
+
+    @Test func setlkwWaitsForTheHolderOnAnotherMountAndWakes() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let a = try ServedMount(scratch, at: "a")
+        defer { a.stop() }
+        let b = try ServedMount(scratch, at: "b")
+        defer { b.stop() }
+        #expect(writeFile(a.mountpoint + "/f", [1]) == 0)
+        let fdA = open(a.mountpoint + "/f", O_RDWR)
+        defer { close(fdA) }
+        #expect(recordLock(fdA, F_WRLCK) == 0)
+
+        let path = b.mountpoint + "/f"
+        let done = Atomicish()
+        Thread {
+            let fd = open(path, O_RDWR)
+            let result = recordLock(fd, F_WRLCK, command: F_SETLKW)
+            done.set(result == 0 ? 1 : 2)
+            close(fd)
+        }.start()
+        usleep(400_000)
+        #expect(done.value == 0, "F_SETLKW must wait while another mount holds the lock")
+        #expect(recordLock(fdA, F_UNLCK) == 0)
+        #expect(waitUntil { done.value != 0 })
+        #expect(done.value == 1)
+    }
+
+    @Test func flockConflictsAcrossMountsAndWakesTheWaiter() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let a = try ServedMount(scratch, at: "a")
+        defer { a.stop() }
+        let b = try ServedMount(scratch, at: "b")
+        defer { b.stop() }
+        #expect(writeFile(a.mountpoint + "/f", [1]) == 0)
+        let fdA = open(a.mountpoint + "/f", O_RDONLY)
+        #expect(flock(fdA, LOCK_EX) == 0)
+        let fdB = open(b.mountpoint + "/f", O_RDONLY)
+        defer { close(fdB) }
+        #expect(flock(fdB, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK)
+
+        let done = Atomicish()
+        Thread {
+            done.set(flock(fdB, LOCK_EX) == 0 ? 1 : 2)
+        }.start()
+        usleep(400_000)
+        #expect(done.value == 0)
+        close(fdA)  // the holder's description goes, and its flock lock with it
+        #expect(waitUntil { done.value != 0 })
+        #expect(done.value == 1)
+
+        // And a process holding a flock lock that dies releases it.
+        #expect(flock(fdB, LOCK_UN) == 0)
+        let holder = try LockHolder(path: a.mountpoint + "/f", kind: "flock")
+        #expect(flock(fdB, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK)
+        holder.kill9()
+        #expect(waitUntil { flock(fdB, LOCK_EX | LOCK_NB) == 0 })
+    }
+
+    @Test func closeToOpenBetweenMountsInTwoProcesses() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let a = try ServedMount(scratch, at: "a")
+        defer { a.stop() }
+        let b = try ServedMount(scratch, at: "b")
+        defer { b.stop() }
+        var expected: [UInt8] = []
+        for round in 0..<60 {
+            // Growing content, and every fifth round a same-size rewrite, which only the contents show.
+            if round % 5 == 4 {
+                expected = expected.map { $0 &+ 1 }
+            } else {
+                expected += (0..<(round * 97 + 1)).map { UInt8(truncatingIfNeeded: $0 &+ round) }
+            }
+            #expect(writeFile(a.mountpoint + "/log", expected) == 0)
+            var st = stat()
+            #expect(stat(b.mountpoint + "/log", &st) == 0)
+            #expect(Int(st.st_size) == expected.count, "round \(round): size")
+            let seen = readFile(b.mountpoint + "/log")
+            #expect(seen == expected, "round \(round): contents")
+            if seen != expected { break }
+        }
+        // A replacement by rename (write a temp file, rename over) is seen too.
+        #expect(writeFile(a.mountpoint + "/log.tmp", Array("replaced".utf8)) == 0)
+        #expect(rename(a.mountpoint + "/log.tmp", a.mountpoint + "/log") == 0)
+        #expect(readFile(b.mountpoint + "/log") == Array("replaced".utf8))
+        // A file created on one mount appears on the other at once; a removed one disappears.
+        #expect(writeFile(a.mountpoint + "/new", [7]) == 0)
+        #expect(readFile(b.mountpoint + "/new") == [7])
+        #expect(unlink(a.mountpoint + "/new") == 0)
+        #expect(access(b.mountpoint + "/new", F_OK) == -1)
+    }
+
+    @Test func sigtermUnmountsCleanly() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try ServedMount(scratch, at: "a")
+        #expect(writeFile(mount.mountpoint + "/f", [1]) == 0)
+        #expect(ServedMount.isMounted(mount.mountpoint))
+        mount.process.terminate()  // SIGTERM
+        mount.process.waitUntilExit()
+        #expect(mount.process.terminationStatus == 0)
+        #expect(!ServedMount.isMounted(mount.mountpoint))
+        var st = stat()
+        #expect(stat(mount.mountpoint, &st) == 0, "no 'Transport endpoint is not connected'")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint).isEmpty)
+        #expect(readFile(scratch.backing + "/f") == [1])
+    }
+}
+
+/// A small thread-safe status cell for a test thread.
+final class Atomicish: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = 0
+    var value: Int { lock.withLock { stored } }
+    func set(_ value: Int) { lock.withLock { stored = value } }
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Berth's FUSE mount against bindfs and the native directory, side by side on the same backing store:
+# fio (psync; 1 MiB sequential write and read of a 512 MiB file; 4 KiB random read IOPS) and a
+# metadata test (create + stat + unlink of 5,000 files), plus Berth's mount start-up time (spawn until
+# the mountpoint answers). Figures, not assertions: compare them as ratios within one run.
+# All three live on one tmpfs (BENCH_TMPFS=0: directories on the disk holding BENCH_DIR instead), so the
+# figures compare the layers, not the disk: on ext4, a metadata run right after another one pays for
+# ext4's scan past recently deleted inodes (ialloc.c recently_deleted), which would favour whichever
+# filesystem runs first.
+# Needs root, /dev/fuse, fio, bindfs, python3. Environment: BENCH_DIR (default /work/.bench-mount),
+# RUNTIME (seconds per fio job, default 4), SIZE (default 512M), FILES (default 5000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCRATCH="${SCRATCH:-$PWD/.build-fuse}"
+BENCH_DIR="${BENCH_DIR:-/work/.bench-mount}"
+RUNTIME="${RUNTIME:-4}"
+SIZE="${SIZE:-512M}"
+FILES="${FILES:-5000}"
+
+swift build -c release --product berth --scratch-path "$SCRATCH" >/dev/null
+BERTH="$SCRATCH/release/berth"
+
+rm -rf "$BENCH_DIR"
+mkdir -p "$BENCH_DIR"
+if [ "${BENCH_TMPFS:-1}" = 1 ]; then mount -t tmpfs -o size=3G berth-bench "$BENCH_DIR"; fi
+mkdir -p "$BENCH_DIR"/{native,berth-back,berth-mnt,ebs-back,ebs-mnt,ebs-state,bindfs-back,bindfs-mnt,state}
+PIDS=()
+cleanup() {
+    for m in "$BENCH_DIR/berth-mnt" "$BENCH_DIR/ebs-mnt" "$BENCH_DIR/bindfs-mnt"; do
+        mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
+    done
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    sleep 0.2
+    mountpoint -q "$BENCH_DIR" && umount "$BENCH_DIR"
+    rm -rf "$BENCH_DIR"
+}
+trap cleanup EXIT
+
+now_ns() { date +%s%N; }
+
+# Mount start-up: spawn -> the mountpoint answers statfs as a FUSE mount of type fuse.berth-efs.
+startup_total=0
+RUNS=5
+for _ in $(seq $RUNS); do
+    t0=$(now_ns)
+    "$BERTH" _serve-mount --backing "$BENCH_DIR/berth-back" --mountpoint "$BENCH_DIR/berth-mnt" \
+        --volume-id fs-bench --type efs --shared-state "$BENCH_DIR/state" &
+    pid=$!
+    until grep -qs " $BENCH_DIR/berth-mnt fuse.berth-efs " /proc/mounts; do sleep 0.002; done
+    stat -f "$BENCH_DIR/berth-mnt" >/dev/null  # answered by the server once the FUSE handshake is done
+    t1=$(now_ns)
+    startup_total=$((startup_total + (t1 - t0)))
+    kill -TERM "$pid"; wait "$pid"
+done
+startup_ms=$(awk "BEGIN { printf \"%.0f\", $startup_total / $RUNS / 1000000 }")
+
+"$BERTH" _serve-mount --backing "$BENCH_DIR/berth-back" --mountpoint "$BENCH_DIR/berth-mnt" \
+    --volume-id fs-bench --type efs --shared-state "$BENCH_DIR/state" &
+PIDS+=($!)
+# The same server with the exclusive cache policy (EBS: one attachment, long kernel cache timeouts).
+"$BERTH" _serve-mount --backing "$BENCH_DIR/ebs-back" --mountpoint "$BENCH_DIR/ebs-mnt" \
+    --volume-id vol-bench --type ebs --shared-state "$BENCH_DIR/ebs-state" &
+PIDS+=($!)
+bindfs "$BENCH_DIR/bindfs-back" "$BENCH_DIR/bindfs-mnt"
+for m in berth-mnt ebs-mnt; do
+    for _ in $(seq 200); do grep -q " $BENCH_DIR/$m " /proc/mounts && break; sleep 0.01; done
+done
+
+fio_figure() { # dir rw bs -> MiB/s (or IOPS for randread)
+    local dir=$1 rw=$2 bs=$3 field
+    local out
+    out=$(fio --name=b --directory="$dir" --filename=fio.dat --ioengine=psync --rw="$rw" --bs="$bs" \
+        --size="$SIZE" --runtime="$RUNTIME" --time_based --end_fsync=$([ "$rw" = write ] && echo 1 || echo 0) \
+        --output-format=json 2>/dev/null)
+    if [ "$rw" = write ]; then field=write; else field=read; fi
+    if [ "$rw" = randread ]; then
+        python3 -c "import json,sys; print(round(json.load(sys.stdin)['jobs'][0]['$field']['iops']))" <<<"$out"
+    else
+        python3 -c "import json,sys; print(round(json.load(sys.stdin)['jobs'][0]['$field']['bw_bytes']/1048576))" <<<"$out"
+    fi
+}
+
+metadata_figure() { # dir -> create+stat+unlink ops/s (3 ops per file)
+    python3 - "$1" "$FILES" <<'EOF'
+import os, sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(d + "/meta", exist_ok=True)
+t = time.perf_counter()
+for i in range(n):
+    os.close(os.open(f"{d}/meta/f{i}", os.O_CREAT | os.O_WRONLY, 0o644))
+for i in range(n):
+    os.stat(f"{d}/meta/f{i}")
+for i in range(n):
+    os.unlink(f"{d}/meta/f{i}")
+print(round(3 * n / (time.perf_counter() - t)))
+EOF
+}
+
+declare -A R
+for fs in native berth ebs bindfs; do
+    case $fs in
+        ebs) dir="$BENCH_DIR/ebs-mnt" ;;
+        native) dir="$BENCH_DIR/native" ;;
+        berth) dir="$BENCH_DIR/berth-mnt" ;;
+        bindfs) dir="$BENCH_DIR/bindfs-mnt" ;;
+    esac
+    R[$fs,w]=$(fio_figure "$dir" write 1M)
+    R[$fs,r]=$(fio_figure "$dir" read 1M)
+    R[$fs,rr]=$(fio_figure "$dir" randread 4k)
+    rm -f "$dir/fio.dat"
+    R[$fs,m]=$(metadata_figure "$dir")
+done
+
+printf '\n%-22s %14s %14s %16s %16s\n' "filesystem" "seq write MiB/s" "seq read MiB/s" "4k rand read IOPS" "metadata ops/s"
+for fs in native berth ebs bindfs; do
+    name=$fs
+    [ $fs = ebs ] && name="berth ebs (FUSE)"
+    [ $fs = native ] && name="native ($(stat -f -c %T "$BENCH_DIR/native"))"
+    [ $fs = berth ] && name="berth efs (FUSE)"
+    [ $fs = bindfs ] && name="bindfs $(bindfs --version 2>/dev/null | awk '{print $2}' | head -1)"
+    printf '%-22s %14s %14s %16s %16s\n' "$name" "${R[$fs,w]}" "${R[$fs,r]}" "${R[$fs,rr]}" "${R[$fs,m]}"
+done
+printf '%-22s %14s %14s\n' "berth / native" \
+    "$(awk "BEGIN { printf \"%.2f\", ${R[berth,w]} / ${R[native,w]} }")" \
+    "$(awk "BEGIN { printf \"%.2f\", ${R[berth,r]} / ${R[native,r]} }")"
+printf '\nberth mount start-up (spawn -> mountpoint answers), mean of %d: %s ms\n' "$RUNS" "$startup_ms"
