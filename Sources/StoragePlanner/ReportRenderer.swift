@@ -102,7 +102,7 @@ public enum ReportRenderer {
         }
     }
 
-    static func plain(_ value: JSONValue) -> String {
+    public static func plain(_ value: JSONValue) -> String {
         switch value {
         case .string(let s): s
         case .array(let items): items.map(plain).joined(separator: "+")

@@ -10,9 +10,15 @@ struct Berth: AsyncParsableCommand {
             Plan:     berth recommend Profiles/cms-uploads.yaml
                       berth taskdef Profiles/cms-uploads.yaml --image my/app:1.0 > taskdef.json
                       berth rules
+            Emulate: vol=$(berth volume create --type ebs --az us-east-1a --size-gib 1)
+                      berth mount "$vol" /mnt/data --az us-east-1a --background
+                      berth unmount /mnt/data
             Exit status: 0 success; 1 invalid input (profile, arguments); 2 no service fits; 64 usage error.
             """,
-        subcommands: [RecommendCommand.self, TaskdefCommand.self, RulesCommand.self, ServeMountCommand.self]
+        subcommands: [
+            RecommendCommand.self, TaskdefCommand.self, RulesCommand.self,
+            VolumeCommand.self, MountCommand.self, UnmountCommand.self, AZCommand.self, ServeMountCommand.self,
+        ]
     )
 }
 

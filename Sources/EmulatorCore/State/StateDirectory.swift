@@ -33,6 +33,8 @@ public struct StateDirectory: Sendable, Hashable, CustomStringConvertible {
     var lockPath: String { path + "/berth.lock" }
     public var volumesDirectory: String { path + "/volumes" }
     public var snapshotsDirectory: String { path + "/snapshots" }
+    /// Where a background mount server writes what it has to say once its caller has returned.
+    public var mountLogPath: String { path + "/mount.log" }
 
     public func volumeDirectory(_ id: VolumeID) -> String { volumesDirectory + "/" + id.rawValue }
     /// The volume's files: what a mount shows.

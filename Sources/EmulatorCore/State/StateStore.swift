@@ -456,7 +456,8 @@ public final class StateStore: Sendable {
     /// Absolute, lexically normalised, with the parent directory's symbolic links resolved when it exists
     /// (the mount point itself is not resolved: it may be a dead FUSE mount that cannot be stat'ed). Refuses
     /// `/` and paths inside the state directory, whose data a mount must never cover.
-    private func canonicalMountpoint(_ path: String) throws(StateError) -> String {
+    /// The form mount points are stored in: absolute, the parent's symbolic links resolved.
+    public func canonicalMountpoint(_ path: String) throws(StateError) -> String {
         guard !path.isEmpty else { throw .invalidParameter("the mount point is empty") }
         let absolute = absolutePath(path)
         guard absolute != "/" else { throw .invalidParameter("cannot mount on /") }

@@ -1,0 +1,72 @@
+public import ArgumentParser
+import EmulatorCore
+import Foundation
+public import StorageCatalog
+import StoragePlanner
+
+/// Options every emulator command shares.
+struct StateOptions: ParsableArguments {
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp(
+        "Where volumes, attachments and snapshots live (else $BERTH_STATE_DIR, else ~/.local/state/berth).",
+        valueName: "dir"))
+    var stateDirectory: String?
+
+    /// Opens the state, releases attachments whose server died and unmounts their dead mount points.
+    func open() throws -> StateStore {
+        let store = try refusing { () throws(StateError) in
+            try StateStore(stateDirectoryFlag: stateDirectory, environment: ProcessInfo.processInfo.environment)
+        }
+        let reaped = (try? store.reapStaleAttachments()) ?? []
+        for attachment in reaped + store.takeReapedAttachments() where DeadMounts.state(of: attachment.mountpoint) == .disconnected {
+            _ = DeadMounts.clear(attachment.mountpoint)
+        }
+        return store
+    }
+}
+
+enum EmulatorFormat: String, CaseIterable, ExpressibleByArgument {
+    case text, json
+}
+
+/// Runs a state operation; a refusal is printed as `AWSErrorName: facts` and exits 1, changing nothing.
+func refusing<T>(_ body: () throws(StateError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        printError(error.description)
+        throw ExitStatus.invalidInput
+    }
+}
+
+enum EmulatorJSON {
+    static func volume(_ v: Volume, attachments: [VolumeAttachment]? = nil) -> JSONValue {
+        var fields: [(String, JSONValue)] = [
+            ("id", .string(v.id.rawValue)), ("type", .string(v.type.rawValue)),
+            ("name", v.name.map(JSONValue.string) ?? .null),
+            ("availabilityZone", .string(v.availabilityZone)),
+        ]
+        if let standby = v.standbyAvailabilityZone { fields.append(("standbyAvailabilityZone", .string(standby))) }
+        fields.append(("sizeGiB", v.sizeGiB.map(JSONValue.int) ?? .null))
+        if let c = v.storageClass { fields.append(("storageClass", .string(c.rawValue))) }
+        if let d = v.deployment { fields.append(("deployment", .string(d.rawValue))) }
+        if let s = v.fromSnapshot { fields.append(("fromSnapshot", .string(s.rawValue))) }
+        fields.append(("createdAt", .string(ISO8601DateFormatter().string(from: v.createdAt))))
+        if let attachments { fields.append(("attachments", .array(attachments.map(attachment)))) }
+        return .object(fields)
+    }
+
+    static func attachment(_ a: VolumeAttachment) -> JSONValue {
+        .object([
+            ("id", .string(a.id.rawValue)), ("volumeId", .string(a.volumeID.rawValue)), ("task", .string(a.task)),
+            ("availabilityZone", .string(a.availabilityZone)), ("readOnly", .bool(a.readOnly)),
+            ("launchType", .string(a.platform.launchType.rawValue)), ("os", .string(a.platform.os.rawValue)),
+            ("mountpoint", .string(a.mountpoint)), ("pid", .int(Int(a.server.pid))),
+        ])
+    }
+}
+
+extension ServiceID: ExpressibleByArgument {}
+extension EFSStorageClass: ExpressibleByArgument {}
+extension Deployment: ExpressibleByArgument {}
+extension LaunchType: ExpressibleByArgument {}
+extension OperatingSystem: ExpressibleByArgument {}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import EmulatorCore
+import StorageCatalog
+import StoragePlanner
+
+struct VolumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volume", abstract: "Create, list, describe and delete emulated volumes.",
+        subcommands: [Create.self, List.self, Describe.self, Delete.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an emulated volume; prints its id on stdout.",
+            discussion: """
+                Examples:
+                  berth volume create --type ebs --az us-east-1a --size-gib 20
+                  berth volume create --type efs --az us-east-1a --storage-class one-zone --name uploads
+                  berth volume create --type fsx-windows --az us-east-1a --deployment multi-az --size-gib 32
+                """)
+        @Option(help: "ebs, efs, fsx-lustre, fsx-windows, fsx-openzfs or fsx-ontap.") var type: ServiceID
+        @Option(help: "Home Availability Zone (see `berth az list`).") var az: String
+        @Option(name: .customLong("size-gib"), help: "Provisioned size (not for efs, which is elastic).") var sizeGiB: Int?
+        @Option(help: "A name to recognise it by.") var name: String?
+        @Option(name: .customLong("storage-class"), help: "EFS only: standard (multi-AZ, default) or one-zone.")
+        var storageClass: EFSStorageClass?
+        @Option(help: "FSx for Windows, OpenZFS, ONTAP: single-az (default) or multi-az.") var deployment: Deployment?
+        @Option(name: .customLong("standby-az"), help: "multi-az only: the standby AZ (default: the next AZ).") var standbyAZ: String?
+        @Option(name: .customLong("from-snapshot"), help: "Restore a snapshot's data into the new volume.") var fromSnapshot: String?
+        @OptionGroup var state: StateOptions
+
+        func run() throws {
+            let store = try state.open()
+            let volume = try refusing { () throws(StateError) in
+                let snapshot = try fromSnapshot.map { (text: String) throws(StateError) in try SnapshotID(parsing: text) }
+                return try store.createVolume(
+                    type: type, az: az, sizeGiB: sizeGiB, name: name, storageClass: storageClass,
+                    deployment: deployment, fromSnapshot: snapshot, standbyAZ: standbyAZ)
+            }
+            print(volume.id.rawValue)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List volumes and their attachments.")
+        @Option(help: "text or json.") var format: EmulatorFormat = .text
+        @OptionGroup var state: StateOptions
+
+        func run() throws {
+            let store = try state.open()
+            let volumes = try refusing { () throws(StateError) in try store.listVolumes() }
+            switch format {
+            case .json:
+                print(JSONValue.array(volumes.map { EmulatorJSON.volume($0.volume, attachments: $0.attachments) }).rendered())
+            case .text:
+                print("id                     type         az           size      options                       attachments  name")
+                for d in volumes {
+                    let v = d.volume
+                    let size = v.sizeGiB.map { "\($0) GiB" } ?? "elastic"
+                    let options = v.storageClass?.rawValue
+                        ?? v.deployment.map { d in d.rawValue + (v.standbyAvailabilityZone.map { " (standby \($0))" } ?? "") }
+                        ?? "-"
+                    print("\(v.id.rawValue.padded(22)) \(v.type.rawValue.padded(12)) \(v.availabilityZone.padded(12)) \(size.padded(9)) \(options.padded(29)) \(String(d.attachments.count).padded(12)) \(v.name ?? "-")")
+                }
+            }
+        }
+    }
+
+    struct Describe: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one volume, its options and attachments.")
+        @Argument(help: "Volume id (vol-… or fs-…).") var id: String
+        @Option(help: "text or json.") var format: EmulatorFormat = .text
+        @OptionGroup var state: StateOptions
+
+        func run() throws {
+            let store = try state.open()
+            let d = try refusing { () throws(StateError) in try store.describeVolume(try VolumeID(parsing: id)) }
+            let json = EmulatorJSON.volume(d.volume, attachments: d.attachments)
+            switch format {
+            case .json: print(json.rendered())
+            case .text:
+                guard case .object(let fields) = json else { return }
+                for (key, value) in fields where key != "attachments" {
+                    print("\(key.padded(24)) \(value == .null ? "-" : ReportRenderer.plain(value))")
+                }
+                print("attachments")
+                if d.attachments.isEmpty { print("  none") }
+                for a in d.attachments {
+                    print("  \(a.id.rawValue)  task \(a.task) in \(a.availabilityZone)\(a.readOnly ? " (read-only)" : "") at \(a.mountpoint), pid \(a.server.pid)")
+                }
+            }
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a volume and its data (refused while attached).")
+        @Argument(help: "Volume id.") var id: String
+        @OptionGroup var state: StateOptions
+
+        func run() throws {
+            let store = try state.open()
+            let volume = try refusing { () throws(StateError) in try store.deleteVolume(try VolumeID(parsing: id)) }
+            print(volume.id.rawValue)
+        }
+    }
+}
+
+struct AZCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "az", abstract: "Availability Zones of the emulated region.", subcommands: [List.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the region's AZs, their status and volumes.")
+        @Option(help: "text or json.") var format: EmulatorFormat = .text
+        @OptionGroup var state: StateOptions
+
+        func run() throws {
+            let store = try state.open()
+            let zones = try refusing { () throws(StateError) in try store.listAvailabilityZones() }
+            switch format {
+            case .json:
+                print(JSONValue.array(zones.map { z in
+                    .object([("name", .string(z.name)), ("status", .string(z.status.rawValue)),
+                             ("volumes", .array(z.volumeIDs.map { .string($0.rawValue) }))])
+                }).rendered())
+            case .text:
+                print("region \(store.region.name)")
+                for z in zones { print("  \(z.name.padded(14)) \(z.status.rawValue.padded(10)) \(z.volumeIDs.count) volume(s)") }
+            }
+        }
+    }
+}
+
+extension String {
+    func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

@@ -1,0 +1,312 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The emulator as users run it: `berth volume create`, `berth mount`, `berth unmount` against one state
+/// directory, mounting for real. These are the rows of emulator.md's table that involve the state: who may
+/// attach, from which AZ, on which platform, and what a killed server leaves behind.
+@Suite(.serialized, .enabled(if: canMount, "needs root and /dev/fuse"))
+struct CLIMountTests {
+    /// One state directory and a place for mount points; unmounts whatever is left when done.
+    final class Berth {
+        let root = "/tmp/berth-cli-\(UUID().uuidString.prefix(8))"
+        var state: String { root + "/state" }
+
+        init() throws {
+            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        }
+
+        deinit {
+            let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+            for line in mounts.split(separator: "\n") {
+                let path = String(line.split(separator: " ").dropFirst().first ?? "")
+                if path.hasPrefix(root) { ServedMount.forceUnmount(path) }
+            }
+            try? FileManager.default.removeItem(atPath: root)
+        }
+
+        /// A new empty directory to mount on.
+        func mountpoint(_ name: String) throws -> String {
+            let path = root + "/" + name
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            return path
+        }
+
+        func process(_ arguments: [String]) throws -> Process {
+            let process = Process()
+            process.executableURL = try ServedMount.berthBinary()
+            process.arguments = arguments + ["--state-dir", state]
+            return process
+        }
+
+        /// Runs berth to completion. A `--background` mount's server lets go of our pipes once ready.
+        @discardableResult
+        func run(_ arguments: String...) throws -> CLITestRun { try run(arguments) }
+
+        func run(_ arguments: [String]) throws -> CLITestRun {
+            let process = try process(arguments)
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return CLITestRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                              stderr: String(decoding: stderr, as: UTF8.self))
+        }
+
+        func createVolume(_ arguments: String...) throws -> String {
+            let run = try run(["volume", "create"] + arguments)
+            guard run.status == 0 else { throw MountTestError.notReady("volume create: \(run.stderr)") }
+            return run.trimmedStdout
+        }
+
+        /// The volume's attachments as `berth volume describe --format json` reports them.
+        func attachments(_ id: String) throws -> [[String: Any]] {
+            let run = try run("volume", "describe", id, "--format", "json")
+            let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+            return object?["attachments"] as? [[String: Any]] ?? []
+        }
+    }
+
+    @Test func secondEBSAttachmentIsRefusedWithVolumeInUseAndChangesNothing() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
+        let first = try berth.run("mount", volume, try berth.mountpoint("a"), "--az", "us-east-1a", "--task", "t-1", "--background")
+        #expect(first.status == 0, "\(first.stderr)")
+
+        let second = try berth.run("mount", volume, try berth.mountpoint("b"), "--az", "us-east-1a", "--task", "t-2", "--background")
+        #expect(second.status == 1)
+        #expect(second.stderr.hasPrefix("VolumeInUse: \(volume)"))
+        #expect(second.stderr.contains("t-1") && second.stderr.contains("us-east-1a"))
+        #expect(!ServedMount.isMounted(berth.root + "/b"))
+        #expect(try berth.attachments(volume).map { $0["task"] as? String } == ["t-1"])
+
+        // A read-only second attachment is refused too: EBS volumes here are not Multi-Attach io2.
+        let readOnly = try berth.run("mount", volume, berth.root + "/b", "--az", "us-east-1a", "--read-only", "--background")
+        #expect(readOnly.stderr.hasPrefix("VolumeInUse"))
+
+        #expect(try berth.run("unmount", berth.root + "/a").status == 0)
+        #expect(!ServedMount.isMounted(berth.root + "/a"))
+        #expect(try berth.attachments(volume).isEmpty)
+        let again = try berth.run("unmount", berth.root + "/a")
+        #expect(again.status == 1)
+        #expect(again.stderr.hasPrefix("InvalidAttachment.NotFound"))
+    }
+
+    @Test func mountFromAnotherAZIsRefusedWithZoneMismatch() throws {
+        let berth = try Berth()
+        let ebs = try berth.createVolume("--type", "ebs", "--az", "us-east-1a")
+        let run = try berth.run("mount", ebs, try berth.mountpoint("a"), "--az", "us-east-1b", "--background")
+        #expect(run.status == 1)
+        #expect(run.stderr.hasPrefix("InvalidVolume.ZoneMismatch: \(ebs) is in us-east-1a; the task runs in us-east-1b"))
+        #expect(!ServedMount.isMounted(berth.root + "/a"))
+
+        let lustre = try berth.createVolume("--type", "fsx-lustre", "--az", "us-east-1a", "--size-gib", "1200")
+        #expect(try berth.run("mount", lustre, berth.root + "/a", "--az", "us-east-1c", "--background")
+            .stderr.hasPrefix("InvalidVolume.ZoneMismatch"))
+        let oneZone = try berth.createVolume("--type", "efs", "--az", "us-east-1a", "--storage-class", "one-zone")
+        let refused = try berth.run("mount", oneZone, berth.root + "/a", "--az", "us-east-1b", "--background")
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains(oneZone))
+        #expect(try berth.attachments(oneZone).isEmpty)
+    }
+
+    @Test func platformChecksUseThePlannersFacts() throws {
+        let berth = try Berth()
+        let mountpoint = try berth.mountpoint("a")
+        let efs = try berth.createVolume("--type", "efs", "--az", "us-east-1a")
+        let lustre = try berth.createVolume("--type", "fsx-lustre", "--az", "us-east-1a", "--size-gib", "1200")
+        let windows = try berth.createVolume("--type", "fsx-windows", "--az", "us-east-1a", "--size-gib", "32")
+        let refusals: [(String, [String])] = [
+            (efs, ["--os", "windows"]), (lustre, ["--launch-type", "fargate"]), (lustre, ["--os", "windows"]),
+            (windows, ["--launch-type", "fargate"]),
+        ]
+        for (volume, platform) in refusals {
+            let run = try berth.run(["mount", volume, mountpoint, "--az", "us-east-1a", "--background"] + platform)
+            #expect(run.status == 1, "\(volume) \(platform)")
+            #expect(run.stderr.hasPrefix("UnsupportedOperation"), "\(run.stderr)")
+            #expect(run.stderr.contains("seed §"), "a refusal names its source: \(run.stderr)")
+            #expect(try berth.attachments(volume).isEmpty)
+        }
+        // What the platforms do support mounts.
+        let allowed: [(String, [String])] = [(efs, ["--launch-type", "fargate"]), (windows, ["--os", "windows"])]
+        for (volume, platform) in allowed {
+            let run = try berth.run(["mount", volume, mountpoint, "--az", "us-east-1a", "--background"] + platform)
+            #expect(run.status == 0, "\(volume) \(platform): \(run.stderr)")
+            #expect(try berth.run("unmount", mountpoint).status == 0)
+        }
+    }
+
+    @Test func dataFsyncedBeforeUnmountIsThereAfterTheNextMountAndDfShowsTheSize() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1b", "--size-gib", "3")
+        let mountpoint = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, mountpoint, "--az", "us-east-1b", "--background").status == 0)
+        var fs = statvfs()
+        #expect(statvfs(mountpoint, &fs) == 0)
+        #expect(UInt64(fs.f_blocks) * UInt64(fs.f_frsize) == 3 << 30)
+        try FileManager.default.createDirectory(atPath: mountpoint + "/pgdata", withIntermediateDirectories: true)
+        #expect(writeFile(mountpoint + "/pgdata/base.dat", Array(repeating: 0xC3, count: 200_000)) == 0)
+        #expect(try berth.run("unmount", mountpoint).status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mountpoint).isEmpty)
+
+        #expect(try berth.run("mount", volume, mountpoint, "--az", "us-east-1b", "--background").status == 0)
+        #expect(readFile(mountpoint + "/pgdata/base.dat") == Array(repeating: 0xC3, count: 200_000))
+        #expect(try berth.run("unmount", mountpoint).status == 0)
+    }
+
+    @Test func writesPastTheProvisionedSizeFailWithENOSPC() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "fsx-openzfs", "--az", "us-east-1a", "--size-gib", "1")
+        let mountpoint = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, mountpoint, "--az", "us-east-1a", "--background").status == 0)
+        defer { _ = try? berth.run("unmount", mountpoint) }
+        let fd = open(mountpoint + "/fill", O_WRONLY | O_CREAT, 0o644)
+        #expect(fd >= 0)
+        let chunk = [UInt8](repeating: 7, count: 1 << 20)
+        var written = 0
+        var failure: Int32 = 0
+        while written <= 2 << 30 {
+            let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 { failure = errno; break }
+            written += n
+        }
+        close(fd)
+        #expect(failure == ENOSPC)
+        #expect(written == 1 << 30)
+    }
+
+    @Test func fiftyRacingMountsOfOneEBSVolumeGiveExactlyOneSuccess() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a")
+        var processes: [(Process, Pipe)] = []
+        for index in 0..<50 {
+            let process = try berth.process(["mount", volume, try berth.mountpoint("m\(index)"), "--az", "us-east-1a",
+                                             "--task", "t-\(index)", "--background"])
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = FileHandle.nullDevice
+            processes.append((process, err))
+        }
+        for (process, _) in processes { try process.run() }
+        var statuses: [Int32] = []
+        var refusals = 0
+        for (process, err) in processes {
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            statuses.append(process.terminationStatus)
+            if text.hasPrefix("VolumeInUse: \(volume)") { refusals += 1 }
+        }
+        #expect(statuses.filter { $0 == 0 }.count == 1)
+        #expect(refusals == 49)
+        let mounted = (0..<50).filter { ServedMount.isMounted(berth.root + "/m\($0)") }
+        #expect(mounted.count == 1)
+        #expect(try berth.attachments(volume).count == 1)
+        for index in mounted { #expect(try berth.run("unmount", berth.root + "/m\(index)").status == 0) }
+    }
+
+    @Test func aSIGKILLedServerLeavesNoAttachmentAndNoDeadMountOnceBerthRunsAgain() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
+        let mountpoint = try berth.mountpoint("a")
+        let mount = try berth.run("mount", volume, mountpoint, "--az", "us-east-1a", "--background")
+        let pid = try #require(Int32(mount.trimmedStdout), "mount --background prints the server's pid")
+        let fd = open(mountpoint + "/journal", O_WRONLY | O_CREAT, 0o644)
+        #expect(fd >= 0)
+        let record = [UInt8]("committed\n".utf8)
+        #expect(record.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == record.count)
+        #expect(fsync(fd) == 0)
+        close(fd)
+
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(5)
+        while kill(pid, 0) == 0, Date() < deadline { usleep(10_000) }  // not our child: poll until it is gone
+        _ = waitpid(pid, &status, WNOHANG)
+        #expect(ServedMount.isMounted(mountpoint), "the kernel keeps the dead mount until someone clears it")
+
+        // Any berth command notices: the attachment is released and the dead mount point cleared.
+        #expect(try berth.attachments(volume).isEmpty)
+        #expect(!ServedMount.isMounted(mountpoint))
+        #expect(try berth.run("mount", volume, mountpoint, "--az", "us-east-1a", "--background").status == 0)
+        #expect(readFile(mountpoint + "/journal") == record)
+        #expect(try berth.run("unmount", mountpoint).status == 0)
+    }
+
+    @Test func efsStandardIsSharedAcrossAZsWithCloseToOpen() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "efs", "--az", "us-east-1a", "--name", "uploads")
+        let a = try berth.mountpoint("a"), b = try berth.mountpoint("b")
+        #expect(try berth.run("mount", volume, a, "--az", "us-east-1a", "--task", "web-1", "--background").status == 0)
+        #expect(try berth.run("mount", volume, b, "--az", "us-east-1c", "--task", "web-2", "--background").status == 0)
+        #expect(writeFile(a + "/upload.png", [1, 2, 3, 4]) == 0)
+        #expect(readFile(b + "/upload.png") == [1, 2, 3, 4])
+        var fs = statvfs()
+        #expect(statvfs(b, &fs) == 0)
+        #expect(UInt64(fs.f_blocks) * UInt64(fs.f_frsize) >= 1 << 50, "EFS is elastic: df shows a very large size")
+        #expect(try berth.attachments(volume).count == 2)
+        #expect(try berth.run("unmount", a).status == 0)
+        #expect(try berth.run("unmount", b).status == 0)
+    }
+
+    @Test func readOnlyMountThroughTheCLIRefusesChangesWithEROFS() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "fsx-ontap", "--az", "us-east-1a", "--size-gib", "1024")
+        let mountpoint = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, mountpoint, "--az", "us-east-1a", "--read-only", "--background").status == 0)
+        defer { _ = try? berth.run("unmount", mountpoint) }
+        #expect(writeFile(mountpoint + "/new", [1]) == EROFS)
+        #expect(mkdir(mountpoint + "/dir", 0o755) == -1 && errno == EROFS)
+        #expect(try berth.attachments(volume).first?["readOnly"] as? Bool == true)
+    }
+
+    @Test func foregroundMountUnmountsAndReleasesOnSIGINT() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "efs", "--az", "us-east-1a")
+        let mountpoint = try berth.mountpoint("a")
+        let process = try berth.process(["mount", volume, mountpoint, "--az", "us-east-1a"])
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        while !ServedMount.isMounted(mountpoint), Date() < deadline { usleep(10_000) }
+        #expect(ServedMount.isMounted(mountpoint))
+        #expect(try berth.attachments(volume).count == 1)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(!ServedMount.isMounted(mountpoint))
+        #expect(try berth.attachments(volume).isEmpty)
+    }
+
+    @Test func badMountRequestsAreRefusedAndChangeNothing() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "efs", "--az", "us-east-1a")
+        let full = try berth.mountpoint("full")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: full + "/keep"))
+        let cases: [([String], String)] = [
+            (["mount", volume, berth.root + "/missing", "--az", "us-east-1a"], "does not exist"),
+            (["mount", volume, full, "--az", "us-east-1a"], "is not empty"),
+            (["mount", volume, try berth.mountpoint("a"), "--az", "us-east-1z"], "InvalidZone.NotFound"),
+            (["mount", "vol-nothex", berth.root + "/a", "--az", "us-east-1a"], "InvalidVolumeID.Malformed"),
+            (["mount", "fs-0123456789abcdef0", berth.root + "/a", "--az", "us-east-1a"], "FileSystemNotFound"),
+        ]
+        for (arguments, expected) in cases {
+            let run = try berth.run(arguments + ["--background"])
+            #expect(run.status == 1, "\(arguments)")
+            #expect(run.stderr.contains(expected), "\(arguments): \(run.stderr)")
+        }
+        #expect(try berth.attachments(volume).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: full) == ["keep"])
+    }
+}
+
+struct CLITestRun {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var trimmedStdout: String { stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+}
