@@ -104,13 +104,23 @@ struct MountCommand: ParsableCommand {
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
         _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        // The server gets the pipe's write end as fd 3 and no other descriptor of ours: one it inherited
+        // (say our caller's stdout pipe, which Foundation's Process leaks into its children) would keep the
+        // caller waiting for EOF for as long as the mount lives.
+        let serverReadyFD: Int32 = 3
         var arguments = CommandLine.arguments.filter { $0 != "--background" }
-        arguments += ["--ready-fd", String(writeEnd)]
+        arguments += ["--ready-fd", String(serverReadyFD)]
         let executable = "/proc/self/exe"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, serverReadyFD)
+        // glibc ignores EBADF when closing a descriptor that is already closed, so a stale list is harmless.
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap(Int32.init) where fd > serverReadyFD {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
         // A new session, so that the terminal's Ctrl-C for this shell does not reach the server.
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

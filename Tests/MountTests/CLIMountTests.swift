@@ -161,7 +161,7 @@ struct CLIMountTests {
 
     @Test func writesPastTheProvisionedSizeFailWithENOSPC() throws {
         let berth = try Berth()
-        let volume = try berth.createVolume("--type", "fsx-openzfs", "--az", "us-east-1a", "--size-gib", "1")
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
         let mountpoint = try berth.mountpoint("a")
         #expect(try berth.run("mount", volume, mountpoint, "--az", "us-east-1a", "--background").status == 0)
         defer { _ = try? berth.run("unmount", mountpoint) }
