@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// Real mounts through the built `berth _serve-mount`: the semantics emulator.md requires of every
-/// mount (docs/SEMANTICS-fuse-draft.md describes them).
+/// mount (docs/SEMANTICS.md describes them).
 @Suite(.serialized, .enabled(if: canMount, "needs root and /dev/fuse"))
 struct MountTests {
     @Test func dataSurvivesUnmountAndMount() throws {

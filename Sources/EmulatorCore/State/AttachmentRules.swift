@@ -1,7 +1,7 @@
 import StorageCatalog
 
 /// The rules `StateStore.attach` enforces, as functions of the facts alone, in the order they are checked.
-/// Each one cites where the rule comes from; docs/SEMANTICS-state-draft.md lists them per service.
+/// Each one cites where the rule comes from; docs/SEMANTICS.md lists them per service.
 enum AttachmentRules {
     /// The task's platform must be able to get the service at all. The reason and source come from
     /// `Catalog.support(_:on:)`, the same fact the planner reads (emulator.md §Common to all: "Support for
