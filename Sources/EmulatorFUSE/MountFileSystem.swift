@@ -94,6 +94,13 @@ final class InodeTable: Sendable {
     }
 
     func removeAll() { byKey.withLock { $0.removeAll() } }
+
+    /// Every inode number the kernel may hold, the root's included (for cache invalidation).
+    func allNumbers() -> [fuse_ino_t] {
+        byKey.withLock { table in
+            [fuse_ino_t(FUSE_ROOT_ID)] + table.values.map { fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained($0).toOpaque())) }
+        }
+    }
 }
 
 /// An open directory: the stream and the offset the kernel last asked for.
@@ -125,6 +132,8 @@ final class MountFileSystem: Sendable {
     /// Set for the shared cache policy.
     let generation: DataGeneration?
     let locks = RecordLockTable()
+    /// Pauses changes while a snapshot of the volume is taken.
+    let freeze: WriteFreeze
     let checksReachability: Bool
     let checksNames: Bool
     let entryTimeout: Double
@@ -138,8 +147,9 @@ final class MountFileSystem: Sendable {
     private let onReady = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: DataGeneration?,
-         onReady: @escaping @Sendable () -> Void) {
+         freeze: WriteFreeze, onReady: @escaping @Sendable () -> Void) {
         self.configuration = configuration
+        self.freeze = freeze
         inodes = InodeTable(root: root)
         readOnly = configuration.readOnly
         self.usage = usage

@@ -38,7 +38,9 @@ public enum MountServer {
 
         let usage: VolumeUsage?
         let generation: DataGeneration?
+        let freeze: WriteFreeze
         do {
+            freeze = try WriteFreeze(sharedStateDirectory: configuration.sharedStateDirectory)
             usage = try configuration.capacityBytes.map { capacity throws(SharedStateError) in
                 try VolumeUsage(sharedStateDirectory: configuration.sharedStateDirectory,
                                 backingDirectory: configuration.backingDirectory, capacityBytes: capacity)
@@ -50,7 +52,7 @@ public enum MountServer {
         }
 
         let fs = MountFileSystem(configuration: configuration, root: root, usage: usage, generation: generation,
-                                 onReady: onReady)
+                                 freeze: freeze, onReady: onReady)
         let userdata = Unmanaged.passRetained(fs)
         defer {
             fs.inodes.removeAll()
@@ -96,7 +98,7 @@ public enum MountServer {
             for signal in [SIGINT, SIGTERM, SIGHUP, LockWaits.wakeSignal] { sigaddset(&unblock, signal) }
             pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
             defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-            let nudger = ShutdownNudger(session: session)
+            let nudger = ShutdownNudger(session: session, watching: fs)
             let status = fuse_session_loop_mt(session, loopConfig)
             nudger.stop()
             // Positive: the signal that ended the loop (a requested stop); negative: an error.
@@ -126,7 +128,8 @@ public enum MountServer {
     }
 }
 
-/// Makes sure a stop request ends the loop. libfuse's signal handler only marks the session as
+/// Watches the mount every 10 ms: answers snapshot freezes, invalidates the kernel's caches when the mount
+/// is cut off, and makes sure a stop request ends the loop. libfuse's signal handler only marks the session as
 /// exited and relies on the signal interrupting the loop's own wait; when the signal lands on another
 /// thread (the Swift runtime's, or dispatch's main thread under an async `main`), the loop would
 /// sleep until the next request. This thread notices the mark and interrupts the loop's wait with
@@ -136,9 +139,11 @@ final class ShutdownNudger: Sendable {
     private let loopThread: pthread_t
     private let stopped = Atomic<Bool>(false)
     private let thread = Mutex<pthread_t?>(nil)
+    private let fs: MountFileSystem
 
-    init(session: OpaquePointer) {
+    init(session: OpaquePointer, watching fs: MountFileSystem) {
         self.session = UInt(bitPattern: session)
+        self.fs = fs
         loopThread = pthread_self()
         LockWaits.installWakeHandler()
         let context = Unmanaged.passRetained(self).toOpaque()
@@ -156,12 +161,23 @@ final class ShutdownNudger: Sendable {
     }
 
     private func watch() {
+        var wasCutOff = false
+        var ticks = 0
         while !stopped.load(ordering: .acquiring) {
-            usleep(50_000)
-            if let se = OpaquePointer(bitPattern: session), fuse_session_exited(se) != 0,
-               !stopped.load(ordering: .acquiring) {
+            usleep(10_000)
+            ticks += 1
+            guard let se = OpaquePointer(bitPattern: session) else { continue }
+            if ticks % 5 == 0, fuse_session_exited(se) != 0, !stopped.load(ordering: .acquiring) {
                 pthread_kill(loopThread, LockWaits.wakeSignal)
             }
+            fs.freeze.acknowledgeIfRequested()
+            // An outage must reach open files too: drop the kernel's cached pages and attributes, so that
+            // the next read or stat comes here and gets EIO instead of being served from the cache.
+            let cutOff = fs.isCutOff
+            if cutOff && !wasCutOff {
+                for ino in fs.inodes.allNumbers() { _ = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0) }
+            }
+            wasCutOff = cutOff
         }
     }
 

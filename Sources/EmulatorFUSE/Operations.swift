@@ -16,18 +16,20 @@ enum Operations {
         ops.forget = forget
         ops.forget_multi = forgetMulti
         ops.getattr = getattr
-        ops.setattr = setattr
+        ops.setattr = { req, ino, attr, toSet, fi in Operations.gated(req) { Operations.setattr(req, ino, attr, toSet, fi) } }
         ops.readlink = readlink
-        ops.mknod = mknod
-        ops.mkdir = mkdir
-        ops.unlink = unlink
-        ops.rmdir = rmdir
-        ops.symlink = symlink
-        ops.rename = rename
-        ops.link = link
-        ops.open = open
+        ops.mknod = { req, parent, name, mode, rdev in Operations.gated(req) { Operations.mknod(req, parent, name, mode, rdev) } }
+        ops.mkdir = { req, parent, name, mode in Operations.gated(req) { Operations.mkdir(req, parent, name, mode) } }
+        ops.unlink = { req, parent, name in Operations.gated(req) { Operations.unlink(req, parent, name) } }
+        ops.rmdir = { req, parent, name in Operations.gated(req) { Operations.rmdir(req, parent, name) } }
+        ops.symlink = { req, target, parent, name in Operations.gated(req) { Operations.symlink(req, target, parent, name) } }
+        ops.rename = { req, parent, name, newParent, newName, flags in
+            Operations.gated(req) { Operations.rename(req, parent, name, newParent, newName, flags) }
+        }
+        ops.link = { req, ino, newParent, newName in Operations.gated(req) { Operations.link(req, ino, newParent, newName) } }
+        ops.open = { req, ino, fi in Operations.gated(req) { Operations.open(req, ino, fi) } }
         ops.read = read
-        ops.write_buf = writeBuf
+        ops.write_buf = { req, ino, buf, offset, fi in Operations.gated(req) { Operations.writeBuf(req, ino, buf, offset, fi) } }
         ops.flush = flush
         ops.release = release
         ops.fsync = fsync
@@ -36,19 +38,33 @@ enum Operations {
         ops.releasedir = releasedir
         ops.fsyncdir = fsyncdir
         ops.statfs = statfs
-        ops.setxattr = setxattr
+        ops.setxattr = { req, ino, name, value, size, flags in
+            Operations.gated(req) { Operations.setxattr(req, ino, name, value, size, flags) }
+        }
         ops.getxattr = getxattr
         ops.listxattr = listxattr
-        ops.removexattr = removexattr
-        ops.create = create
+        ops.removexattr = { req, ino, name in Operations.gated(req) { Operations.removexattr(req, ino, name) } }
+        ops.create = { req, parent, name, mode, fi in Operations.gated(req) { Operations.create(req, parent, name, mode, fi) } }
         ops.getlk = getlk
         ops.setlk = setlk
         ops.flock = flock
-        ops.fallocate = fallocate
+        ops.fallocate = { req, ino, mode, offset, length, fi in
+            Operations.gated(req) { Operations.fallocate(req, ino, mode, offset, length, fi) }
+        }
         return ops
     }
 
     // MARK: - Plumbing
+
+    /// Runs a change (every operation that can alter the volume's data or names) counted in the volume's
+    /// write freeze: it waits while a snapshot is being taken, and a snapshot waits for it.
+    @inline(__always)
+    static func gated(_ req: fuse_req_t?, _ change: () -> Void) {
+        guard let freeze = fs(req)?.freeze else { return change() }
+        freeze.enterChange()
+        defer { freeze.leaveChange() }
+        change()
+    }
 
     @inline(__always)
     static func fs(_ req: fuse_req_t?) -> MountFileSystem? {

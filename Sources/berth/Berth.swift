@@ -12,12 +12,14 @@ struct Berth: AsyncParsableCommand {
                       berth rules
             Emulate: vol=$(berth volume create --type ebs --az us-east-1a --size-gib 1)
                       berth mount "$vol" /mnt/data --az us-east-1a --background
+                      berth snapshot create "$vol"; berth az fail us-east-1a; berth az recover us-east-1a
                       berth unmount /mnt/data
             Exit status: 0 success; 1 invalid input (profile, arguments); 2 no service fits; 64 usage error.
             """,
         subcommands: [
             RecommendCommand.self, TaskdefCommand.self, RulesCommand.self,
-            VolumeCommand.self, MountCommand.self, UnmountCommand.self, AZCommand.self, ServeMountCommand.self,
+            VolumeCommand.self, MountCommand.self, UnmountCommand.self, SnapshotCommand.self, AZCommand.self,
+            ServeMountCommand.self,
         ]
     )
 }

@@ -55,6 +55,23 @@ enum EmulatorJSON {
         return .object(fields)
     }
 
+    static func snapshot(_ s: Snapshot) -> JSONValue {
+        var fields: [(String, JSONValue)] = [
+            ("id", .string(s.id.rawValue)), ("volumeId", .string(s.volumeID.rawValue)),
+            ("name", s.name.map(JSONValue.string) ?? .null), ("state", .string(s.state.rawValue)),
+            ("createdAt", .string(ISO8601DateFormatter().string(from: s.createdAt))),
+            ("type", .string(s.sourceType.rawValue)), ("sourceAvailabilityZone", .string(s.sourceAvailabilityZone)),
+            ("sizeGiB", s.sizeGiB.map(JSONValue.int) ?? .null),
+        ]
+        if let c = s.storageClass { fields.append(("storageClass", .string(c.rawValue))) }
+        if let d = s.deployment { fields.append(("deployment", .string(d.rawValue))) }
+        fields.append(("copyMethod", s.copyMethod.map { .string($0.rawValue) } ?? .null))
+        fields.append(("bytes", s.bytes.map { .int(Int(clamping: $0)) } ?? .null))
+        fields.append(("files", s.files.map(JSONValue.int) ?? .null))
+        fields.append(("pausedSeconds", s.durationSeconds.map(JSONValue.double) ?? .null))
+        return .object(fields)
+    }
+
     static func attachment(_ a: VolumeAttachment) -> JSONValue {
         .object([
             ("id", .string(a.id.rawValue)), ("volumeId", .string(a.volumeID.rawValue)), ("task", .string(a.task)),

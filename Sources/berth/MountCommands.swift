@@ -47,8 +47,12 @@ struct MountCommand: ParsableCommand {
         }
         // From here on the attachment must be released whatever happens.
         defer { _ = try? store.detach(attachment.id) }
-        let volume = try refusing { () throws(StateError) in try store.describeVolume(attachment.volumeID).volume }
-        let configuration = MountConfiguration(volume: volume, attachment: attachment, stateDirectory: store.directory)
+        let (volume, reachability) = try refusing { () throws(StateError) in
+            let volume = try store.describeVolume(attachment.volumeID).volume
+            return (volume, try store.reachability(of: volume, for: attachment))
+        }
+        let configuration = MountConfiguration(volume: volume, attachment: attachment, stateDirectory: store.directory,
+                                               reachability: reachability)
         let ready = readyFD
         let announce = readyFD == nil
         do {

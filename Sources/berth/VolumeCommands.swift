@@ -106,7 +106,71 @@ struct VolumeCommand: ParsableCommand {
 
 struct AZCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "az", abstract: "Availability Zones of the emulated region.", subcommands: [List.self])
+        commandName: "az", abstract: "Availability Zones of the emulated region: list, fail and recover them.",
+        subcommands: [List.self, Fail.self, Recover.self])
+
+    struct Fail: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fail an AZ: mounts cut off by it answer EIO, new volumes and mounts there are refused.",
+            discussion: """
+                Cut off: mounts whose task runs in the AZ, and mounts of volumes whose data lives only there
+                (EBS, EFS one-zone, FSx single-AZ, Lustre). EFS standard mounts in other AZs keep serving; a
+                multi-AZ FSx deployment fails over to its standby AZ. Nothing is lost: `berth az recover`
+                brings the same mounts back with their data.
+
+                Example: berth az fail us-east-1a && ./run-my-tests.sh; berth az recover us-east-1a
+                """)
+        @Argument(help: "The AZ, e.g. us-east-1a.") var az: String
+        @Option(help: "text or json.") var format: EmulatorFormat = .text
+        @OptionGroup var state: StateOptions
+
+        func run() throws { try AZCommand.change(az, failed: true, format: format, state: state) }
+    }
+
+    struct Recover: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recover a failed AZ: the mounts it cut off work again, data intact.",
+            discussion: "Example: berth az recover us-east-1a")
+        @Argument(help: "The AZ, e.g. us-east-1a.") var az: String
+        @Option(help: "text or json.") var format: EmulatorFormat = .text
+        @OptionGroup var state: StateOptions
+
+        func run() throws { try AZCommand.change(az, failed: false, format: format, state: state) }
+    }
+
+    /// Fails or recovers `zone` and says which mounts it cuts off or brings back.
+    static func change(_ zone: String, failed: Bool, format: EmulatorFormat, state: StateOptions) throws {
+        let store = try state.open()
+        let (changed, affected) = try refusing { () throws(StateError) in
+            let changed = try store.setAZFailed(zone, failed)
+            let zones = store.region.zones
+            let failedZones = Set(try store.listAvailabilityZones().filter { $0.status == .failed }.map(\.name))
+                .union(failed ? [zone] : [])
+            var affected: [(VolumeAttachment, Volume)] = []
+            for attachment in try store.listAttachments() {
+                let volume = try store.describeVolume(attachment.volumeID).volume
+                let cutOffNow = failedZones.contains(attachment.availabilityZone)
+                    || volume.dataZones(in: zones).allSatisfy(failedZones.contains)
+                let cutOffWithoutZone = failedZones.subtracting([zone]).contains(attachment.availabilityZone)
+                    || volume.dataZones(in: zones).allSatisfy(failedZones.subtracting([zone]).contains)
+                if cutOffNow != cutOffWithoutZone { affected.append((attachment, volume)) }
+            }
+            return (changed, affected)
+        }
+        switch format {
+        case .json:
+            print(JSONValue.object([
+                ("name", .string(changed.name)), ("status", .string(changed.status.rawValue)),
+                ("volumes", .array(changed.volumeIDs.map { .string($0.rawValue) })),
+                (failed ? "cutOffMounts" : "restoredMounts", .array(affected.map { EmulatorJSON.attachment($0.0) })),
+            ]).rendered())
+        case .text:
+            print("\(changed.name) \(changed.status.rawValue)")
+            for (attachment, volume) in affected {
+                print("  \(failed ? "cut off" : "restored"): \(volume.id) (\(volume.type.rawValue)) at \(attachment.mountpoint), task \(attachment.task) in \(attachment.availabilityZone)")
+            }
+        }
+    }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the region's AZs, their status and volumes.")

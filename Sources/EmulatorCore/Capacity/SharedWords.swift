@@ -62,6 +62,22 @@ final class SharedWords: Sendable {
         words[Self.headerWords + index].store(value, ordering: .releasing)
     }
 
+    /// Sequentially consistent: for the handshakes where one side stores then loads what the other side
+    /// stored (the write freeze's "request, then check changes in flight").
+    func loadInOrder(_ index: Int) -> UInt64 {
+        words[Self.headerWords + index].load(ordering: .sequentiallyConsistent)
+    }
+
+    func storeInOrder(_ index: Int, _ value: UInt64) {
+        words[Self.headerWords + index].store(value, ordering: .sequentiallyConsistent)
+    }
+
+    /// Sets the word to `desired` if it holds `expected`; true when it did.
+    func compareExchange(_ index: Int, expected: UInt64, desired: UInt64) -> Bool {
+        words[Self.headerWords + index].compareExchange(
+            expected: expected, desired: desired, ordering: .sequentiallyConsistent).exchanged
+    }
+
     @discardableResult
     func add(_ index: Int, _ delta: UInt64) -> UInt64 {
         words[Self.headerWords + index].wrappingAdd(delta, ordering: .acquiringAndReleasing).newValue

@@ -112,11 +112,24 @@ public enum SnapshotState: String, Codable, Sendable, CaseIterable {
 }
 
 /// A point-in-time copy of a volume; regional, so it outlives the volume and restores into any AZ
-/// (emulator.md §Model). Only stored for now: the snapshot commands come in a later issue.
+/// (emulator.md §Model). Its data lives in `<state>/snapshots/<id>/data`.
 public struct Snapshot: Sendable, Equatable, Codable {
     public var id: SnapshotID
     public var volumeID: VolumeID
     public var name: String?
+    /// The moment changes were paused: the snapshot holds exactly what was written before it.
     public var createdAt: Date
     public var state: SnapshotState
+    /// The source volume's type and options: a restore makes a volume of the same type, at least as big.
+    public var sourceType: ServiceID
+    public var sourceAvailabilityZone: String
+    public var sizeGiB: Int?
+    public var storageClass: EFSStorageClass?
+    public var deployment: Deployment?
+    /// How the data was copied (reflink or copy), once completed.
+    public var copyMethod: TreeCopier.Method?
+    public var bytes: UInt64?
+    public var files: Int?
+    /// How long changes were paused for the copy.
+    public var durationSeconds: Double?
 }

@@ -121,8 +121,42 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
     var name: String?
     var createdAt: Int64
     var state: SnapshotState
+    // v2: what a restore needs to know of the source volume, and how the copy was made.
+    var sourceType: ServiceID?
+    var sourceAvailabilityZone: String?
+    var sizeGiB: Int?
+    var storageClass: EFSStorageClass?
+    var deployment: Deployment?
+    var copyMethod: String?
+    var bytes: Int64?
+    var files: Int?
+    var durationMilliseconds: Int64?
 
-    var snapshot: Snapshot { Snapshot(id: id, volumeID: volumeID, name: name, createdAt: date(milliseconds: createdAt), state: state) }
+    init(_ snapshot: Snapshot) {
+        id = snapshot.id
+        volumeID = snapshot.volumeID
+        name = snapshot.name
+        createdAt = milliseconds(since1970: snapshot.createdAt)
+        state = snapshot.state
+        sourceType = snapshot.sourceType
+        sourceAvailabilityZone = snapshot.sourceAvailabilityZone
+        sizeGiB = snapshot.sizeGiB
+        storageClass = snapshot.storageClass
+        deployment = snapshot.deployment
+        copyMethod = snapshot.copyMethod?.rawValue
+        bytes = snapshot.bytes.map { Int64(clamping: $0) }
+        files = snapshot.files
+        durationMilliseconds = snapshot.durationSeconds.map { Int64(($0 * 1000).rounded()) }
+    }
+
+    var snapshot: Snapshot {
+        Snapshot(id: id, volumeID: volumeID, name: name, createdAt: date(milliseconds: createdAt), state: state,
+                 sourceType: sourceType ?? .ebs, sourceAvailabilityZone: sourceAvailabilityZone ?? "", sizeGiB: sizeGiB,
+                 storageClass: storageClass, deployment: deployment,
+                 copyMethod: copyMethod.flatMap(TreeCopier.Method.init(rawValue:)),
+                 bytes: bytes.map { UInt64(max(0, $0)) }, files: files,
+                 durationSeconds: durationMilliseconds.map { Double($0) / 1000 })
+    }
 }
 
 enum StateSchema {
@@ -175,6 +209,19 @@ enum StateSchema {
                 t.column("name", .text)
                 t.column("createdAt", .integer).notNull()
                 t.column("state", .text).notNull()
+            }
+        }
+        migrator.registerMigration("v2: snapshot source and copy details") { db in
+            try db.alter(table: "snapshot") { t in
+                t.add(column: "sourceType", .text)
+                t.add(column: "sourceAvailabilityZone", .text)
+                t.add(column: "sizeGiB", .integer)
+                t.add(column: "storageClass", .text)
+                t.add(column: "deployment", .text)
+                t.add(column: "copyMethod", .text)
+                t.add(column: "bytes", .integer)
+                t.add(column: "files", .integer)
+                t.add(column: "durationMilliseconds", .integer)
             }
         }
         return migrator

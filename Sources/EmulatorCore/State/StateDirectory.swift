@@ -33,6 +33,9 @@ public struct StateDirectory: Sendable, Hashable, CustomStringConvertible {
     var lockPath: String { path + "/berth.lock" }
     public var volumesDirectory: String { path + "/volumes" }
     public var snapshotsDirectory: String { path + "/snapshots" }
+    /// One shared flag per AZ, set while it is failed (`ZoneFlags`).
+    public var zonesDirectory: String { path + "/zones" }
+    public func zoneFlagPath(_ zone: String) -> String { zonesDirectory + "/" + zone + ".down" }
     /// Where a background mount server writes what it has to say once its caller has returned.
     public var mountLogPath: String { path + "/mount.log" }
 

@@ -43,6 +43,8 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
     case unsupportedPlatform(ServiceID, Platform, reason: String, source: Source)
     /// Not yet emulated (e.g. volumes from snapshots before the snapshot issue). `UnsupportedOperation`.
     case notYetSupported(String)
+    /// A snapshot still being taken cannot be restored or deleted.
+    case snapshotPending(SnapshotID)
     /// A parameter out of range or not applicable; the message says which and why.
     /// EC2, EFS and FSx: `InvalidParameterValue` / `BadRequest`; Berth uses EC2's name throughout.
     case invalidParameter(String)
@@ -64,6 +66,7 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
         case .attachmentNotFound, .noAttachmentAtMountpoint: "InvalidAttachment.NotFound"
         case .zoneNotFound: "InvalidZone.NotFound"
         case .zoneFailed, .volumeUnavailable: "IncorrectState"
+        case .snapshotPending: "IncorrectState"
         case .volumeInUse(let id, _): id.isFileSystem ? "FileSystemInUse" : "VolumeInUse"
         case .zoneMismatch: "InvalidVolume.ZoneMismatch"
         case .oneZoneMountTargetMissing: "ResourceInitializationError"
@@ -112,6 +115,8 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
             "\(type) volumes cannot be mounted by \(platformPhrase(platform)): \(reason) (\(source))"
         case .notYetSupported(let what):
             "\(what) is not emulated yet"
+        case .snapshotPending(let id):
+            "\(id) is still being taken (state pending)"
         case .invalidParameter(let text):
             text
         case .regionMismatch(let directory, let stored, let requested):

@@ -88,23 +88,33 @@ public final class StateStore: Sendable {
                 if options.deployment == .multiAZ {
                     standby = try Self.standbyZone(requested: standbyAZ, preferred: az, zones: zones, region: region)
                 }
+                var size = options.sizeGiB
+                var source: Snapshot?
                 if let fromSnapshot {
-                    guard try Self.attempt({ try SnapshotRecord.exists(db, key: fromSnapshot.rawValue) }) else {
-                        throw .snapshotNotFound(fromSnapshot)
-                    }
-                    // Restoring a snapshot's contents arrives with the snapshot commands.
-                    throw .notYetSupported("creating a volume from a snapshot")
+                    let snapshot = try Self.snapshot(db, fromSnapshot)
+                    size = try Self.restoredSize(snapshot, type: type, requested: sizeGiB) ?? size
+                    source = snapshot
                 }
                 let volume = Volume(
                     id: id, type: type, name: options.name, availabilityZone: az, standbyAvailabilityZone: standby,
-                    sizeGiB: options.sizeGiB, storageClass: options.storageClass, deployment: options.deployment,
-                    createdAt: Self.now(), fromSnapshot: nil, options: [:])
+                    sizeGiB: size, storageClass: options.storageClass, deployment: options.deployment,
+                    createdAt: Self.now(), fromSnapshot: fromSnapshot, options: [:])
                 // The directories are made inside the transaction, after every check, so a refusal touches
                 // nothing on disk; if the insert or the commit fails they are removed below.
                 madeDirectories = true
                 try makeDirectory(volumeDirectory, mode: 0o700)
-                try makeDirectory(directory.dataDirectory(id), mode: 0o755)
+                if source == nil { try makeDirectory(directory.dataDirectory(id), mode: 0o755) }
                 try makeDirectory(directory.sharedDirectory(id), mode: 0o700)
+                if let source {
+                    // The copier makes the data directory itself, with the snapshot root's mode and owner.
+                    // Inside the transaction, so no one mounts a half-restored volume; a reflink copy is quick.
+                    do {
+                        _ = try TreeCopier().copyTree(from: directory.snapshotDirectory(source.id) + "/data",
+                                                      to: directory.dataDirectory(id))
+                    } catch {
+                        throw .storage("restoring \(source.id): \(error)")
+                    }
+                }
                 try Self.attempt { try VolumeRecord(volume).insert(db) }
                 return volume
             }
@@ -269,11 +279,41 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Marks an AZ failed or available again (`berth az fail|recover`). Only the flag for now: what a failed
-    /// AZ does to existing mounts (EIO) comes with the outage issue; new mounts and volumes there are already
-    /// refused.
+    /// Marks an AZ failed or available again (`berth az fail|recover`): the database first (new volumes and
+    /// mounts there are refused from then on), then the AZ's shared flag, which every mount reads before each
+    /// operation (`ZoneReachability`: cut-off mounts answer EIO).
     @discardableResult
     public func setAZFailed(_ zone: String, _ failed: Bool) throws(StateError) -> AvailabilityZone {
+        let result = try recordAZStatus(zone, failed)
+        try zoneFlags().flag(zone)?.set(failed)
+        return result
+    }
+
+    /// The AZ flags, made to agree with the database (a process killed between the two leaves them apart).
+    @discardableResult
+    public func syncZoneFlags() throws(StateError) -> ZoneFlags {
+        let flags = try zoneFlags()
+        for zone in try listAvailabilityZones() {
+            let down = zone.status == .failed
+            if flags.isDown(zone.name) != down { flags.flag(zone.name)?.set(down) }
+        }
+        return flags
+    }
+
+    public func zoneFlags() throws(StateError) -> ZoneFlags {
+        try ZoneFlags(directory: directory, zones: region.zones)
+    }
+
+    /// What decides whether a mount of `volume` by `attachment`'s task is cut off (`ZoneReachability`).
+    public func reachability(of volume: Volume, for attachment: VolumeAttachment) throws(StateError) -> ZoneReachability {
+        let flags = try syncZoneFlags()
+        guard let task = flags.flag(attachment.availabilityZone) else {
+            throw .zoneNotFound(attachment.availabilityZone, region: region.name, known: region.zones)
+        }
+        return ZoneReachability(taskZone: task, dataZones: volume.dataZones(in: region.zones).compactMap(flags.flag))
+    }
+
+    private func recordAZStatus(_ zone: String, _ failed: Bool) throws(StateError) -> AvailabilityZone {
         try decide { db throws(StateError) in
             guard var record = try Self.attempt({ try ZoneRecord.fetchOne(db, key: zone) }) else {
                 throw .zoneNotFound(zone, region: region.name, known: region.zones)
@@ -297,6 +337,65 @@ public final class StateStore: Sendable {
         }
     }
 
+    public func describeSnapshot(_ id: SnapshotID) throws(StateError) -> Snapshot {
+        try decide { db throws(StateError) in try Self.snapshot(db, id) }
+    }
+
+    /// Records a `pending` snapshot of a volume whose data is reachable (not while every AZ holding it is
+    /// down: AWS cannot read it either), with the volume's live attachments, whose servers must pause their
+    /// changes before the copy (`takeSnapshot`).
+    public func beginSnapshot(of volumeID: VolumeID, name: String?) throws(StateError) -> (Snapshot, [VolumeAttachment]) {
+        let name = try VolumeOptions.validateName(name)
+        return try decide { db throws(StateError) in
+            let volume = try Self.volume(db, volumeID)
+            let zones = try Self.zones(db)
+            try AttachmentRules.checkAvailable(
+                volume, regionZones: zones.map(\.name), failedZones: Set(zones.filter { $0.status == .failed }.map(\.name)))
+            let snapshot = Snapshot(
+                id: SnapshotID.generate(), volumeID: volumeID, name: name, createdAt: Self.now(), state: .pending,
+                sourceType: volume.type, sourceAvailabilityZone: volume.availabilityZone, sizeGiB: volume.sizeGiB,
+                storageClass: volume.storageClass, deployment: volume.deployment)
+            try Self.attempt { try SnapshotRecord(snapshot).insert(db) }
+            return (snapshot, try Self.attachments(db, of: volumeID))
+        }
+    }
+
+    /// Marks a pending snapshot completed, with when changes were paused and how the copy went.
+    public func completeSnapshot(_ id: SnapshotID, pausedAt: Date, copy: TreeCopier.Report,
+                                 durationSeconds: Double) throws(StateError) -> Snapshot {
+        try decide { db throws(StateError) in
+            var snapshot = try Self.snapshot(db, id)
+            snapshot.state = .completed
+            snapshot.createdAt = pausedAt
+            snapshot.copyMethod = copy.method
+            snapshot.bytes = copy.bytes
+            snapshot.files = copy.files
+            snapshot.durationSeconds = durationSeconds
+            try Self.attempt { try SnapshotRecord(snapshot).update(db) }
+            return snapshot
+        }
+    }
+
+    /// Deletes a snapshot and its data. Refused while it is still being taken (`IncorrectState`).
+    @discardableResult
+    public func deleteSnapshot(_ id: SnapshotID, evenIfPending: Bool = false) throws(StateError) -> Snapshot {
+        let snapshot = try decide { db throws(StateError) in
+            let snapshot = try Self.snapshot(db, id)
+            if snapshot.state == .pending && !evenIfPending { throw .snapshotPending(id) }
+            _ = try Self.attempt { try SnapshotRecord.deleteOne(db, key: id.rawValue) }
+            return snapshot
+        }
+        try? FileManager.default.removeItem(atPath: directory.snapshotDirectory(id))
+        return snapshot
+    }
+
+    private static func snapshot(_ db: Database, _ id: SnapshotID) throws(StateError) -> Snapshot {
+        guard let record = try attempt({ try SnapshotRecord.fetchOne(db, key: id.rawValue) }) else {
+            throw .snapshotNotFound(id)
+        }
+        return record.snapshot
+    }
+
     /// Removes `<state>/volumes/<id>` directories that no volume row owns and that are older than `age`
     /// (younger ones may belong to a `createVolume` still in its transaction). Returns the ids removed.
     @discardableResult
@@ -315,6 +414,22 @@ public final class StateStore: Sendable {
             if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(id) }
         }
         return removed
+    }
+
+    /// A restore makes a volume of the snapshot's type (EBS snapshots restore to EBS volumes; FSx and EFS
+    /// backups to file systems of their type: AWS docs ebs/latest/userguide/ebs-restoring-volume.html,
+    /// fsx/latest/WindowsGuide/using-backups.html), at least as big as the source, by default its size.
+    static func restoredSize(_ snapshot: Snapshot, type: ServiceID, requested: Int?) throws(StateError) -> Int? {
+        guard snapshot.state == .completed else { throw .snapshotPending(snapshot.id) }
+        guard snapshot.sourceType == type else {
+            throw .invalidParameter("\(snapshot.id) is a snapshot of a \(snapshot.sourceType.rawValue) volume; it restores to \(snapshot.sourceType.rawValue), not \(type.rawValue)")
+        }
+        guard let source = snapshot.sizeGiB else { return requested }
+        guard let requested else { return source }
+        guard requested >= source else {
+            throw .invalidParameter("--size-gib \(requested) is smaller than \(snapshot.id)'s source volume (\(source) GiB)")
+        }
+        return requested
     }
 
     // MARK: Transactions
@@ -491,19 +606,22 @@ struct VolumeOptions {
     /// AmazonECS/latest/developerguide/ebs-volumes.html requires `sizeInGiB` or a snapshot).
     static let defaultEBSSizeGiB = 20
 
+    /// EC2's Name tag: at most 256 characters (AWS docs: AWSEC2/latest/UserGuide/Using_Tags.html).
+    static func validateName(_ name: String?) throws(StateError) -> String? {
+        guard let name else { return nil }
+        guard !name.isEmpty, name.count <= 256,
+              name.unicodeScalars.allSatisfy({ $0.properties.generalCategory != .control }) else {
+            throw .invalidParameter("a name is 1 to 256 characters without control characters")
+        }
+        return name
+    }
+
     static func validate(
         type: ServiceID, sizeGiB: Int?, name: String?, storageClass: EFSStorageClass?, deployment: Deployment?,
         standbyAZ: String?
     ) throws(StateError) -> VolumeOptions {
         let facts = Catalog.facts(type)
-        if let name {
-            // EC2's Name tag: at most 256 characters (AWS docs: AWSEC2/latest/UserGuide/Using_Tags.html).
-            guard !name.isEmpty, name.count <= 256,
-                  name.unicodeScalars.allSatisfy({ $0.properties.generalCategory != .control }) else {
-                throw .invalidParameter("a volume name is 1 to 256 characters without control characters")
-            }
-        }
-        var options = VolumeOptions(name: name)
+        var options = VolumeOptions(name: try validateName(name))
         if let range = facts.capacityGiB {
             let size = sizeGiB ?? (type == .ebs ? defaultEBSSizeGiB : range.value.lowerBound)
             guard range.value.contains(size) else {

@@ -1,0 +1,38 @@
+import Foundation
+
+/// What `takeSnapshot` did.
+public struct SnapshotTaken: Sendable {
+    public var snapshot: Snapshot
+    public var copy: TreeCopier.Report
+    /// From the freeze request until changes resumed.
+    public var pausedSeconds: Double
+}
+
+extension StateStore {
+    /// Takes a crash-consistent snapshot of a volume, mounted or not: pauses changes on every mount of it
+    /// (`WriteFreeze`), copies its data (reflinks where the backing file system has them, else a copy),
+    /// resumes them, and records the snapshot `completed`. On any failure nothing is left behind.
+    public func takeSnapshot(of volumeID: VolumeID, name: String? = nil, allowReflink: Bool = true) throws(StateError) -> SnapshotTaken {
+        let (pending, attachments) = try beginSnapshot(of: volumeID, name: name)
+        let destination = directory.snapshotDirectory(pending.id)
+        let started = Date()
+        do {
+            try makeDirectory(destination, mode: 0o700)
+            var pausedAt = Date()
+            let report = try WriteFreeze.whileFrozen(
+                sharedStateDirectory: directory.sharedDirectory(volumeID), servers: attachments.map(\.server.pid)
+            ) {
+                pausedAt = Date()
+                return try TreeCopier(allowReflink: allowReflink).copyTree(
+                    from: directory.dataDirectory(volumeID), to: destination + "/data")
+            }
+            let paused = Date().timeIntervalSince(started)
+            let snapshot = try completeSnapshot(pending.id, pausedAt: pausedAt, copy: report, durationSeconds: paused)
+            return SnapshotTaken(snapshot: snapshot, copy: report, pausedSeconds: paused)
+        } catch {
+            _ = try? deleteSnapshot(pending.id, evenIfPending: true)
+            if let error = error as? StateError { throw error }
+            throw .storage("snapshot of \(volumeID) failed: \(error)")
+        }
+    }
+}

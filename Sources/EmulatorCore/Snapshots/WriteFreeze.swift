@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+import Synchronization
+
+/// Pauses every change on every mount of one volume while a snapshot copies its data, so that the copy
+/// holds exactly what had been written before the snapshot began and no torn file (emulator.md §Common to
+/// all; AWS docs ebs/latest/userguide/ebs-snapshots.html: a snapshot is point-in-time and holds the data
+/// written when it was initiated).
+///
+/// Shared state, in the volume's shared directory:
+/// - `freeze`: word 0 is the generation being frozen (0: none); word 1 hands out generations.
+/// - `freeze.lock`: held (flock, exclusive) by the snapshotter for as long as word 0 is set, so the kernel
+///   says whether a set word still has a live owner.
+/// - `freeze-ack.<pid>`: the last generation mount server `<pid>` confirmed it has drained.
+///
+/// Each mount server counts its changes in flight. A change starts only while no generation is frozen
+/// (`enterChange`), checking again after counting itself in, so that a freeze and a change never both
+/// think they came first. The server's watcher (`acknowledgeIfRequested`, every few milliseconds) waits
+/// until its changes in flight reach zero and then acknowledges; the snapshotter copies once every mount
+/// of the volume has acknowledged or died.
+public final class WriteFreeze: Sendable {
+    private let words: SharedWords
+    private let acknowledgement: SharedWords
+    private let changesInFlight = Atomic<Int>(0)
+    private let lockFD: Int32
+    /// When this server first saw the current generation, to notice a snapshotter that died holding it.
+    private let frozenSince = Mutex<(generation: UInt64, at: timespec)?>(nil)
+
+    /// The mount server's side.
+    public init(sharedStateDirectory: String) throws(SharedStateError) {
+        words = try Self.openWords(sharedStateDirectory)
+        acknowledgement = try Self.openAcknowledgement(sharedStateDirectory, pid: getpid())
+        let lockPath = sharedStateDirectory + "/freeze.lock"
+        lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lockFD >= 0 else { throw .system(operation: "open", path: lockPath, errno: errno) }
+    }
+
+    deinit { close(lockFD) }
+
+    /// Waits while a snapshot is being taken, then counts one change in flight. Pair with `leaveChange`.
+    @inline(__always)
+    public func enterChange() {
+        while true {
+            if words.loadInOrder(0) == 0 {
+                changesInFlight.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                if words.loadInOrder(0) == 0 { return }
+                changesInFlight.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            }
+            usleep(200)
+        }
+    }
+
+    @inline(__always)
+    public func leaveChange() {
+        changesInFlight.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// The watcher's part: acknowledges a requested freeze once this server's changes in flight drained,
+    /// and clears a freeze whose snapshotter died (nobody holds `freeze.lock` any more).
+    public func acknowledgeIfRequested() {
+        let generation = words.loadInOrder(0)
+        guard generation != 0 else { return }
+        if acknowledgement.load(0) != generation {
+            while changesInFlight.load(ordering: .sequentiallyConsistent) != 0 { usleep(50) }
+            acknowledgement.store(0, generation)
+        }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let since = frozenSince.withLock { seen -> timespec in
+            if seen?.generation != generation { seen = (generation, now) }
+            return seen?.at ?? now
+        }
+        // A live snapshotter holds the lock exclusively for as long as the word is set; if a shared lock
+        // can be had, it died (the kernel dropped its lock) and the freeze would never end.
+        if now.tv_sec - since.tv_sec >= 1, flock(lockFD, LOCK_SH | LOCK_NB) == 0 {
+            _ = words.compareExchange(0, expected: generation, desired: 0)
+            flock(lockFD, LOCK_UN)
+        }
+    }
+
+    /// The snapshotter's side: freezes changes on every mount of the volume, waits until each server in
+    /// `servers` acknowledged (or is gone), runs `body`, and thaws, whatever `body` does. Snapshotters of
+    /// one volume take turns.
+    public static func whileFrozen<T>(
+        sharedStateDirectory: String, servers: [Int32], timeout: Double = 30,
+        _ body: () throws -> T
+    ) throws -> T {
+        let lockPath = sharedStateDirectory + "/freeze.lock"
+        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lockFD >= 0 else { throw SharedStateError.system(operation: "open", path: lockPath, errno: errno) }
+        defer { close(lockFD) }
+        while flock(lockFD, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw SharedStateError.system(operation: "flock", path: lockPath, errno: errno) }
+        }
+        defer { flock(lockFD, LOCK_UN) }
+        let words = try openWords(sharedStateDirectory)
+        let acknowledgements = try servers.map { pid throws(SharedStateError) in
+            (pid, try openAcknowledgement(sharedStateDirectory, pid: pid))
+        }
+        let generation = words.add(1, 1)
+        words.storeInOrder(0, generation)
+        defer { words.storeInOrder(0, 0) }
+        let deadline = Self.monotonicSeconds() + timeout
+        for (pid, acknowledgement) in acknowledgements {
+            while acknowledgement.load(0) != generation {
+                if kill(pid, 0) != 0 && errno == ESRCH { break }
+                if Self.monotonicSeconds() > deadline { throw FreezeTimeout(pid: pid, seconds: timeout) }
+                usleep(500)
+            }
+        }
+        return try body()
+    }
+
+    public struct FreezeTimeout: Error, CustomStringConvertible {
+        public var pid: Int32
+        public var seconds: Double
+        public var description: String {
+            "the mount served by pid \(pid) did not pause its writes within \(seconds) s; no snapshot was taken"
+        }
+    }
+
+    static func openWords(_ directory: String) throws(SharedStateError) -> SharedWords {
+        try SharedWords(path: directory + "/freeze", count: 2, layout: 3) { () throws(SharedStateError) -> [UInt64] in [0, 0] }
+    }
+
+    static func openAcknowledgement(_ directory: String, pid: Int32) throws(SharedStateError) -> SharedWords {
+        try SharedWords(path: directory + "/freeze-ack.\(pid)", count: 1, layout: 4) { () throws(SharedStateError) -> [UInt64] in [0] }
+    }
+
+    static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+#endif
