@@ -194,24 +194,6 @@ import Testing
         #expect(try store.listVolumes().isEmpty)
     }
 
-    @Test func volumesFromSnapshotsAreNotYetEmulated() throws {
-        let sandbox = try StateSandbox()
-        defer { sandbox.cleanUp() }
-        let store = try sandbox.store()
-        let missing = try SnapshotID(parsing: "snap-0123456789abcdef0")
-        #expect(stateError { () throws(StateError) in try store.createVolume(type: .ebs, az: "us-east-1a", fromSnapshot: missing) }
-            == .snapshotNotFound(missing))
-        let source = try store.createVolume(type: .ebs, az: "us-east-1a")
-        try store.pool.write { db in
-            try SnapshotRecord(id: missing, volumeID: source.id, name: nil, createdAt: 0, state: .completed).insert(db)
-        }
-        #expect(try store.listSnapshots().map(\.id) == [missing])
-        let error = stateError { () throws(StateError) in try store.createVolume(type: .ebs, az: "us-east-1b", fromSnapshot: missing) }
-        #expect(error?.awsErrorName == "UnsupportedOperation")
-        #expect(try store.listVolumes().map(\.volume.id) == [source.id])
-        #expect(directoryEntries(sandbox.stateDirectory.volumesDirectory) == [source.id.rawValue])
-    }
-
     @Test func zonesListWhereEachVolumesDataLives() throws {
         let sandbox = try StateSandbox()
         defer { sandbox.cleanUp() }

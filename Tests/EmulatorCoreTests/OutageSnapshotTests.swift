@@ -1,0 +1,256 @@
+import Foundation
+import StorageCatalog
+import Synchronization
+import Testing
+@testable import EmulatorCore
+
+/// AZ outages, snapshots and restores, reached without mounting.
+@Suite struct OutageSnapshotTests {
+    // MARK: Reachability
+
+    @Test func zonalVolumeIsCutOffWhenItsZoneOrTheTaskZoneFails() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let ebs = try store.createVolume(type: .ebs, az: "us-east-1a")
+        let attachment = try store.attach(volumeID: ebs.id, az: "us-east-1a", task: "t-1", mountpoint: sandbox.mountpoint("a"))
+        let reachability = try store.reachability(of: ebs, for: attachment)
+        #expect(reachability.isReachable)
+        _ = try store.setAZFailed("us-east-1b", true)
+        #expect(reachability.isReachable, "another AZ's outage leaves an EBS volume in 1a alone")
+        _ = try store.setAZFailed("us-east-1a", true)
+        #expect(!reachability.isReachable)
+        _ = try store.setAZFailed("us-east-1a", false)
+        #expect(reachability.isReachable)
+    }
+
+    @Test func standardEFSInAnotherZoneKeepsServingAndOneZoneDoesNot() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let standard = try store.createVolume(type: .efs, az: "us-east-1a")
+        let oneZone = try store.createVolume(type: .efs, az: "us-east-1a", storageClass: .oneZone)
+        let standardFromB = try store.reachability(
+            of: standard, for: store.attach(volumeID: standard.id, az: "us-east-1b", task: "t-b", mountpoint: sandbox.mountpoint("s-b")))
+        let standardFromA = try store.reachability(
+            of: standard, for: store.attach(volumeID: standard.id, az: "us-east-1a", task: "t-a", mountpoint: sandbox.mountpoint("s-a")))
+        // One Zone mounts only from its own AZ (ResourceInitializationError elsewhere; StateAttachmentTests).
+        let oneZoneFromA = try store.reachability(
+            of: oneZone, for: store.attach(volumeID: oneZone.id, az: "us-east-1a", task: "t-o", mountpoint: sandbox.mountpoint("o-a")))
+        _ = try store.setAZFailed("us-east-1a", true)
+        #expect(standardFromB.isReachable)
+        #expect(!standardFromA.isReachable, "the task's own AZ is down")
+        #expect(!oneZoneFromA.isReachable, "one-zone data lives only in 1a")
+        _ = try store.setAZFailed("us-east-1a", false)
+        #expect(oneZoneFromA.isReachable && standardFromA.isReachable)
+    }
+
+    @Test func multiAZDeploymentServesFromItsStandbyAndFailsOnlyWhenBothAreDown() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .fsxONTAP, az: "us-east-1a", deployment: .multiAZ, standbyAZ: "us-east-1b")
+        let fromC = try store.reachability(
+            of: volume, for: store.attach(volumeID: volume.id, az: "us-east-1c", task: "t-c", mountpoint: sandbox.mountpoint("c")))
+        _ = try store.setAZFailed("us-east-1a", true)
+        #expect(fromC.isReachable)
+        _ = try store.setAZFailed("us-east-1b", true)
+        #expect(!fromC.isReachable)
+    }
+
+    @Test func flagsFollowTheDatabaseAfterAProcessDiedBetweenTheTwo() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        _ = try store.setAZFailed("us-east-1c", true)
+        // Simulate a crash that left the flag cleared although the database says failed.
+        try store.zoneFlags().flag("us-east-1c")?.set(false)
+        #expect(try !store.zoneFlags().isDown("us-east-1c"))
+        #expect(try store.syncZoneFlags().isDown("us-east-1c"))
+    }
+
+    @Test func newMountsAndVolumesInAFailedZoneAreRefused() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let oneZone = try store.createVolume(type: .efs, az: "us-east-1a", storageClass: .oneZone)
+        _ = try store.setAZFailed("us-east-1a", true)
+        let refused = stateError { () throws(StateError) in
+            try store.attach(volumeID: oneZone.id, az: "us-east-1b", task: "t-b", mountpoint: sandbox.mountpoint("b"))
+        }
+        #expect(refused != nil)
+        #expect(stateError { () throws(StateError) in try store.createVolume(type: .ebs, az: "us-east-1a") } == .zoneFailed("us-east-1a"))
+        #expect(try store.listAttachments().isEmpty)
+    }
+
+    // MARK: Snapshots
+
+    @Test func snapshotHoldsTheDataAtItsMomentAndRestoresIntoAnotherZone() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .ebs, az: "us-east-1a", sizeGiB: 30)
+        let data = sandbox.stateDirectory.dataDirectory(volume.id)
+        try Data("before".utf8).write(to: URL(fileURLWithPath: data + "/file"))
+        try FileManager.default.createDirectory(atPath: data + "/dir/sub", withIntermediateDirectories: true)
+        try Data("deep".utf8).write(to: URL(fileURLWithPath: data + "/dir/sub/x"))
+
+        let taken = try store.takeSnapshot(of: volume.id, name: "nightly")
+        #expect(taken.snapshot.state == .completed)
+        #expect(taken.snapshot.sourceType == .ebs)
+        #expect(taken.snapshot.sizeGiB == 30)
+        #expect(taken.snapshot.files == 2)
+        #expect(taken.snapshot.copyMethod != nil)
+        try Data("after".utf8).write(to: URL(fileURLWithPath: data + "/file"))
+
+        let restored = try store.createVolume(type: .ebs, az: "us-east-1c", fromSnapshot: taken.snapshot.id)
+        #expect(restored.sizeGiB == 30, "a restore defaults to the source's size")
+        #expect(restored.fromSnapshot == taken.snapshot.id)
+        let restoredData = sandbox.stateDirectory.dataDirectory(restored.id)
+        #expect(try String(contentsOfFile: restoredData + "/file", encoding: .utf8) == "before")
+        #expect(try String(contentsOfFile: restoredData + "/dir/sub/x", encoding: .utf8) == "deep")
+    }
+
+    @Test func restoreKeepsTypeAndSizeRules() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .ebs, az: "us-east-1a", sizeGiB: 30)
+        let snapshot = try store.takeSnapshot(of: volume.id).snapshot
+        let before = try store.listVolumes().count
+        let wrongType = stateError { () throws(StateError) in try store.createVolume(type: .efs, az: "us-east-1b", fromSnapshot: snapshot.id) }
+        #expect(wrongType?.awsErrorName == "InvalidParameterValue")
+        let tooSmall = stateError { () throws(StateError) in
+            try store.createVolume(type: .ebs, az: "us-east-1b", sizeGiB: 10, fromSnapshot: snapshot.id)
+        }
+        #expect(tooSmall?.description.contains("smaller") == true)
+        #expect(try store.listVolumes().count == before, "a refused restore creates nothing")
+        #expect(try store.createVolume(type: .ebs, az: "us-east-1b", sizeGiB: 40, fromSnapshot: snapshot.id).sizeGiB == 40)
+    }
+
+    @Test func restoredSizeRules() throws {
+        var snapshot = Snapshot(
+            id: try SnapshotID(parsing: "snap-0123456789abcdef0"), volumeID: try VolumeID(parsing: "vol-0123456789abcdef0"),
+            name: nil, createdAt: Date(), state: .completed, sourceType: .ebs, sourceAvailabilityZone: "us-east-1a", sizeGiB: 20)
+        #expect(try StateStore.restoredSize(snapshot, type: .ebs, requested: nil) == 20)
+        #expect(try StateStore.restoredSize(snapshot, type: .ebs, requested: 25) == 25)
+        #expect(stateError { () throws(StateError) in try StateStore.restoredSize(snapshot, type: .ebs, requested: 19) } != nil)
+        snapshot.state = .pending
+        #expect(stateError { () throws(StateError) in try StateStore.restoredSize(snapshot, type: .ebs, requested: nil) }
+            == .snapshotPending(snapshot.id))
+    }
+
+    @Test func deletingAVolumeKeepsItsSnapshotsAndDeletingASnapshotRemovesItsData() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .fsxOpenZFS, az: "us-east-1a")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: sandbox.stateDirectory.dataDirectory(volume.id) + "/x"))
+        let snapshot = try store.takeSnapshot(of: volume.id).snapshot
+        _ = try store.deleteVolume(volume.id)
+        #expect(try store.listSnapshots().map(\.id) == [snapshot.id])
+        let clone = try store.createVolume(type: .fsxOpenZFS, az: "us-east-1b", fromSnapshot: snapshot.id)
+        #expect(FileManager.default.fileExists(atPath: sandbox.stateDirectory.dataDirectory(clone.id) + "/x"))
+        _ = try store.deleteSnapshot(snapshot.id)
+        #expect(try store.listSnapshots().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory.snapshotDirectory(snapshot.id)))
+        #expect(stateError { () throws(StateError) in try store.describeSnapshot(snapshot.id) } == .snapshotNotFound(snapshot.id))
+    }
+
+    @Test func noSnapshotWhileEveryZoneHoldingTheDataIsDown() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .ebs, az: "us-east-1a")
+        _ = try store.setAZFailed("us-east-1a", true)
+        #expect(stateError { () throws(StateError) in try store.takeSnapshot(of: volume.id) } != nil)
+        #expect(try store.listSnapshots().isEmpty, "a refused snapshot leaves no pending record")
+        _ = try store.setAZFailed("us-east-1a", false)
+        #expect(try store.takeSnapshot(of: volume.id).snapshot.state == .completed)
+    }
+
+    @Test func pendingSnapshotCannotBeDeletedOrRestored() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .ebs, az: "us-east-1a")
+        let (pending, _) = try store.beginSnapshot(of: volume.id, name: nil)
+        #expect(stateError { () throws(StateError) in try store.deleteSnapshot(pending.id) } == .snapshotPending(pending.id))
+        #expect(stateError { () throws(StateError) in try store.createVolume(type: .ebs, az: "us-east-1b", fromSnapshot: pending.id) }
+            == .snapshotPending(pending.id))
+    }
+
+    // MARK: Write freeze
+
+    /// A change that started before the freeze finishes before the copy runs; a change that starts during
+    /// the freeze waits until it ends.
+    @Test func freezeWaitsForChangesInFlightAndHoldsNewOnes() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let shared = sandbox.root + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        let freeze = try WriteFreeze(sharedStateDirectory: shared)
+        let events = Mutex<[String]>([])
+        let stop = Atomic<Bool>(false)
+        let watcher = Thread {
+            while !stop.load(ordering: .acquiring) {
+                freeze.acknowledgeIfRequested()
+                usleep(1_000)
+            }
+        }
+        watcher.start()
+        defer { stop.store(true, ordering: .releasing) }
+
+        freeze.enterChange()
+        let inFlight = Thread {
+            usleep(100_000)
+            events.withLock { $0.append("change before freeze finished") }
+            freeze.leaveChange()
+        }
+        inFlight.start()
+        try WriteFreeze.whileFrozen(sharedStateDirectory: shared, servers: [getpid()]) {
+            events.withLock { $0.append("copy") }
+            let late = Thread {
+                freeze.enterChange()
+                events.withLock { $0.append("change during freeze ran") }
+                freeze.leaveChange()
+            }
+            late.start()
+            usleep(100_000)
+            events.withLock { $0.append("copy done") }
+        }
+        let deadline = Date().addingTimeInterval(5)
+        while events.withLock({ $0.count }) < 4, Date() < deadline { usleep(1_000) }
+        #expect(events.withLock { $0 } == ["change before freeze finished", "copy", "copy done", "change during freeze ran"])
+    }
+
+    @Test func freezeIgnoresServersThatAreGone() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let shared = sandbox.root + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        // pid_max is at most 4194304; this pid cannot exist.
+        let ran = try WriteFreeze.whileFrozen(sharedStateDirectory: shared, servers: [4_194_305], timeout: 2) { true }
+        #expect(ran)
+    }
+
+    // MARK: Drill plans
+
+    @Test func drillPlanRefusesImpossibleSchedules() {
+        var plan = DrillPlan(type: .ebs)
+        #expect(throws: Never.self) { try plan.validate() }
+        plan.failAt = .seconds(9)
+        #expect(drillError { () throws(DrillError) in try plan.validate() }?.description.contains("--fail-at") == true)
+        plan = DrillPlan(type: .ebs)
+        plan.snapshotEvery = .zero
+        #expect(drillError { () throws(DrillError) in try plan.validate() }?.description.contains("--snapshot-every") == true)
+        plan = DrillPlan(type: .ebs)
+        plan.failedAZ = "us-east-1a"
+        plan.failoverAZ = "us-east-1a"
+        #expect(drillError { () throws(DrillError) in try plan.validate() }?.description.contains("must differ") == true)
+    }
+
+    func drillError(_ body: () throws(DrillError) -> Void) -> DrillError? {
+        do { try body(); return nil } catch { return error }
+    }
+}
