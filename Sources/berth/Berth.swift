@@ -14,11 +14,14 @@ struct Berth: AsyncParsableCommand {
                       berth mount "$vol" /mnt/data --az us-east-1a --background
                       berth snapshot create "$vol"; berth az fail us-east-1a; berth az recover us-east-1a
                       berth unmount /mnt/data
-            Exit status: 0 success; 1 invalid input (profile, arguments); 2 no service fits; 64 usage error.
+            Rehearse: berth drill az-failure --type ebs --format json | jq .recoveryPointSeconds
+            Exit status: 0 success; 1 invalid input (profile, arguments) or a refusal; 2 no service fits;
+            3 a drill found corruption or could not recover; 64 usage error.
             """,
         subcommands: [
             RecommendCommand.self, TaskdefCommand.self, RulesCommand.self,
             VolumeCommand.self, MountCommand.self, UnmountCommand.self, SnapshotCommand.self, AZCommand.self,
+            DrillCommand.self,
             ServeMountCommand.self,
         ]
     )
@@ -28,6 +31,8 @@ struct Berth: AsyncParsableCommand {
 enum ExitStatus {
     static let invalidInput = ExitCode(1)
     static let noServiceFits = ExitCode(2)
+    /// A drill that finished with a corrupt record or without reaching a usable mount in AZ B.
+    static let drillFailed = ExitCode(3)
 }
 
 extension ReportFormatOption: ExpressibleByArgument {}

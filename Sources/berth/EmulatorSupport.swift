@@ -12,7 +12,9 @@ struct StateOptions: ParsableArguments {
     var stateDirectory: String?
 
     /// Opens the state, releases attachments whose server died and unmounts their dead mount points.
-    func open() throws -> StateStore {
+    func open() throws -> StateStore { try Self.open(stateDirectory) }
+
+    static func open(_ stateDirectory: String?) throws -> StateStore {
         let store = try refusing { () throws(StateError) in
             try StateStore(stateDirectoryFlag: stateDirectory, environment: ProcessInfo.processInfo.environment)
         }

@@ -98,65 +98,10 @@ struct MountCommand: ParsableCommand {
         }
     }
 
-    /// Starts `berth mount … --ready-fd N` as a new process (never fork: libfuse and the Swift runtime's
-    /// threads do not survive it) and waits until it says the mount is ready or exits.
+    /// Serves the mount from a new process and returns once it answers, printing the server's pid.
     func runInBackground() throws {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else {
-            printError("berth mount: cannot create a pipe: \(String(cString: strerror(errno)))")
-            throw ExitStatus.invalidInput
-        }
-        let (readEnd, writeEnd) = (fds[0], fds[1])
-        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
-        // The server gets the pipe's write end as fd 3 and no other descriptor of ours: one it inherited
-        // (say our caller's stdout pipe, which Foundation's Process leaks into its children) would keep the
-        // caller waiting for EOF for as long as the mount lives.
-        let serverReadyFD: Int32 = 3
-        var arguments = CommandLine.arguments.filter { $0 != "--background" }
-        arguments += ["--ready-fd", String(serverReadyFD)]
-        let executable = "/proc/self/exe"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, serverReadyFD)
-        // glibc ignores EBADF when closing a descriptor that is already closed, so a stale list is harmless.
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for fd in open.compactMap(Int32.init) where fd > serverReadyFD {
-            posix_spawn_file_actions_addclose(&actions, fd)
-        }
-        // A new session, so that the terminal's Ctrl-C for this shell does not reach the server.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, 0x80)  // POSIX_SPAWN_SETSID (glibc 2.26+), not imported by Swift
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
-        close(writeEnd)
-        defer { close(readEnd) }
-        guard spawned == 0 else {
-            printError("berth mount: cannot start the mount server: \(String(cString: strerror(spawned)))")
-            throw ExitStatus.invalidInput
-        }
-        var buffer = [UInt8](repeating: 0, count: 16)
-        var got = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            got = max(n, 0)
-            break
-        }
-        if got >= 5, String(decoding: buffer.prefix(5), as: UTF8.self) == "ready" {
-            print(child)
-            return
-        }
-        // The server exited without a mount; it has said why on the stderr we share.
-        var status: Int32 = 0
-        waitpid(child, &status, 0)
-        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 1
-        throw ExitCode(code == 0 ? 1 : code)
+        let pid = try BackgroundMount.start(arguments: Array(CommandLine.arguments.dropFirst().filter { $0 != "--background" }))
+        print(pid)
     }
 }
 
@@ -184,14 +129,7 @@ struct UnmountCommand: ParsableCommand {
             printError("InvalidAttachment.NotFound: nothing is mounted by berth at \(canonical)")
             throw ExitStatus.invalidInput
         }
-        // SIGTERM makes the server unmount, release the attachment and exit (as Ctrl-C does).
-        kill(attachment.server.pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let still = (try? store.listAttachments())?.contains { $0.id == attachment.id } ?? false
-            if !still { return }
-            usleep(10_000)
-        }
+        if BackgroundMount.stop(attachment, store: store, timeout: timeout) { return }
         printError("berth unmount: the server (pid \(attachment.server.pid)) did not finish within \(timeout) s; is the mount busy?")
         throw ExitStatus.invalidInput
     }

@@ -103,7 +103,7 @@ public final class WriteFreeze: Sendable {
         let deadline = Self.monotonicSeconds() + timeout
         for (pid, acknowledgement) in acknowledgements {
             while acknowledgement.load(0) != generation {
-                if kill(pid, 0) != 0 && errno == ESRCH { break }
+                if ServerProcess.identify(pid: pid) == nil { break }  // gone, or a zombie: it serves nothing
                 if Self.monotonicSeconds() > deadline { throw FreezeTimeout(pid: pid, seconds: timeout) }
                 usleep(500)
             }

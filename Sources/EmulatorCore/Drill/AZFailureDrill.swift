@@ -1,0 +1,416 @@
+import Foundation
+public import StorageCatalog
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Mounts and unmounts for a drill. The CLI starts `berth mount --background` processes; a test or an
+/// embedding program may do it another way.
+public protocol DrillMounter: Sendable {
+    /// Mounts `volume` at `mountpoint` for `task` in `az` on `platform` and returns once the mount answers.
+    func mount(_ volume: VolumeID, at mountpoint: String, az: String, task: String, platform: Platform,
+               stateDirectory: StateDirectory) throws
+    /// Unmounts and waits until the attachment is released.
+    func unmount(_ mountpoint: String, stateDirectory: StateDirectory) throws
+}
+
+/// What to rehearse (emulator.md §Drills).
+public struct DrillPlan: Sendable {
+    public var type: ServiceID
+    public var storageClass: EFSStorageClass?
+    public var deployment: Deployment?
+    public var sizeGiB: Int?
+    /// The tasks' platform: the mounts are checked against it as any mount is.
+    public var platform = Platform(os: .linux, launchType: .ec2)
+    /// Nil: the region's first AZ.
+    public var failedAZ: String?
+    /// Nil: the region's second AZ.
+    public var failoverAZ: String?
+    public var snapshotEvery: Duration = .seconds(1)
+    /// How long the writer runs in all, before the failure and after the recovery.
+    public var duration: Duration = .seconds(8)
+    public var failAt: Duration = .seconds(5)
+    /// The writer appends and fsyncs one record, then waits this long.
+    public var recordInterval: Duration = .milliseconds(20)
+    /// A command run against the mount in AZ A alongside the writer (`BERTH_DRILL_MOUNT` names it).
+    public var workloadCommand: String?
+    /// A command run against the recovered mount in AZ B once the records are verified (`BERTH_DRILL_MOUNT`
+    /// names it): the application's own check that it works on what survived. Non-zero fails the drill.
+    public var recoveryCheckCommand: String?
+
+    public init(type: ServiceID) { self.type = type }
+
+    /// Problems with the plan, for people.
+    public func validate() throws(DrillError) {
+        if snapshotEvery <= .zero { throw .invalidPlan("--snapshot-every must be more than 0") }
+        if failAt <= .zero { throw .invalidPlan("--fail-at must be more than 0") }
+        if failAt >= duration {
+            throw .invalidPlan("--fail-at \(DurationText.format(failAt)) must come before the end of --duration \(DurationText.format(duration))")
+        }
+        if let a = failedAZ, let b = failoverAZ, a == b { throw .invalidPlan("--az and --failover-az must differ (both \(a))") }
+    }
+}
+
+public enum DrillError: Error, Sendable, CustomStringConvertible {
+    case invalidPlan(String)
+    case state(StateError)
+    case mount(String)
+
+    public var description: String {
+        switch self {
+        case .invalidPlan(let text): "invalid drill: \(text)"
+        case .state(let error): error.description
+        case .mount(let text): "mount failed: \(text)"
+        }
+    }
+}
+
+public struct DrillStep: Sendable, Equatable {
+    /// Seconds from the start of the drill.
+    public var at: Double
+    public var action: String
+}
+
+/// The report; `DrillReport.jsonKeys` are the contract's spellings (emulator.md §Drills).
+public struct DrillReport: Sendable {
+    public var type: ServiceID
+    public var failedAZ: String
+    public var failoverAZ: String
+    public var recovery: String
+    public var recordsWritten: Int
+    public var recordsRecovered: Int
+    public var recordsLost: Int
+    public var recoveryPointSeconds: Double
+    /// Nil when no usable mount in the failover AZ was reached.
+    public var recoveryTimeSeconds: Double?
+    public var corruptRecords: Int
+    public var snapshotsTaken: Int
+    public var recordsWrittenAfterRecovery: Int
+    public var workloadExitStatus: Int32?
+    /// Nil when no recovery check was asked for or no mount in B was reached.
+    public var recoveryCheckExitStatus: Int32?
+    public var steps: [DrillStep]
+
+    /// A corrupt record or an unfinished recovery fails the drill (emulator.md §Drills: "The exit status is
+    /// non-zero when a record is corrupt or the drill could not finish").
+    public var passed: Bool {
+        corruptRecords == 0 && recoveryTimeSeconds != nil && (recoveryCheckExitStatus ?? 0) == 0
+    }
+}
+
+/// Runs the AZ failure rehearsal for one volume type: create a volume in AZ A, mount it, append numbered,
+/// checksummed, fsynced records, snapshot on a schedule, fail A, recover into B the way the service allows,
+/// verify every surviving record, and report what was lost and how long recovery took.
+///
+/// How each service recovers (emulator.md §Drills; seed §Amazon Elastic Block Store (Amazon EBS): volumes
+/// live in one AZ and are restored from snapshots; AWS docs efs/latest/ug/storage-classes.html: Standard
+/// stores data in several AZs; fsx/latest/WindowsGuide/high-availability-multiAZ.html: multi-AZ fails over
+/// to the standby):
+/// - data in every AZ (EFS Standard) or a standby in B (multi-AZ FSx): mount the same volume from B;
+/// - data only in A (EBS, EFS One Zone, single-AZ FSx, Lustre): a new volume in B from the latest snapshot.
+public final class AZFailureDrill: Sendable {
+    let store: StateStore
+    let plan: DrillPlan
+    let mounter: any DrillMounter
+    let workDirectory: String
+    let onStep: @Sendable (DrillStep) -> Void
+    private let clock = ContinuousClock()
+    private let start: ContinuousClock.Instant
+    private let steps = Mutex<[DrillStep]>([])
+
+    /// `workDirectory` gets the mount points `a` and `b`; it must be outside the state directory.
+    public init(store: StateStore, plan: DrillPlan, mounter: any DrillMounter, workDirectory: String,
+                onStep: @escaping @Sendable (DrillStep) -> Void = { _ in }) {
+        self.store = store
+        self.plan = plan
+        self.mounter = mounter
+        self.workDirectory = workDirectory
+        self.onStep = onStep
+        start = ContinuousClock.now
+    }
+
+    func seconds(_ instant: ContinuousClock.Instant) -> Double {
+        let d = instant - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    func step(_ action: String) {
+        let entry = DrillStep(at: (seconds(clock.now) * 1000).rounded() / 1000, action: action)
+        steps.withLock { $0.append(entry) }
+        onStep(entry)
+    }
+
+    func stateCall<T>(_ body: () throws(StateError) -> T) throws(DrillError) -> T {
+        do { return try body() } catch { throw .state(error) }
+    }
+
+    public func run() throws(DrillError) -> DrillReport {
+        try plan.validate()
+        let zones = store.region.zones
+        guard zones.count >= 2 else { throw .invalidPlan("the region has one AZ; a drill needs two") }
+        let zoneA = plan.failedAZ ?? zones[0]
+        let zoneB = plan.failoverAZ ?? (zones[0] == zoneA ? zones[1] : zones[0])
+        for zone in [zoneA, zoneB] where !zones.contains(zone) {
+            throw .invalidPlan("\(zone) is not an AZ of \(store.region.name) (\(zones.joined(separator: ", ")))")
+        }
+        let mountA = workDirectory + "/a", mountB = workDirectory + "/b"
+        for path in [mountA, mountB] {
+            do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                throw .mount("cannot create \(path): \(error)")
+            }
+        }
+
+        let volume = try stateCall { () throws(StateError) in
+            try store.createVolume(type: plan.type, az: zoneA, sizeGiB: plan.sizeGiB, name: "drill",
+                                   storageClass: plan.storageClass, deployment: plan.deployment,
+                                   standbyAZ: plan.deployment == .multiAZ ? zoneB : nil)
+        }
+        step("created \(volume.id) (\(describe(volume))) in \(zoneA)")
+        var mounted: [String] = []
+        defer {
+            for path in mounted.reversed() { try? mounter.unmount(path, stateDirectory: store.directory) }
+            _ = try? store.setAZFailed(zoneA, false)
+        }
+        do { try mounter.mount(volume.id, at: mountA, az: zoneA, task: "drill-writer", platform: plan.platform,
+                                 stateDirectory: store.directory) } catch {
+            throw .mount("\(error)")
+        }
+        mounted.append(mountA)
+        step("mounted \(volume.id) at \(mountA) for task drill-writer in \(zoneA)")
+
+        let writer = DrillWriter(path: mountA + "/drill.log", interval: plan.recordInterval)
+        let workload = try plan.workloadCommand.map { command throws(DrillError) in
+            try startCommand(command, mount: mountA, role: "workload")
+        }
+        writer.start()
+        step("writer started: one fsynced \(DrillRecord.size)-byte record every \(DurationText.format(plan.recordInterval))")
+
+        // Snapshots at fixed times, so the interval between them is what was asked for.
+        var latestSnapshot: SnapshotTaken?
+        var snapshotsTaken = 0
+        var next = start + plan.snapshotEvery
+        let failTime = start + plan.failAt
+        while next < failTime {
+            sleepUntil(next)
+            do {
+                let taken = try store.takeSnapshot(of: volume.id, name: "drill-\(snapshotsTaken + 1)")
+                latestSnapshot = taken
+                snapshotsTaken += 1
+                step("snapshot \(taken.snapshot.id) (\(taken.copy.method.rawValue), writes paused \(milliseconds(taken.pausedSeconds)))")
+            } catch {
+                step("snapshot failed: \(error)")
+            }
+            next += plan.snapshotEvery
+        }
+        sleepUntil(failTime)
+        try stateCall { () throws(StateError) in _ = try store.setAZFailed(zoneA, true) }
+        let failedAt = clock.now
+        step("failed \(zoneA)")
+        // The writer stops at its first error: the outage answers EIO from the next operation on.
+        let writerStopped = writer.waitForError(timeout: .seconds(2))
+        writer.stop()
+        if let errorText = writer.firstError {
+            step("writer in \(zoneA) got \(errorText)\(writerStopped ? "" : " (late)")")
+        } else {
+            step("writer in \(zoneA) saw no error within 2s")
+        }
+        let acknowledged = writer.acknowledged
+
+        // Recover into B.
+        let recoveryVolume: VolumeID
+        let recovery: String
+        switch volume.placement {
+        case .regional, .multiAZ:
+            recoveryVolume = volume.id
+            recovery = volume.placement == .regional
+                ? "mount the same file system from \(zoneB): its data is stored in every AZ"
+                : "mount the same file system from \(zoneB): the multi-AZ deployment fails over to its standby"
+        case .zonal:
+            if let latestSnapshot {
+                recoveryVolume = try stateCall { () throws(StateError) in
+                    try store.createVolume(type: plan.type, az: zoneB, sizeGiB: volume.sizeGiB, name: "drill-restored",
+                                           storageClass: volume.storageClass,
+                                           deployment: volume.deployment, fromSnapshot: latestSnapshot.snapshot.id)
+                }.id
+                recovery = "new volume in \(zoneB) from the latest snapshot \(latestSnapshot.snapshot.id)"
+                step("restored \(latestSnapshot.snapshot.id) into \(recoveryVolume) in \(zoneB)")
+            } else {
+                recoveryVolume = try stateCall { () throws(StateError) in
+                    try store.createVolume(type: plan.type, az: zoneB, sizeGiB: volume.sizeGiB, name: "drill-empty",
+                                           storageClass: volume.storageClass, deployment: volume.deployment)
+                }.id
+                recovery = "no snapshot had been taken: an empty volume in \(zoneB)"
+                step("no snapshot to restore; created empty \(recoveryVolume) in \(zoneB)")
+            }
+        }
+        var recoveryTime: Double?
+        do {
+            try mounter.mount(recoveryVolume, at: mountB, az: zoneB, task: "drill-recovery", platform: plan.platform,
+                              stateDirectory: store.directory)
+            mounted.append(mountB)
+            recoveryTime = seconds(clock.now) - seconds(failedAt)
+            step("mounted \(recoveryVolume) at \(mountB) in \(zoneB): recovered")
+        } catch {
+            step("could not mount in \(zoneB): \(error)")
+        }
+
+        // Verify what survived, then keep writing in B until the end to show the mount is usable.
+        var scan = DrillLogScan()
+        if recoveryTime != nil {
+            // No log at all (an empty restored volume) means every record was lost.
+            let bytes = FileManager.default.contents(atPath: mountB + "/drill.log").map(Array.init) ?? []
+            scan = DrillLogScan.scan(bytes)
+            step("verified \(scan.records.count) records, \(scan.corruptRecords) corrupt")
+        }
+        var recoveryCheckStatus: Int32?
+        if recoveryTime != nil, let command = plan.recoveryCheckCommand {
+            let check = try startCommand(command, mount: mountB, role: "recovery check")
+            check.waitUntilExit()
+            recoveryCheckStatus = check.terminationStatus
+            step("recovery check exited with status \(check.terminationStatus)")
+        }
+        var writtenAfter = 0
+        if recoveryTime != nil, clock.now < start + plan.duration {
+            let continued = DrillWriter(path: mountB + "/drill.log", interval: plan.recordInterval,
+                                        firstSequence: (scan.lastSequence ?? UInt64.max) &+ 1)
+            continued.start()
+            sleepUntil(start + plan.duration)
+            continued.stop()
+            writtenAfter = continued.acknowledged.count
+            step("writer in \(zoneB): \(writtenAfter) records until the end\(continued.firstError.map { ", then \($0)" } ?? "")")
+        }
+        let workloadStatus = workload.map { finishWorkload($0) }
+        if let workloadStatus { step("workload command exited with status \(workloadStatus)") }
+
+        let recoveredSequences = Set(scan.records.map(\.sequence))
+        let recovered = acknowledged.filter { recoveredSequences.contains($0.sequence) }
+        let lost = acknowledged.filter { !recoveredSequences.contains($0.sequence) }
+        // Seconds of acknowledged writes lost: from the last acknowledged write that survived (or the first
+        // write, when none did) to the last acknowledged write.
+        var recoveryPoint = 0.0
+        if let lastLost = lost.last {
+            let from = recovered.last?.acknowledgedAt ?? acknowledged.first?.startedAt ?? lastLost.acknowledgedAt
+            recoveryPoint = max(0, seconds(lastLost.acknowledgedAt) - seconds(from))
+        }
+        step("done")
+        return DrillReport(
+            type: plan.type, failedAZ: zoneA, failoverAZ: zoneB, recovery: recovery,
+            recordsWritten: acknowledged.count, recordsRecovered: recovered.count, recordsLost: lost.count,
+            recoveryPointSeconds: (recoveryPoint * 1000).rounded() / 1000,
+            recoveryTimeSeconds: recoveryTime.map { ($0 * 1000).rounded() / 1000 },
+            corruptRecords: scan.corruptRecords, snapshotsTaken: snapshotsTaken,
+            recordsWrittenAfterRecovery: writtenAfter, workloadExitStatus: workloadStatus,
+            recoveryCheckExitStatus: recoveryCheckStatus, steps: steps.withLock { $0 })
+    }
+
+    func describe(_ volume: Volume) -> String {
+        [volume.type.rawValue, volume.storageClass?.rawValue, volume.deployment?.rawValue, volume.sizeGiB.map { "\($0) GiB" }]
+            .compactMap { $0 }.joined(separator: ", ")
+    }
+
+    /// Blocks this thread until `instant` (the drill is synchronous; it runs on its own thread).
+    func sleepUntil(_ instant: ContinuousClock.Instant) {
+        while true {
+            let left = instant - clock.now
+            guard left > .zero else { return }
+            let micros = left.components.seconds * 1_000_000 + left.components.attoseconds / 1_000_000_000_000
+            usleep(UInt32(clamping: max(micros, 1)))
+        }
+    }
+
+    func milliseconds(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded()))ms" }
+
+    func startCommand(_ command: String, mount: String, role: String) throws(DrillError) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        var environment = ProcessInfo.processInfo.environment
+        environment["BERTH_DRILL_MOUNT"] = mount
+        process.environment = environment
+        do { try process.run() } catch { throw .invalidPlan("cannot start the \(role) command: \(error)") }
+        step("\(role) started: sh -c \(command) with BERTH_DRILL_MOUNT=\(mount)")
+        return process
+    }
+
+    /// Waits a little for the workload, then stops it: it must not hold the mount past the drill.
+    func finishWorkload(_ process: Process) -> Int32 {
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+}
+
+/// Appends records to a log on its own thread, fsyncing each; remembers which were acknowledged.
+final class DrillWriter: Sendable {
+    struct Acknowledged: Sendable {
+        var sequence: UInt64
+        var startedAt: ContinuousClock.Instant
+        var acknowledgedAt: ContinuousClock.Instant
+    }
+
+    let path: String
+    let interval: Duration
+    let firstSequence: UInt64
+    private let state = Mutex<(acknowledged: [Acknowledged], error: String?)>(([], nil))
+    private let stopping = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
+
+    init(path: String, interval: Duration, firstSequence: UInt64 = 0) {
+        self.path = path
+        self.interval = interval
+        self.firstSequence = firstSequence
+    }
+
+    var acknowledged: [Acknowledged] { state.withLock { $0.acknowledged } }
+    var firstError: String? { state.withLock { $0.error } }
+
+    func start() {
+        let thread = Thread { [self] in self.loop() }
+        thread.start()
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        while !finished.load(ordering: .acquiring) { usleep(1_000) }
+    }
+
+    /// True when the writer hit an error within `timeout`.
+    func waitForError(timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if firstError != nil || finished.load(ordering: .acquiring) { return firstError != nil }
+            usleep(1_000)
+        }
+        return false
+    }
+
+    private func fail(_ what: String) {
+        let text = "\(what): \(String(cString: strerror(errno)))"
+        state.withLock { $0.error = $0.error ?? text }
+    }
+
+    private func loop() {
+        defer { finished.store(true, ordering: .releasing) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return fail("open") }
+        defer { close(fd) }
+        var sequence = firstSequence
+        while !stopping.load(ordering: .acquiring) {
+            let began = ContinuousClock.now
+            let record = DrillRecord(sequence: sequence, unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000))
+            let bytes = record.encoded
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard written == bytes.count else { return fail(written < 0 ? "write" : "short write") }
+            guard fsync(fd) == 0 else { return fail("fsync") }
+            let acknowledged = Acknowledged(sequence: sequence, startedAt: began, acknowledgedAt: ContinuousClock.now)
+            state.withLock { $0.acknowledged.append(acknowledged) }
+            sequence &+= 1
+            Thread.sleep(forTimeInterval: Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds))
+        }
+    }
+}

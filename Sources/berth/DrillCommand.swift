@@ -1,0 +1,317 @@
+import ArgumentParser
+import EmulatorCore
+import Foundation
+import StorageCatalog
+import StoragePlanner
+import Workloads
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct DrillCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drill", abstract: "Rehearse failures on emulated volumes and report what was lost.",
+        subcommands: [AZFailure.self])
+
+    struct AZFailure: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "az-failure",
+            abstract: "Lose an Availability Zone under a writing task, recover into another, and measure the loss.",
+            discussion: """
+                Creates a volume in AZ A and mounts it; a writer appends numbered, checksummed records and
+                fsyncs each one; snapshots are taken on a schedule; at --fail-at AZ A fails. The data is then
+                recovered into AZ B the way the service allows: EFS Standard and multi-AZ FSx are mounted
+                from B (same data); EBS, EFS One Zone, single-AZ FSx and Lustre get a new volume in B from the
+                latest snapshot. Every surviving record is verified and the writer continues in B until
+                --duration. Progress goes to stderr, the report to stdout.
+
+                By default the drill runs in a private state directory under $TMPDIR that is removed
+                afterwards (--keep keeps it), so failing AZ A does not touch your own mounts.
+
+                Examples:
+                  berth drill az-failure --type ebs
+                  berth drill az-failure --type efs --az us-east-1b --failover-az us-east-1c --format json
+                  berth drill az-failure --profile Profiles/postgres-ec2.yaml --snapshot-every 500ms
+                  berth drill az-failure --type ebs --format json | jq .recoveryPointSeconds
+                  berth drill az-failure --type efs --workload 'my-app --data "$BERTH_DRILL_MOUNT"'
+                  berth drill az-failure --type ebs --after-recovery 'my-app --check "$BERTH_DRILL_MOUNT"'
+
+                Durations: 500ms, 2s, 5m, 1h.
+                Exit status: 0 the drill finished with no corrupt record; 1 the drill could not start (a
+                refusal, a bad profile); 2 no service fits the profile; 3 a record was corrupt, no usable
+                mount was reached in AZ B, or the --after-recovery command failed; 64 invalid arguments.
+                """)
+
+        @Option(help: ArgumentHelp("Volume type: \(ServiceID.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "type"))
+        var type: ServiceID?
+        @Option(help: ArgumentHelp("Rehearse the pick `berth recommend` makes for this workload profile.", valueName: "file"))
+        var profile: String?
+        @Option(help: "The AZ to fail (default: the region's first).") var az: String?
+        @Option(name: .customLong("failover-az"), help: "The AZ to recover into (default: the region's second).")
+        var failoverAZ: String?
+        @Option(name: .customLong("snapshot-every"), help: "Snapshot interval.") var snapshotEvery = "1s"
+        @Option(help: "How long the writer runs in all.") var duration = "8s"
+        @Option(name: .customLong("fail-at"), help: "When AZ A fails, from the start.") var failAt = "5s"
+        @Option(name: .customLong("record-interval"), help: "Pause between the writer's records.") var recordInterval = "20ms"
+        @Option(help: ArgumentHelp(
+            "builtin (the record writer only), or a shell command run against the mount in AZ A alongside it; $BERTH_DRILL_MOUNT names the mount.",
+            valueName: "builtin|command"))
+        var workload = "builtin"
+        @Option(name: .customLong("after-recovery"), help: ArgumentHelp(
+            "A shell command run against the recovered mount in AZ B ($BERTH_DRILL_MOUNT); non-zero fails the drill.",
+            valueName: "command"))
+        var afterRecovery: String?
+        @Option(name: .customLong("size-gib"), help: "Volume size (default: the service's default or the profile's).") var sizeGiB: Int?
+        @Option(name: .customLong("storage-class"), help: "EFS: standard or one-zone.") var storageClass: EFSStorageClass?
+        @Option(help: "FSx for Windows, OpenZFS, ONTAP: single-az or multi-az.") var deployment: Deployment?
+        @Option(name: .customLong("launch-type"), help: "The tasks' launch type: fargate or ec2.") var launchType: LaunchType?
+        @Option(help: "The tasks' OS: linux or windows.") var os: OperatingSystem?
+        @Option(help: "text or json.") var format: EmulatorFormat = .text
+        @Flag(help: "No progress lines on stderr.") var quiet = false
+        @Flag(help: "Keep the drill's directory (state, mount points) and print where it is.") var keep = false
+        @Option(name: .customLong("state-dir"), help: ArgumentHelp(
+            "Run in this state directory instead of a private one (its AZ A fails for the drill's duration).",
+            valueName: "dir"))
+        var stateDirectory: String?
+
+        func validate() throws {
+            if (type == nil) == (profile == nil) {
+                throw ValidationError("give either --type or --profile (one of them)")
+            }
+            if let sizeGiB, sizeGiB < 1 { throw ValidationError("--size-gib must be at least 1") }
+            if workload.trimmingCharacters(in: .whitespaces).isEmpty {
+                throw ValidationError("--workload is builtin or a shell command, not empty")
+            }
+            var timing = DrillPlan(type: type ?? .ebs)
+            try applyTiming(to: &timing)
+            do { try timing.validate() } catch { throw ValidationError(error.description) }
+        }
+
+        /// AZs, durations and workload, which do not depend on the volume type.
+        func applyTiming(to plan: inout DrillPlan) throws {
+            plan.failedAZ = az
+            plan.failoverAZ = failoverAZ
+            plan.snapshotEvery = try duration("--snapshot-every", snapshotEvery)
+            plan.duration = try duration("--duration", duration)
+            plan.failAt = try duration("--fail-at", failAt)
+            plan.recordInterval = try duration("--record-interval", recordInterval)
+            plan.workloadCommand = workload == "builtin" ? nil : workload
+            plan.recoveryCheckCommand = afterRecovery
+        }
+
+        func run() throws {
+            let plan = try makePlan()
+            let work = try makeWorkDirectory()
+            let store = try StateOptions.open(stateDirectory ?? work + "/state")
+            let mounter = ProcessDrillMounter()
+            let cleanup = DrillCleanup(store: store, mounter: mounter, workDirectory: work,
+                                       removeWorkDirectory: !keep, failedAZ: plan.failedAZ ?? store.region.zones.first)
+            cleanup.installSignalHandlers()
+            defer { cleanup.run() }
+
+            let quiet = quiet
+            let drill = AZFailureDrill(store: store, plan: plan, mounter: mounter, workDirectory: work) { step in
+                if !quiet { printError(String(format: "[%7.3fs] ", step.at) + step.action) }
+            }
+            let report: DrillReport
+            do {
+                report = try drill.run()
+            } catch {
+                printError("berth drill: \(error)")
+                throw ExitStatus.invalidInput
+            }
+            switch format {
+            case .json: print(DrillJSON.report(report).rendered())
+            case .text: print(DrillText.report(report), terminator: "")
+            }
+            if keep { printError("kept the drill's directory: \(work)") }
+            if !report.passed { throw ExitStatus.drillFailed }
+        }
+
+        func makePlan() throws -> DrillPlan {
+            var plan: DrillPlan
+            if let profile {
+                let recommendation: Recommendation
+                do {
+                    recommendation = Planner().recommend(try ProfileLoader.load(path: profile))
+                } catch {
+                    printError(error)
+                    throw ExitStatus.invalidInput
+                }
+                guard let choice = recommendation.emulatedVolume else {
+                    printError("berth drill: no service fits \(profile); `berth recommend \(profile)` says why")
+                    throw ExitStatus.noServiceFits
+                }
+                plan = DrillPlan(type: choice.service)
+                plan.storageClass = choice.storageClass
+                plan.deployment = choice.deployment
+                plan.sizeGiB = choice.sizeGiB
+                plan.platform = choice.platform
+                if !quiet {
+                    printError("\(profile): berth recommend picks \(choice.service.rawValue)"
+                               + [choice.storageClass?.rawValue, choice.deployment?.rawValue, choice.sizeGiB.map { "\($0) GiB" }]
+                                   .compactMap { $0 }.map { ", " + $0 }.joined())
+                }
+            } else {
+                plan = DrillPlan(type: type ?? .ebs)
+            }
+            if let storageClass { plan.storageClass = storageClass }
+            if let deployment { plan.deployment = deployment }
+            if let sizeGiB { plan.sizeGiB = sizeGiB }
+            if let launchType { plan.platform.launchType = launchType }
+            if let os { plan.platform.os = os }
+            try applyTiming(to: &plan)
+            return plan
+        }
+
+        func duration(_ flag: String, _ text: String) throws -> Duration {
+            do { return try DurationText.parse(text) } catch {
+                throw ValidationError("\(flag): \(error)")
+            }
+        }
+
+        /// A fresh directory for the mount points (and, by default, the state), outside any state directory.
+        func makeWorkDirectory() throws -> String {
+            let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+            var template = Array((base + "/berth-drill-XXXXXX").utf8CString)
+            let made = template.withUnsafeMutableBufferPointer { buffer -> Bool in
+                guard let base = buffer.baseAddress else { return false }
+                return mkdtemp(base) != nil
+            }
+            guard made else {
+                printError("berth drill: cannot create a directory under \(base): \(String(cString: strerror(errno)))")
+                throw ExitStatus.invalidInput
+            }
+            return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+}
+
+/// Mounts with `berth mount … --background` processes and unmounts through their attachment.
+struct ProcessDrillMounter: DrillMounter {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func mount(_ volume: VolumeID, at mountpoint: String, az: String, task: String, platform: Platform,
+               stateDirectory: StateDirectory) throws {
+        do {
+            _ = try BackgroundMount.start(arguments: [
+                "mount", volume.rawValue, mountpoint, "--az", az, "--task", task,
+                "--launch-type", platform.launchType.rawValue, "--os", platform.os.rawValue,
+                "--state-dir", stateDirectory.path,
+            ])
+        } catch {
+            throw Failure(description: "berth mount \(volume) \(mountpoint) --az \(az) was refused (its message is above)")
+        }
+    }
+
+    func unmount(_ mountpoint: String, stateDirectory: StateDirectory) throws {
+        let store = try StateStore(directory: stateDirectory)
+        let canonical = try store.canonicalMountpoint(mountpoint)
+        guard let attachment = try store.listAttachments().first(where: { $0.mountpoint == canonical }) else { return }
+        guard BackgroundMount.stop(attachment, store: store, timeout: 10) else {
+            throw Failure(description: "the mount server at \(mountpoint) (pid \(attachment.server.pid)) did not stop within 10 s")
+        }
+        // The server is our child: collect it so that it does not linger as a zombie.
+        var status: Int32 = 0
+        _ = waitpid(attachment.server.pid, &status, 0)
+    }
+}
+
+/// Leaves nothing behind, whether the drill ends, fails or is interrupted: stops the drill's mount
+/// servers, recovers the failed AZ, and removes the private directory.
+final class DrillCleanup: Sendable {
+    let store: StateStore
+    let mounter: ProcessDrillMounter
+    let workDirectory: String
+    let removeWorkDirectory: Bool
+    let failedAZ: String?
+
+    init(store: StateStore, mounter: ProcessDrillMounter, workDirectory: String, removeWorkDirectory: Bool, failedAZ: String?) {
+        self.store = store
+        self.mounter = mounter
+        self.workDirectory = workDirectory
+        self.removeWorkDirectory = removeWorkDirectory
+        self.failedAZ = failedAZ
+    }
+
+    func run() {
+        let attachments = (try? store.listAttachments()) ?? []
+        for attachment in attachments where attachment.mountpoint.hasPrefix(workDirectory + "/") {
+            try? mounter.unmount(attachment.mountpoint, stateDirectory: store.directory)
+        }
+        if let failedAZ { _ = try? store.setAZFailed(failedAZ, false) }
+        if removeWorkDirectory { try? FileManager.default.removeItem(atPath: workDirectory) }
+    }
+
+    /// Ctrl-C or SIGTERM: clean up, then exit 130 or 143 as a shell expects.
+    func installSignalHandlers() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [self] in
+                printError("berth drill: interrupted; unmounting and cleaning up")
+                run()
+                exit(128 + signalNumber)
+            }
+            source.resume()
+            Self.sources.append(source)
+        }
+    }
+
+    /// Kept alive for the process's life; appended to only by `installSignalHandlers`, on the main thread.
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+}
+
+enum DrillJSON {
+    /// The contract's keys first (emulator.md §Drills), then Berth's additions.
+    static func report(_ r: DrillReport) -> JSONValue {
+        .object([
+            ("type", .string(r.type.rawValue)),
+            ("failedAZ", .string(r.failedAZ)),
+            ("failoverAZ", .string(r.failoverAZ)),
+            ("recordsWritten", .int(r.recordsWritten)),
+            ("recordsRecovered", .int(r.recordsRecovered)),
+            ("recordsLost", .int(r.recordsLost)),
+            ("recoveryPointSeconds", .double(r.recoveryPointSeconds)),
+            ("recoveryTimeSeconds", r.recoveryTimeSeconds.map(JSONValue.double) ?? .null),
+            ("corruptRecords", .int(r.corruptRecords)),
+            ("steps", .array(r.steps.map { .object([("at", .double($0.at)), ("action", .string($0.action))]) })),
+            ("recovery", .string(r.recovery)),
+            ("snapshotsTaken", .int(r.snapshotsTaken)),
+            ("recordsWrittenAfterRecovery", .int(r.recordsWrittenAfterRecovery)),
+            ("workloadExitStatus", r.workloadExitStatus.map { .int(Int($0)) } ?? .null),
+            ("recoveryCheckExitStatus", r.recoveryCheckExitStatus.map { .int(Int($0)) } ?? .null),
+            ("passed", .bool(r.passed)),
+        ])
+    }
+}
+
+enum DrillText {
+    static func report(_ r: DrillReport) -> String {
+        var out = "AZ failure drill: \(r.type.rawValue), \(r.failedAZ) failed, recovered into \(r.failoverAZ)\n"
+        var rows: [(String, String)] = [
+            ("recovery", r.recovery),
+            ("records written", "\(r.recordsWritten) (acknowledged: written and fsynced in \(r.failedAZ))"),
+            ("records recovered", "\(r.recordsRecovered)"),
+            ("records lost", "\(r.recordsLost)"),
+            ("recovery point", String(format: "%.3f s of acknowledged writes lost", r.recoveryPointSeconds)),
+        ]
+        if let seconds = r.recoveryTimeSeconds {
+            rows.append(("recovery time", String(format: "%.3f s", seconds) + " from the failure to a usable mount in \(r.failoverAZ)"))
+        } else {
+            rows.append(("recovery time", "not reached: no usable mount in \(r.failoverAZ)"))
+        }
+        rows.append(("corrupt records", "\(r.corruptRecords)"))
+        rows.append(("snapshots taken", "\(r.snapshotsTaken)"))
+        rows.append(("written after", "\(r.recordsWrittenAfterRecovery) records in \(r.failoverAZ) after the recovery"))
+        if let status = r.workloadExitStatus { rows.append(("workload exit", "\(status)")) }
+        if let status = r.recoveryCheckExitStatus { rows.append(("recovery check", "exit \(status)")) }
+        rows.append(("result", r.passed ? "passed" : "FAILED"))
+        for (label, value) in rows { out += "  " + label.padding(toLength: 19, withPad: " ", startingAt: 0) + value + "\n" }
+        out += "steps:\n"
+        for step in r.steps { out += String(format: "  %8.3fs  ", step.at) + step.action + "\n" }
+        return out
+    }
+}
