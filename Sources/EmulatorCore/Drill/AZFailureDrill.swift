@@ -188,14 +188,19 @@ public final class AZFailureDrill: Sendable {
 
         // Snapshots at fixed times, so the interval between them is what was asked for.
         var latestSnapshot: SnapshotTaken?
+        // Every record acknowledged before a snapshot was requested is in it (the write freeze drains
+        // changes in flight first), so this instant bounds what the latest snapshot holds from below.
+        var latestSnapshotRequestedAt: ContinuousClock.Instant?
         var snapshotsTaken = 0
         var next = start + plan.snapshotEvery
         let failTime = start + plan.failAt
         while next < failTime {
             sleepUntil(next)
+            let requestedAt = clock.now
             do {
                 let taken = try store.takeSnapshot(of: volume.id, name: "drill-\(snapshotsTaken + 1)")
                 latestSnapshot = taken
+                latestSnapshotRequestedAt = requestedAt
                 snapshotsTaken += 1
                 step("snapshot \(taken.snapshot.id) (\(taken.copy.method.rawValue), writes paused \(milliseconds(taken.pausedSeconds)))")
             } catch {
@@ -220,6 +225,7 @@ public final class AZFailureDrill: Sendable {
         // Recover into B.
         let recoveryVolume: VolumeID
         let recovery: String
+        var restoredFrom: ContinuousClock.Instant?
         switch volume.placement {
         case .regional, .multiAZ:
             recoveryVolume = volume.id
@@ -234,6 +240,7 @@ public final class AZFailureDrill: Sendable {
                                            deployment: volume.deployment, fromSnapshot: latestSnapshot.snapshot.id)
                 }.id
                 recovery = "new volume in \(zoneB) from the latest snapshot \(latestSnapshot.snapshot.id)"
+                restoredFrom = latestSnapshotRequestedAt
                 step("restored \(latestSnapshot.snapshot.id) into \(recoveryVolume) in \(zoneB)")
             } else {
                 recoveryVolume = try stateCall { () throws(StateError) in
@@ -286,11 +293,13 @@ public final class AZFailureDrill: Sendable {
         let recoveredSequences = Set(scan.records.map(\.sequence))
         let recovered = acknowledged.filter { recoveredSequences.contains($0.sequence) }
         let lost = acknowledged.filter { !recoveredSequences.contains($0.sequence) }
-        // Seconds of acknowledged writes lost: from the last acknowledged write that survived (or the first
-        // write, when none did) to the last acknowledged write.
+        // Seconds of acknowledged writes lost: from the point the recovered data is known to hold (the
+        // later of the last recovered acknowledgement and, for a restore, the moment its snapshot was
+        // requested) to the last acknowledged write. With no record recovered, from the first write.
         var recoveryPoint = 0.0
         if let lastLost = lost.last {
-            let from = recovered.last?.acknowledgedAt ?? acknowledged.first?.startedAt ?? lastLost.acknowledgedAt
+            let candidates = [recovered.last?.acknowledgedAt, restoredFrom].compactMap { $0 }
+            let from = candidates.max() ?? acknowledged.first?.startedAt ?? lastLost.acknowledgedAt
             recoveryPoint = max(0, seconds(lastLost.acknowledgedAt) - seconds(from))
         }
         step("done")

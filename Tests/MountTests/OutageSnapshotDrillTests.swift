@@ -1,0 +1,273 @@
+import EmulatorCore
+import Foundation
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// AZ outages, snapshots, restores and drills as users run them, mounting for real (emulator.md §Model,
+/// §Snapshots, §Drills).
+@Suite(.serialized, .enabled(if: canMount, "needs root and /dev/fuse"))
+struct OutageSnapshotDrillTests {
+    typealias Berth = CLIMountTests.Berth
+
+    /// Seconds until `operation` answers EIO, polling every millisecond for at most a second; nil if never.
+    func secondsUntilEIO(_ operation: () -> Int32) -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < 1 {
+            if operation() == EIO { return Date().timeIntervalSince(start) }
+            usleep(1_000)
+        }
+        return nil
+    }
+
+    /// errno of one `write` of a byte to `fd` (0 on success).
+    func writeErrno(_ fd: Int32) -> Int32 {
+        var byte: UInt8 = 0x2A
+        return write(fd, &byte, 1) == 1 ? 0 : errno
+    }
+
+    func statErrno(_ path: String) -> Int32 {
+        var info = stat()
+        return stat(path, &info) == 0 ? 0 : errno
+    }
+
+    func openErrno(_ path: String, _ flags: Int32) -> Int32 {
+        let fd = open(path, flags | O_CLOEXEC, 0o644)
+        if fd < 0 { return errno }
+        close(fd)
+        return 0
+    }
+
+    @Test func outageAnswersEIOWithin100msOnEBSAndOneZoneEFSAndSparesStandardEFSElsewhere() throws {
+        let berth = try Berth()
+        let ebs = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
+        let oneZone = try berth.createVolume("--type", "efs", "--az", "us-east-1a", "--storage-class", "one-zone")
+        let standard = try berth.createVolume("--type", "efs", "--az", "us-east-1a")
+        let a = try berth.mountpoint("ebs"), b = try berth.mountpoint("onezone"), c = try berth.mountpoint("standard")
+        #expect(try berth.run("mount", ebs, a, "--az", "us-east-1a", "--background").status == 0)
+        #expect(try berth.run("mount", oneZone, b, "--az", "us-east-1a", "--background").status == 0)
+        #expect(try berth.run("mount", standard, c, "--az", "us-east-1b", "--background").status == 0)
+        #expect(writeFile(a + "/db", Array("committed".utf8)) == 0)
+        #expect(writeFile(b + "/report", Array("report".utf8)) == 0)
+        #expect(writeFile(c + "/upload", Array("upload".utf8)) == 0)
+        let openFile = open(a + "/db", O_RDWR | O_APPEND)
+        #expect(openFile >= 0)
+        defer { close(openFile) }
+
+        let fail = try berth.run("az", "fail", "us-east-1a")
+        #expect(fail.status == 0, "\(fail.stderr)")
+        // Every mount whose data or task is in 1a answers EIO from its next operation on, open files too.
+        let delays = [
+            secondsUntilEIO { writeErrno(openFile) },
+            secondsUntilEIO { statErrno(a + "/db") },
+            secondsUntilEIO { openErrno(b + "/report", O_RDONLY) },
+            secondsUntilEIO { openErrno(a + "/new", O_WRONLY | O_CREAT) },
+        ]
+        for delay in delays {
+            #expect(delay != nil)
+            #expect((delay ?? 1) < 0.1, "EIO within 100 ms of `az fail` returning")
+        }
+        // EFS Standard stores data in every AZ: a mount in 1b keeps serving, reads and writes.
+        #expect(readFile(c + "/upload") == Array("upload".utf8))
+        #expect(writeFile(c + "/during-outage", [7]) == 0)
+        // New mounts that depend on 1a are refused, saying why; other AZs still mount.
+        let refused = try berth.run("mount", oneZone, try berth.mountpoint("again"), "--az", "us-east-1a", "--background")
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("us-east-1a"))
+        #expect(try berth.run("volume", "create", "--type", "ebs", "--az", "us-east-1a").status != 0)
+
+        let recover = try berth.run("az", "recover", "us-east-1a")
+        #expect(recover.status == 0, "\(recover.stderr)")
+        // The same mounts come back with their data intact, the open file included.
+        var back = false
+        for _ in 0..<100 where !back {
+            back = readFile(a + "/db") == Array("committed".utf8)
+            if !back { usleep(1_000) }
+        }
+        #expect(back)
+        #expect(readFile(b + "/report") == Array("report".utf8))
+        #expect(writeErrno(openFile) == 0)
+        #expect(readFile(c + "/during-outage") == [7])
+        for path in [a, b, c] { #expect(try berth.run("unmount", path).status == 0) }
+    }
+
+    @Test func multiAZDeploymentKeepsServingFromItsStandbyAZ() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "fsx-ontap", "--az", "us-east-1a", "--deployment", "multi-az",
+                                            "--standby-az", "us-east-1b")
+        let inA = try berth.mountpoint("a"), inB = try berth.mountpoint("b")
+        #expect(try berth.run("mount", volume, inA, "--az", "us-east-1a", "--background").status == 0)
+        #expect(try berth.run("mount", volume, inB, "--az", "us-east-1b", "--background").status == 0)
+        #expect(writeFile(inA + "/share", [1, 2]) == 0)
+        #expect(try berth.run("az", "fail", "us-east-1a").status == 0)
+        #expect(secondsUntilEIO { statErrno(inA + "/share") } != nil, "the task in 1a is cut off")
+        #expect(readFile(inB + "/share") == [1, 2], "the standby in 1b serves at once")
+        #expect(writeFile(inB + "/after", [3]) == 0)
+        #expect(try berth.run("az", "recover", "us-east-1a").status == 0)
+        for path in [inA, inB] { #expect(try berth.run("unmount", path).status == 0) }
+    }
+
+    /// 20 snapshots of a volume under a busy writer: each holds a whole-record prefix of the log that
+    /// includes every record acknowledged before `berth snapshot create` started and none begun after it
+    /// returned.
+    @Test func snapshotsDuringABusyWriterHoldExactlyTheAcknowledgedRecords() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
+        let mount = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, mount, "--az", "us-east-1a", "--background").status == 0)
+        let writer = RecordWriter(path: mount + "/log")
+        writer.start()
+        var checked = 0
+        for round in 0..<20 {
+            while writer.acknowledged.load(ordering: .acquiring) <= round { usleep(1_000) }
+            let acknowledgedBefore = writer.acknowledged.load(ordering: .acquiring)
+            let run = try berth.run("snapshot", "create", volume, "--name", "round-\(round)")
+            let startedAfter = writer.started.load(ordering: .acquiring)
+            #expect(run.status == 0, "\(run.stderr)")
+            let snapshot = run.trimmedStdout
+            let bytes = FileManager.default.contents(atPath: berth.state + "/snapshots/\(snapshot)/data/log").map(Array.init) ?? []
+            let scan = DrillLogScan.scan(bytes)
+            #expect(scan.corruptRecords == 0, "no torn record in \(snapshot)")
+            #expect(bytes.count % DrillRecord.size == 0, "whole records only")
+            #expect(scan.records.map(\.sequence) == Array(0..<UInt64(scan.records.count)), "a prefix, no gaps")
+            #expect(scan.records.count >= acknowledgedBefore, "every record acknowledged before the snapshot began")
+            #expect(scan.records.count <= startedAfter, "nothing begun after the snapshot returned")
+            checked += 1
+        }
+        writer.stop()
+        #expect(checked == 20)
+        #expect(writer.failure == nil)
+        #expect(try berth.run("unmount", mount).status == 0)
+    }
+
+    @Test func snapshotRestoresIntoAnotherAZAndOutlivesItsVolume() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "2")
+        let mount = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, mount, "--az", "us-east-1a", "--background").status == 0)
+        #expect(writeFile(mount + "/before", [1]) == 0)
+        let snapshot = try berth.run("snapshot", "create", volume).trimmedStdout
+        #expect(writeFile(mount + "/after", [2]) == 0)
+        #expect(try berth.run("unmount", mount).status == 0)
+        #expect(try berth.run("volume", "delete", volume).status == 0)
+        #expect(try berth.run("snapshot", "list").stdout.contains(snapshot), "deleting a volume keeps its snapshots")
+
+        let restored = try berth.createVolume("--type", "ebs", "--az", "us-east-1c", "--from-snapshot", snapshot)
+        let inC = try berth.mountpoint("c")
+        #expect(try berth.run("mount", restored, inC, "--az", "us-east-1c", "--background").status == 0)
+        #expect(readFile(inC + "/before") == [1])
+        #expect(readFile(inC + "/after") == nil, "written after the snapshot")
+        var fs = statvfs()
+        #expect(statvfs(inC, &fs) == 0)
+        #expect(UInt64(fs.f_blocks) * UInt64(fs.f_frsize) == 2 << 30, "the source's size")
+        #expect(try berth.run("unmount", inC).status == 0)
+    }
+
+    /// Runs `berth drill az-failure` and returns its JSON report.
+    func drill(_ berth: Berth, _ arguments: String...) throws -> [String: Any] {
+        let run = try berth.run(["drill", "az-failure", "--format", "json", "--quiet"] + arguments)
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        return object ?? [:]
+    }
+
+    @Test func ebsDrillLosesAtMostOneSnapshotIntervalAndNothingIsCorrupt() throws {
+        let berth = try Berth()
+        let report = try drill(berth, "--type", "ebs", "--snapshot-every", "1s", "--record-interval", "20ms",
+                               "--fail-at", "3s", "--duration", "4s")
+        for key in ["type", "failedAZ", "failoverAZ", "recordsWritten", "recordsRecovered", "recordsLost",
+                    "recoveryPointSeconds", "recoveryTimeSeconds", "corruptRecords", "steps"] {
+            #expect(report[key] != nil, "the report has \(key)")
+        }
+        #expect(report["type"] as? String == "ebs")
+        #expect(report["failedAZ"] as? String == "us-east-1a")
+        #expect(report["failoverAZ"] as? String == "us-east-1b")
+        #expect(report["corruptRecords"] as? Int == 0)
+        let written = report["recordsWritten"] as? Int ?? 0, recovered = report["recordsRecovered"] as? Int ?? 0
+        #expect(written > 50)
+        #expect(recovered > 0 && recovered < written, "the latest snapshot holds some, not all")
+        #expect(recovered + (report["recordsLost"] as? Int ?? -1) == written)
+        let recoveryPoint = report["recoveryPointSeconds"] as? Double ?? 99
+        // At most the snapshot interval plus the writer's record interval (the bound).
+        #expect(recoveryPoint > 0 && recoveryPoint <= 1.0 + 0.020, "recovery point \(recoveryPoint)")
+        #expect((report["recoveryTimeSeconds"] as? Double).map { $0 > 0 } == true)
+        let steps = report["steps"] as? [[String: Any]] ?? []
+        #expect(steps.contains { ($0["action"] as? String)?.hasPrefix("failed us-east-1a") == true })
+        #expect(steps.allSatisfy { $0["at"] is Double && $0["action"] is String })
+        #expect(!FileManager.default.fileExists(atPath: "/proc/mounts") || !mountsContain("berth-drill-"))
+    }
+
+    @Test func efsStandardDrillLosesNothing() throws {
+        let berth = try Berth()
+        let report = try drill(berth, "--type", "efs", "--az", "us-east-1b", "--failover-az", "us-east-1c",
+                               "--fail-at", "2s", "--duration", "3s")
+        #expect(report["failedAZ"] as? String == "us-east-1b")
+        #expect(report["failoverAZ"] as? String == "us-east-1c")
+        #expect(report["recordsLost"] as? Int == 0)
+        #expect(report["recoveryPointSeconds"] as? Double == 0)
+        #expect(report["corruptRecords"] as? Int == 0)
+        #expect((report["recordsRecovered"] as? Int ?? 0) > 0)
+        #expect(report["recordsRecovered"] as? Int == report["recordsWritten"] as? Int)
+    }
+
+    @Test func drillOfAProfilesPickAndRefusals() throws {
+        let berth = try Berth()
+        let profile = ServedMount.root.appendingPathComponent("Profiles/report-archive.yaml").path
+        let run = try berth.run(["drill", "az-failure", "--profile", profile, "--format", "json",
+                                 "--fail-at", "1500ms", "--duration", "2s", "--snapshot-every", "500ms"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("picks efs, one-zone"))
+        let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect((report["recovery"] as? String)?.contains("snapshot") == true, "one-zone data is restored from a snapshot")
+        #expect(try berth.run("drill", "az-failure", "--type", "ebs", "--fail-at", "9s").status == 64)
+        #expect(try berth.run("drill", "az-failure").status == 64)
+        #expect(try berth.run("drill", "az-failure", "--type", "ebs", "--az", "us-east-1z").status == 1)
+        let failing = try berth.run(["drill", "az-failure", "--type", "ebs", "--fail-at", "1s", "--duration", "1500ms",
+                                     "--snapshot-every", "500ms", "--after-recovery", "test -e \"$BERTH_DRILL_MOUNT/missing\""])
+        #expect(failing.status == 3, "a failed recovery check fails the drill")
+    }
+
+    func mountsContain(_ text: String) -> Bool {
+        ((try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? "").contains(text)
+    }
+}
+
+/// Appends fsynced records on its own thread as fast as it can: `started` counts records whose write
+/// began, `acknowledged` those whose fsync returned.
+final class RecordWriter: Sendable {
+    let path: String
+    let started = Atomic<Int>(0)
+    let acknowledged = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
+    private let error = Mutex<String?>(nil)
+
+    init(path: String) { self.path = path }
+
+    var failure: String? { error.withLock { $0 } }
+
+    func start() {
+        Thread { [self] in
+            defer { finished.store(true, ordering: .releasing) }
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { return error.withLock { $0 = "open: \(errno)" } }
+            defer { close(fd) }
+            var sequence: UInt64 = 0
+            while !stopping.load(ordering: .acquiring) {
+                let bytes = DrillRecord(sequence: sequence, unixMilliseconds: 0).encoded
+                started.store(Int(sequence) + 1, ordering: .releasing)
+                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                guard written == bytes.count, fsync(fd) == 0 else { return error.withLock { $0 = "write: \(errno)" } }
+                acknowledged.store(Int(sequence) + 1, ordering: .releasing)
+                sequence += 1
+            }
+        }.start()
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        while !finished.load(ordering: .acquiring) { usleep(1_000) }
+    }
+}
