@@ -31,7 +31,8 @@ public struct TreeCopier: Sendable {
         public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
     }
 
-    /// Whether to try reflinks at all (a benchmark turns them off to compare).
+    /// Whether to share extents at all; false copies every byte with read and write (`--no-reflink`, and
+    /// a benchmark's comparison).
     public var allowReflink: Bool
 
     public init(allowReflink: Bool = true) { self.allowReflink = allowReflink }
@@ -88,8 +89,12 @@ public struct TreeCopier: Sendable {
             // FICLONE = _IOW(0x94, 9, int): share the extents, copy nothing.
             if allowReflink, ioctl(output, 0x4004_9409, input) == 0 {
                 report.reflinkedFiles += 1
-            } else {
+            } else if allowReflink {
                 try copyData(input, output, size: Int(info.st_size), path: to)
+                report.copiedFiles += 1
+            } else {
+                // Not copy_file_range: on XFS and Btrfs it shares extents much as a reflink does.
+                try readWrite(input, output, path: to)
                 report.copiedFiles += 1
             }
         }

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Snapshot time of a mounted 1 GiB volume, as `berth snapshot create` takes it (whole process, median of
+# RUNS), for two data sets: many small files (FILES files of 1 GiB / FILES each, in 256 directories) and
+# one 1 GiB file. Each is measured with reflinks allowed and with --no-reflink (read and write of every
+# byte), on two fresh loop-mounted filesystems under BENCH_DIR: ext4 (no reflinks: both rows copy, with
+# copy_file_range when allowed) and XFS made with reflink=1 (installs xfsprogs when missing); where loop
+# devices are not allowed, the disk holding BENCH_DIR is used instead. The "method"
+# column is what `berth snapshot describe` says happened; "paused" is how long writes were held.
+# Figures, not assertions. Needs root, /dev/fuse, python3, jq.
+# Environment: BENCH_DIR (default /work/.bench-snapshot), RUNS (default 3), FILES (default 16384).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCRATCH="${SCRATCH:-$PWD/.build-fuse}"
+BENCH_DIR="${BENCH_DIR:-/work/.bench-snapshot}"
+RUNS="${RUNS:-3}"
+FILES="${FILES:-16384}"
+
+swift build -c release --product berth --scratch-path "$SCRATCH" >/dev/null
+BERTH="$SCRATCH/release/berth"
+
+cleanup() {
+    for m in "$BENCH_DIR"/*/mnt-*; do
+        [ -d "$m" ] && mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
+    done
+    sleep 0.2
+    for fs in ext4 xfs; do mountpoint -q "$BENCH_DIR/$fs" 2>/dev/null && umount "$BENCH_DIR/$fs"; done
+    rm -rf "$BENCH_DIR"
+}
+trap cleanup EXIT
+cleanup
+mkdir -p "$BENCH_DIR"
+
+# Each store is a freshly made filesystem in a loop-mounted image, so that no earlier deletions slow
+# its inode allocation (ext4 scans past recently deleted inodes) and the rows compare like with like.
+stores=()
+if ! command -v mkfs.xfs >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xfsprogs >/dev/null 2>&1 || true
+fi
+make_store() {  # NAME MKFS...
+    local name=$1; shift
+    truncate -s 8G "$BENCH_DIR/$name.img"
+    mkdir -p "$BENCH_DIR/$name"
+    if "$@" "$BENCH_DIR/$name.img" >/dev/null 2>&1 && mount -o loop "$BENCH_DIR/$name.img" "$BENCH_DIR/$name" 2>/dev/null; then
+        stores+=("$name")
+    else
+        echo "note: cannot make a loop-mounted $name here; its rows are skipped" >&2
+    fi
+}
+make_store ext4 mkfs.ext4 -q -F
+command -v mkfs.xfs >/dev/null && make_store xfs mkfs.xfs -q -f -m reflink=1
+if [ ${#stores[@]} = 0 ]; then mkdir -p "$BENCH_DIR/disk"; stores=(disk); fi
+
+now_ns() { date +%s%N; }
+
+# populate KIND MOUNTPOINT: writes 1 GiB through the mount.
+populate() {
+    local kind=$1 mnt=$2
+    if [ "$kind" = small ]; then
+        python3 - "$mnt" "$FILES" <<'EOF'
+import os, sys
+root, files = sys.argv[1], int(sys.argv[2])
+size = (1 << 30) // files
+block = os.urandom(size)
+for i in range(files):
+    d = os.path.join(root, "d%03d" % (i % 256))
+    if i < 256:
+        os.mkdir(d)
+    with open(os.path.join(d, "f%06d" % i), "wb") as f:
+        f.write(block)
+EOF
+    else
+        dd if=/dev/urandom of="$mnt/large.bin" bs=1M count=1024 status=none
+    fi
+    sync
+}
+
+printf '%-6s %-22s %-12s %-8s %10s %10s\n' store data requested method "seconds" "paused s"
+for store in "${stores[@]}"; do
+    base="$BENCH_DIR/$store"
+    state="$base/state"
+    mkdir -p "$state"
+    for kind in small large; do
+        vol=$("$BERTH" volume create --type ebs --az us-east-1a --size-gib 4 --state-dir "$state")
+        mnt="$base/mnt-$kind"
+        mkdir -p "$mnt"
+        "$BERTH" mount "$vol" "$mnt" --az us-east-1a --background --state-dir "$state" >/dev/null
+        populate "$kind" "$mnt"
+        label=$([ "$kind" = small ] && echo "$FILES files x $(( (1 << 30) / FILES / 1024 )) KiB" || echo "one 1 GiB file")
+        snaps=()
+        for requested in reflink copy; do
+            flag=$([ "$requested" = copy ] && echo --no-reflink || true)
+            times=() paused=() method=""
+            for _ in $(seq "$RUNS"); do
+                t0=$(now_ns)
+                snap=$("$BERTH" snapshot create "$vol" $flag --state-dir "$state")
+                t1=$(now_ns)
+                times+=("$(( (t1 - t0) / 1000000 ))")
+                info=$("$BERTH" snapshot describe "$snap" --format json --state-dir "$state")
+                method=$(jq -r .copyMethod <<<"$info")
+                paused+=("$(jq -r .pausedSeconds <<<"$info")")
+                snaps+=("$snap")
+            done
+            median_ms=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+            median_paused=$(printf '%s\n' "${paused[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
+            printf '%-6s %-22s %-12s %-8s %10.3f %10.3f\n' "$store" "$label" "$requested" "$method" \
+                "$(awk "BEGIN { print $median_ms / 1000 }")" "$median_paused"
+        done
+        # Deleted only now: deleting between runs would slow the next run's file creation on ext4.
+        for snap in "${snaps[@]}"; do "$BERTH" snapshot delete "$snap" --state-dir "$state" >/dev/null; done
+        "$BERTH" unmount "$mnt" --state-dir "$state"
+        "$BERTH" volume delete "$vol" --state-dir "$state" >/dev/null
+    done
+done
