@@ -37,7 +37,7 @@ public struct MountConfiguration: Sendable {
         volumeID: String, serviceType: String, backingDirectory: String, mountpoint: String,
         readOnly: Bool = false, capacityBytes: UInt64? = nil, sharedStateDirectory: String,
         cachePolicy: CachePolicy? = nil, reachability: any Reachability = AlwaysReachable(),
-        nameRules: any NameRules = POSIXNameRules()
+        nameRules: (any NameRules)? = nil
     ) {
         self.volumeID = volumeID
         self.serviceType = serviceType
@@ -48,7 +48,13 @@ public struct MountConfiguration: Sendable {
         self.sharedStateDirectory = sharedStateDirectory
         self.cachePolicy = cachePolicy ?? CachePolicy.default(forServiceType: serviceType)
         self.reachability = reachability
-        self.nameRules = nameRules
+        self.nameRules = nameRules ?? Self.defaultNameRules(forServiceType: serviceType)
+    }
+
+    /// FSx for Windows File Server serves NTFS over SMB, so its new names follow Windows's rules (seed
+    /// §Amazon FSx für Windows File Server); every other service is POSIX.
+    public static func defaultNameRules(forServiceType type: String) -> any NameRules {
+        type == "fsx-windows" ? WindowsNameRules() : POSIXNameRules()
     }
 
     /// The six service identifiers this layer knows (workload-profile.md §Services).
@@ -129,8 +135,7 @@ public struct AlwaysReachable: Reachability {
 }
 
 /// Which names a service accepts for new directory entries (create, mkdir, mknod, symlink, link and
-/// the target of rename). A later issue adds FSx for Windows naming (reserved names and characters,
-/// case-insensitive matching) behind this protocol.
+/// the target of rename): `POSIXNameRules`, or `WindowsNameRules` for FSx for Windows File Server.
 public protocol NameRules: Sendable {
     /// False when every name the kernel lets through is acceptable; the bridge then skips the check.
     var checksNames: Bool { get }

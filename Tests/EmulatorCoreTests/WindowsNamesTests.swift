@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import EmulatorCore
 
@@ -47,5 +50,23 @@ import Testing
         #expect(!WindowsNames.sameName("a.txt", "b.txt"))
         // No normalisation: precomposed é and e + combining acute are different names, as on Windows.
         #expect(!WindowsNames.sameName("caf\u{E9}", "cafe\u{301}"))
+    }
+
+    func ruleErrno(_ rules: any NameRules, _ bytes: [UInt8]) -> Int32? {
+        bytes.withUnsafeBufferPointer { rules.refusal(forNewName: $0) }
+    }
+
+    @Test func mountsOfFSxForWindowsUseWindowsRulesAndOthersPOSIX() {
+        let windows = MountConfiguration.defaultNameRules(forServiceType: "fsx-windows")
+        #expect(windows.checksNames)
+        #expect(ruleErrno(windows, Array("nul.txt".utf8)) == EINVAL)
+        #expect(ruleErrno(windows, Array("a:b".utf8)) == EINVAL)
+        #expect(ruleErrno(windows, [0x66, 0xFF, 0x66]) == EINVAL, "bytes that are not UTF-8 have no Windows spelling")
+        #expect(ruleErrno(windows, Array("Report.TXT".utf8)) == nil)
+        for type in ["ebs", "efs", "fsx-lustre", "fsx-openzfs", "fsx-ontap"] {
+            let rules = MountConfiguration.defaultNameRules(forServiceType: type)
+            #expect(!rules.checksNames, "\(type) is POSIX")
+            #expect(ruleErrno(rules, Array("nul.txt".utf8)) == nil)
+        }
     }
 }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The naming rules of FSx for Windows File Server, which are Windows's (NTFS over SMB): what names are
 /// refused, and when two names are the same file.
 ///
@@ -35,6 +39,8 @@ public enum WindowsNames {
         case trailingDotOrSpace
         case tooLong(Int)
         case empty
+        /// Not valid UTF-8: the name has no UTF-16 spelling, so an SMB client could never send it.
+        case notUnicode
 
         public var description: String {
             switch self {
@@ -44,6 +50,36 @@ public enum WindowsNames {
             case .trailingDotOrSpace: "Windows file names cannot end in a dot or a space"
             case .tooLong(let n): "the name is \(n) UTF-16 units long; Windows allows \(WindowsNames.maxComponentLength)"
             case .empty: "the name is empty"
+            case .notUnicode: "the name is not valid UTF-8, so it has no Windows (UTF-16) spelling"
+            }
+        }
+
+        /// The errno a mount answers: ENAMETOOLONG for length (what POSIX programs expect of a name too
+        /// long), EINVAL for every other refusal (Windows's ERROR_INVALID_NAME has no closer errno).
+        public var errno: Int32 {
+            switch self {
+            case .tooLong: ENAMETOOLONG
+            default: EINVAL
+            }
+        }
+    }
+
+    /// `refusal(for:)` of a name as the kernel sends it: one component's UTF-8 bytes.
+    public static func refusal(utf8 name: UnsafeBufferPointer<UInt8>) -> Refusal? {
+        guard let text = decodeUTF8(name) else { return .notUnicode }
+        return refusal(for: text)
+    }
+
+    /// The name the bytes spell, or nil when they are not valid UTF-8 (Linux names are any bytes).
+    public static func decodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        var scalars = String.UnicodeScalarView()
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar): scalars.append(scalar)
+            case .emptyInput: return String(scalars)
+            case .error: return nil
             }
         }
     }
@@ -77,6 +113,12 @@ public enum WindowsNames {
     public static func caseKey(_ name: String) -> Key {
         var key = String.UnicodeScalarView()
         for scalar in name.unicodeScalars {
+            if scalar.isASCII {
+                // Same answer as the table below, without building a String per character.
+                let value = scalar.value
+                key.append(value >= 0x61 && value <= 0x7A ? Unicode.Scalar(UInt8(value - 0x20)) : scalar)
+                continue
+            }
             let upper = scalar.properties.uppercaseMapping.unicodeScalars
             if upper.count == 1, let single = upper.first {
                 key.append(single)
@@ -87,10 +129,21 @@ public enum WindowsNames {
         return Key(bytes: Array(String(key).utf8))
     }
 
+    /// `caseKey` of a name as the kernel sends it. ASCII names, the common case, are folded byte by
+    /// byte; bytes that are not UTF-8 are kept as they are (there is no character to fold).
+    public static func caseKey(utf8 name: UnsafeBufferPointer<UInt8>) -> Key {
+        if name.allSatisfy({ $0 < 0x80 }) {
+            return Key(bytes: name.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 })
+        }
+        guard let text = decodeUTF8(name) else { return Key(bytes: Array(name)) }
+        return caseKey(text)
+    }
+
     /// A name's identity for lookups. Bytes, not a String: Swift's String equality and hashing follow
     /// canonical equivalence, which would make "é" and "e\u{301}" one name where Windows has two.
     public struct Key: Hashable, Sendable {
         public let bytes: [UInt8]
+        public init(bytes: [UInt8]) { self.bytes = bytes }
     }
 
     /// Whether two names denote the same file on Windows.
