@@ -17,6 +17,7 @@
 // (identical on x86_64 and aarch64); calls go through syscall(2), which glibc declares by default.
 #define BERTH_O_PATH 010000000
 #define BERTH_AT_EMPTY_PATH 0x1000
+#define BERTH_RENAME_NOREPLACE (1 << 0)
 #define BERTH_RENAME_EXCHANGE (1 << 1)
 
 static inline int berth_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,

@@ -142,6 +142,17 @@ public protocol NameRules: Sendable {
     /// The errno to answer for a new entry called `name` (one path component, bytes as sent by the
     /// kernel), or nil to accept it.
     func refusal(forNewName name: UnsafeBufferPointer<UInt8>) -> Int32?
+    /// True when names that differ only in case are one entry (FSx for Windows); the bridge then finds
+    /// a name that is not there exactly through `matchKey` (`CaseFoldedDirectories`).
+    var caseInsensitive: Bool { get }
+    /// The bytes two names share exactly when they are the same entry; asked only when
+    /// `caseInsensitive` is true.
+    func matchKey(forName name: UnsafeBufferPointer<UInt8>) -> [UInt8]
+}
+
+extension NameRules {
+    public var caseInsensitive: Bool { false }
+    public func matchKey(forName name: UnsafeBufferPointer<UInt8>) -> [UInt8] { Array(name) }
 }
 
 /// POSIX names: the kernel has already refused empty names, `/` and components over NAME_MAX

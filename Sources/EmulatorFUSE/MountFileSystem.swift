@@ -19,11 +19,17 @@ final class Inode: Sendable {
     /// Set once any owner took a record lock through this inode, so flush and release skip the lock
     /// table for the files nobody locks.
     let hadRecordLocks = Atomic<Bool>(false)
+    /// Set for a case-insensitive mount's inode of a file reached through another spelling than its
+    /// real name: the spelling asked for. The kernel short-cuts a rename whose source and target are
+    /// one inode (vfs_rename: `source == target` returns 0), so a case-only rename (`a.txt` to `A.TXT`)
+    /// reaches the server only when the two spellings have different inode numbers.
+    let spelling: [UInt8]?
 
-    init(fd: Int32, key: InodeKey, isRegular: Bool) {
+    init(fd: Int32, key: InodeKey, isRegular: Bool, spelling: [UInt8]? = nil) {
         self.fd = fd
         self.key = key
         self.isRegular = isRegular
+        self.spelling = spelling
     }
 
     deinit { close(fd) }
@@ -50,6 +56,21 @@ struct CacheStamp: Equatable {
 final class InodeTable: Sendable {
     let root: Inode
     private let byKey = Mutex([InodeKey: Inode]())
+    /// Inodes reached through another spelling (`Inode.spelling`); only case-insensitive mounts have any.
+    private let aliases = Mutex(Aliases())
+
+    struct AliasKey: Hashable {
+        var key: InodeKey
+        var spelling: [UInt8]
+    }
+
+    struct Aliases {
+        var current: [AliasKey: Inode] = [:]
+        /// Aliases no lookup may hand out again (a rename made their spelling the real name, and the
+        /// kernel counted the alias as replaced), kept until the kernel forgets them: their address is
+        /// their number.
+        var retired: [ObjectIdentifier: Inode] = [:]
+    }
 
     init(root: Inode) { self.root = root }
 
@@ -81,10 +102,49 @@ final class InodeTable: Sendable {
         return fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(inode).toOpaque()))
     }
 
+    /// Like `remember`, for the file `fd` reached through `spelling`, which is not its real name: a
+    /// number of its own per spelling (see `Inode.spelling`).
+    func rememberAlias(fd: Int32, _ st: stat, spelling: [UInt8]) -> fuse_ino_t {
+        let key = InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        let aliasKey = AliasKey(key: key, spelling: spelling)
+        let (inode, duplicate) = aliases.withLock { table -> (Inode, Bool) in
+            if let known = table.current[aliasKey] {
+                known.lookups.wrappingAdd(1, ordering: .relaxed)
+                return (known, true)
+            }
+            let inode = Inode(fd: fd, key: key, isRegular: st.st_mode & S_IFMT == S_IFREG, spelling: spelling)
+            inode.lookups.store(1, ordering: .relaxed)
+            table.current[aliasKey] = inode
+            return (inode, false)
+        }
+        if duplicate { close(fd) }
+        return fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(inode).toOpaque()))
+    }
+
+    /// Stops handing out the alias of `key` spelled `spelling`.
+    func retireAlias(_ key: InodeKey, spelling: [UInt8]) {
+        aliases.withLock { table in
+            guard let inode = table.current.removeValue(forKey: AliasKey(key: key, spelling: spelling)) else { return }
+            table.retired[ObjectIdentifier(inode)] = inode
+        }
+    }
+
     /// The kernel dropped `count` references; the inode (and its descriptor) goes at zero.
     func forget(_ ino: fuse_ino_t, count: UInt64) {
         if ino == fuse_ino_t(FUSE_ROOT_ID) { return }
         guard let inode = inode(ino) else { return }
+        if let spelling = inode.spelling {
+            aliases.withLock { table in
+                let now = inode.lookups.load(ordering: .relaxed)
+                let left = now > count ? now - count : 0
+                inode.lookups.store(left, ordering: .relaxed)
+                guard left == 0 else { return }
+                let aliasKey = AliasKey(key: inode.key, spelling: spelling)
+                if table.current[aliasKey] === inode { table.current.removeValue(forKey: aliasKey) }
+                table.retired.removeValue(forKey: ObjectIdentifier(inode))
+            }
+            return
+        }
         byKey.withLock { table in
             let now = inode.lookups.load(ordering: .relaxed)
             let left = now > count ? now - count : 0
@@ -93,13 +153,17 @@ final class InodeTable: Sendable {
         }
     }
 
-    func removeAll() { byKey.withLock { $0.removeAll() } }
+    func removeAll() {
+        byKey.withLock { $0.removeAll() }
+        aliases.withLock { $0 = Aliases() }
+    }
 
     /// Every inode number the kernel may hold, the root's included (for cache invalidation).
     func allNumbers() -> [fuse_ino_t] {
-        byKey.withLock { table in
-            [fuse_ino_t(FUSE_ROOT_ID)] + table.values.map { fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained($0).toOpaque())) }
-        }
+        let number = { (inode: Inode) in fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(inode).toOpaque())) }
+        let known = byKey.withLock { table in [fuse_ino_t(FUSE_ROOT_ID)] + table.values.map(number) }
+        let aliased = aliases.withLock { table in table.current.values.map(number) + table.retired.values.map(number) }
+        return known + aliased
     }
 }
 
@@ -136,6 +200,8 @@ final class MountFileSystem: Sendable {
     let freeze: WriteFreeze
     let checksReachability: Bool
     let checksNames: Bool
+    /// Set for case-insensitive name rules (FSx for Windows).
+    let caseFolding: CaseFoldedDirectories?
     let entryTimeout: Double
     let attrTimeout: Double
     /// Exclusive volumes cache names that do not exist, too.
@@ -147,9 +213,10 @@ final class MountFileSystem: Sendable {
     private let onReady = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: DataGeneration?,
-         freeze: WriteFreeze, onReady: @escaping @Sendable () -> Void) {
+         freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, onReady: @escaping @Sendable () -> Void) {
         self.configuration = configuration
         self.freeze = freeze
+        self.caseFolding = caseFolding
         inodes = InodeTable(root: root)
         readOnly = configuration.readOnly
         self.usage = usage

@@ -39,6 +39,7 @@ public enum MountServer {
         let usage: VolumeUsage?
         let generation: DataGeneration?
         let freeze: WriteFreeze
+        let caseFolding: CaseFoldedDirectories?
         do {
             freeze = try WriteFreeze(sharedStateDirectory: configuration.sharedStateDirectory)
             usage = try configuration.capacityBytes.map { capacity throws(SharedStateError) in
@@ -47,12 +48,16 @@ public enum MountServer {
             }
             generation = configuration.cachePolicy == .shared
                 ? try DataGeneration(sharedStateDirectory: configuration.sharedStateDirectory) : nil
+            caseFolding = configuration.nameRules.caseInsensitive
+                ? try CaseFoldedDirectories(sharedStateDirectory: configuration.sharedStateDirectory,
+                                            rules: configuration.nameRules)
+                : nil
         } catch {
             throw .sharedState(error)
         }
 
         let fs = MountFileSystem(configuration: configuration, root: root, usage: usage, generation: generation,
-                                 freeze: freeze, onReady: onReady)
+                                 freeze: freeze, caseFolding: caseFolding, onReady: onReady)
         let userdata = Unmanaged.passRetained(fs)
         defer {
             fs.inodes.removeAll()

@@ -208,7 +208,10 @@ enum Operations {
         guard let (fs, inode) = begin(req, parent) else { return }
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
         var entry = fuse_entry_param()
-        let code = fillEntry(fs, inode, name, &entry)
+        var code = fillEntry(fs, inode, name, &entry)
+        if code == ENOENT, let folding = fs.caseFolding {
+            code = lookupOtherSpelling(fs, folding, inode, name, &entry)
+        }
         if code == ENOENT && fs.negativeTimeout > 0 {
             // ino 0: a negative entry the kernel may cache (exclusive volumes only).
             var negative = fuse_entry_param()
@@ -320,53 +323,64 @@ enum Operations {
 
     static let mknod: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t, dev_t) -> Void = { req, parent, name, mode, rdev in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
-        let result = fs.asCaller(req) { mknodat(inode.fd, name, mode, rdev) }
-        if result != 0 { return fuse_reply_err(req, errno).discard() }
+        let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mknodat(inode.fd, name, mode, rdev) } }
+        if code != 0 { return fuse_reply_err(req, code).discard() }
         replyEntry(req, fs, inode, name)
     }
 
     static let mkdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t) -> Void = { req, parent, name, mode in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
-        let result = fs.asCaller(req) { mkdirat(inode.fd, name, mode) }
-        if result != 0 { return fuse_reply_err(req, errno).discard() }
+        let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mkdirat(inode.fd, name, mode) } }
+        if code != 0 { return fuse_reply_err(req, code).discard() }
         replyEntry(req, fs, inode, name)
     }
 
     static let symlink: @convention(c) (fuse_req_t?, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, target, parent, name in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         guard let target else { return fuse_reply_err(req, EINVAL).discard() }
-        let result = fs.asCaller(req) { symlinkat(target, inode.fd, name) }
-        if result != 0 { return fuse_reply_err(req, errno).discard() }
+        let code = makeEntry(fs, inode, name) { fs.asCaller(req) { symlinkat(target, inode.fd, name) } }
+        if code != 0 { return fuse_reply_err(req, code).discard() }
         replyEntry(req, fs, inode, name)
     }
 
     static let link: @convention(c) (fuse_req_t?, fuse_ino_t, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, ino, newParent, newName in
         guard let (fs, target) = beginChange(req, ino) else { return }
         guard let (_, parent, name) = beginNewEntry(req, newParent, newName) else { return }
-        let result = withProcPath(target.fd) { linkat(AT_FDCWD, $0, parent.fd, name, AT_SYMLINK_FOLLOW) }
-        if result != 0 { return fuse_reply_err(req, errno).discard() }
+        let code = makeEntry(fs, parent, name) {
+            withProcPath(target.fd) { linkat(AT_FDCWD, $0, parent.fd, name, AT_SYMLINK_FOLLOW) }
+        }
+        if code != 0 { return fuse_reply_err(req, code).discard() }
         replyEntry(req, fs, parent, name)
     }
 
     static let unlink: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
         guard let (fs, inode) = beginChange(req, parent) else { return }
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
-        let freed = fs.usage == nil ? nil : freedBytes(inode, name)
-        if unlinkat(inode.fd, name, 0) != 0 { return fuse_reply_err(req, errno).discard() }
-        if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
-        fuse_reply_err(req, 0)
+        fuse_reply_err(req, removeEntry(fs, inode, name, flags: 0)).discard()
     }
 
     static let rmdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
-        guard let (_, inode) = beginChange(req, parent) else { return }
+        guard let (fs, inode) = beginChange(req, parent) else { return }
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
-        fuse_reply_err(req, unlinkat(inode.fd, name, AT_REMOVEDIR) == 0 ? 0 : errno)
+        fuse_reply_err(req, removeEntry(fs, inode, name, flags: AT_REMOVEDIR)).discard()
     }
 
     static let rename: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?, UInt32) -> Void = { req, parent, name, newParent, newName, flags in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, from) = beginChange(req, parent) else { return }
         guard let (_, to, newName) = beginNewEntry(req, newParent, newName) else { return }
+        if let folding = fs.caseFolding {
+            let code = renameFolded(fs, folding, from, name, to, newName, flags: flags) { source, target, flags in
+                renameReleasingCapacity(fs, from, source, to, target, flags: flags)
+            }
+            return fuse_reply_err(req, code).discard()
+        }
+        fuse_reply_err(req, renameReleasingCapacity(fs, from, name, to, newName, flags: flags)).discard()
+    }
+
+    /// renameat2 with the capacity rule: what the rename replaces frees its length. 0 or an errno.
+    static func renameReleasingCapacity(_ fs: MountFileSystem, _ from: Inode, _ name: UnsafePointer<CChar>,
+                                        _ to: Inode, _ newName: UnsafePointer<CChar>, flags: UInt32) -> Int32 {
         // What the rename replaces, unless it swaps (RENAME_EXCHANGE) or replaces a link of itself.
         var freed: (UInt64, InodeKey)?
         if fs.usage != nil, flags & UInt32(BERTH_RENAME_EXCHANGE) == 0, let replaced = freedBytes(to, newName) {
@@ -379,9 +393,9 @@ enum Operations {
         let result = flags == 0
             ? renameat(from.fd, name, to.fd, newName)
             : berth_renameat2(from.fd, name, to.fd, newName, flags)
-        if result != 0 { return fuse_reply_err(req, errno).discard() }
+        if result != 0 { return errno }
         if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
-        fuse_reply_err(req, 0)
+        return 0
     }
 
     // MARK: - Files
@@ -390,17 +404,9 @@ enum Operations {
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         let flags = (fi.pointee.flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW
-        // O_TRUNC on an existing file frees its length.
-        let freed = fs.usage != nil && flags & O_TRUNC != 0 ? freedBytes(inode, name) : nil
-        let fd = fs.asCaller(req) { openat(inode.fd, name, flags, mode) }
-        if fd < 0 { return fuse_reply_err(req, errno).discard() }
-        if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
         var entry = fuse_entry_param()
-        let code = fillEntry(fs, inode, name, &entry)
-        if code != 0 {
-            close(fd)
-            return fuse_reply_err(req, code).discard()
-        }
+        let (fd, code) = createEntry(req, fs, inode, name, flags: flags, mode: mode, &entry)
+        if code != 0 { return fuse_reply_err(req, code).discard() }
         fi.pointee.fh = UInt64(fd)
         if let created = fs.inodes.inode(entry.ino) { recordOpen(fs, created, fd: fd, fi: fi) }
         if fuse_reply_create(req, &entry, fi) != 0 {
@@ -408,6 +414,45 @@ enum Operations {
             close(fd)
             fs.inodes.forget(entry.ino, count: 1)
         }
+    }
+
+    /// Opens (creating) `name` in `parent` and fills its entry: the descriptor and 0, or -1 and an errno.
+    /// On a case-insensitive volume another spelling of `name` is that file: EEXIST with O_EXCL, else
+    /// it is opened (emulator.md: case-insensitive, case-preserving).
+    static func createEntry(_ req: fuse_req_t?, _ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
+                            flags: Int32, mode: mode_t, _ entry: inout fuse_entry_param) -> (Int32, Int32) {
+        func open(_ actual: UnsafePointer<CChar>, _ flags: Int32) -> Int32 {
+            // O_TRUNC on an existing file frees its length.
+            let freed = fs.usage != nil && flags & O_TRUNC != 0 ? freedBytes(parent, actual) : nil
+            let fd = fs.asCaller(req) { openat(parent.fd, actual, flags, mode) }
+            if fd < 0 { return -errno }
+            if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
+            return fd
+        }
+        func finish(_ fd: Int32, _ code: Int32) -> (Int32, Int32) {
+            if code != 0 { close(fd) }
+            return code == 0 ? (fd, 0) : (-1, code)
+        }
+        guard let folding = fs.caseFolding else {
+            let fd = open(name, flags)
+            if fd < 0 { return (-1, -fd) }
+            return finish(fd, fillEntry(fs, parent, name, &entry))
+        }
+        let asked = nameBytes(name)
+        let result = folding.withLock(parent.fd) { () -> (Int32, Int32) in
+            let existing = folding.spelling(of: asked, in: parent.fd, key: parent.key)
+            if let existing, existing != asked {
+                if flags & O_EXCL != 0 { return (-1, EEXIST) }
+                let fd = withCName(existing) { open($0, flags & ~(O_CREAT | O_EXCL)) }
+                if fd < 0 { return (-1, -fd) }
+                return finish(fd, fillEntry(fs, parent, actual: existing, asked: asked, &entry))
+            }
+            let fd = open(name, flags)
+            if fd < 0 { return (-1, -fd) }
+            if existing == nil { folding.recordChange(in: parent.key, added: asked) }
+            return finish(fd, fillEntry(fs, parent, name, &entry))
+        }
+        return result ?? (-1, errno)
     }
 
     static let open: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
