@@ -23,10 +23,10 @@ BERTH="$SCRATCH/release/berth"
 rm -rf "$BENCH_DIR"
 mkdir -p "$BENCH_DIR"
 if [ "${BENCH_TMPFS:-1}" = 1 ]; then mount -t tmpfs -o size=3G berth-bench "$BENCH_DIR"; fi
-mkdir -p "$BENCH_DIR"/{native,berth-back,berth-mnt,ebs-back,ebs-mnt,ebs-state,bindfs-back,bindfs-mnt,state}
+mkdir -p "$BENCH_DIR"/{native,berth-back,berth-mnt,ebs-back,ebs-mnt,ebs-state,win-back,win-mnt,win-state,bindfs-back,bindfs-mnt,state}
 PIDS=()
 cleanup() {
-    for m in "$BENCH_DIR/berth-mnt" "$BENCH_DIR/ebs-mnt" "$BENCH_DIR/bindfs-mnt"; do
+    for m in "$BENCH_DIR/berth-mnt" "$BENCH_DIR/ebs-mnt" "$BENCH_DIR/win-mnt" "$BENCH_DIR/bindfs-mnt"; do
         mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
     done
     for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
@@ -61,8 +61,12 @@ PIDS+=($!)
 "$BERTH" _serve-mount --backing "$BENCH_DIR/ebs-back" --mountpoint "$BENCH_DIR/ebs-mnt" \
     --volume-id vol-bench --type ebs --shared-state "$BENCH_DIR/ebs-state" &
 PIDS+=($!)
+# FSx for Windows: the shared policy plus Windows names (refusals, case-insensitive lookups and creates).
+"$BERTH" _serve-mount --backing "$BENCH_DIR/win-back" --mountpoint "$BENCH_DIR/win-mnt" \
+    --volume-id fs-win --type fsx-windows --shared-state "$BENCH_DIR/win-state" &
+PIDS+=($!)
 bindfs "$BENCH_DIR/bindfs-back" "$BENCH_DIR/bindfs-mnt"
-for m in berth-mnt ebs-mnt; do
+for m in berth-mnt ebs-mnt win-mnt; do
     for _ in $(seq 200); do grep -q " $BENCH_DIR/$m " /proc/mounts && break; sleep 0.01; done
 done
 
@@ -97,9 +101,10 @@ EOF
 }
 
 declare -A R
-for fs in native berth ebs bindfs; do
+for fs in native berth ebs win bindfs; do
     case $fs in
         ebs) dir="$BENCH_DIR/ebs-mnt" ;;
+        win) dir="$BENCH_DIR/win-mnt" ;;
         native) dir="$BENCH_DIR/native" ;;
         berth) dir="$BENCH_DIR/berth-mnt" ;;
         bindfs) dir="$BENCH_DIR/bindfs-mnt" ;;
@@ -112,9 +117,10 @@ for fs in native berth ebs bindfs; do
 done
 
 printf '\n%-22s %14s %14s %16s %16s\n' "filesystem" "seq write MiB/s" "seq read MiB/s" "4k rand read IOPS" "metadata ops/s"
-for fs in native berth ebs bindfs; do
+for fs in native berth ebs win bindfs; do
     name=$fs
     [ $fs = ebs ] && name="berth ebs (FUSE)"
+    [ $fs = win ] && name="berth fsx-windows"
     [ $fs = native ] && name="native ($(stat -f -c %T "$BENCH_DIR/native"))"
     [ $fs = berth ] && name="berth efs (FUSE)"
     [ $fs = bindfs ] && name="bindfs $(bindfs --version 2>/dev/null | awk '{print $2}' | head -1)"
@@ -123,4 +129,6 @@ done
 printf '%-22s %14s %14s\n' "berth / native" \
     "$(awk "BEGIN { printf \"%.2f\", ${R[berth,w]} / ${R[native,w]} }")" \
     "$(awk "BEGIN { printf \"%.2f\", ${R[berth,r]} / ${R[native,r]} }")"
+printf '%-22s %14s %14s %16s %16s\n' "fsx-windows / efs" "" "" "" \
+    "$(awk "BEGIN { printf \"%.2f\", ${R[win,m]} / ${R[berth,m]} }")"
 printf '\nberth mount start-up (spawn -> mountpoint answers), mean of %d: %s ms\n' "$RUNS" "$startup_ms"

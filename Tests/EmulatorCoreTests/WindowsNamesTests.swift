@@ -69,4 +69,17 @@ import Testing
             #expect(ruleErrno(rules, Array("nul.txt".utf8)) == nil)
         }
     }
+
+    @Test func theASCIIFastPathAnswersAsTheStringPath() {
+        var names = ["", ".", "..", "...", "a.", "a ", " a", "CON", "con", "Con.txt", "NUL .txt", "nul.tar.gz", "COM1",
+                     "com9.log", "COM0", "COM10", "LPT1", "lpt9", "LPT", "AUX", "PRN.x", "CONSOLE", "report.txt",
+                     "a<b", "a>b", "a:b", "a\"b", "a\\b", "a|b", "a?b", "a*b", "tab\there", "del\u{7F}",
+                     String(repeating: "x", count: 255), String(repeating: "y", count: 256), "nul_", ".hidden", "a.b.c"]
+        names += (0..<32).map { "c\(Character(Unicode.Scalar(UInt8($0))))" }
+        for name in names {
+            let bytes = Array(name.utf8)
+            let fast = bytes.withUnsafeBufferPointer { WindowsNames.asciiRefusal($0) }
+            #expect(fast == WindowsNames.refusal(for: name), "\(name.debugDescription)")
+        }
+    }
 }

@@ -45,9 +45,13 @@ public final class CaseFoldedDirectories: Sendable {
     public func spelling(of name: [UInt8], in directory: Int32, key: InodeKey) -> [UInt8]? {
         let wanted = matchKey(name)
         let current = generation.load(0)
-        if let index = indexes.withLock({ $0[key] }), index.generation == current {
-            return index.spellings[wanted]
+        // Looked up in place: a copy of the index held outside the lock would make the next change
+        // copy the whole dictionary.
+        let indexed = indexes.withLock { table -> [UInt8]?? in
+            guard let index = table[key], index.generation == current else { return nil }
+            return .some(index.spellings[wanted])
         }
+        if let indexed { return indexed }
         guard let names = Self.scan(directory) else { return nil }
         var spellings: [[UInt8]: [UInt8]] = [:]
         spellings.reserveCapacity(names.count)
@@ -91,18 +95,18 @@ public final class CaseFoldedDirectories: Sendable {
     /// optional), while holding its lock. Every other server's index is invalidated.
     public func recordChange(in key: InodeKey, added: [UInt8]? = nil, removed: [UInt8]? = nil) {
         let after = generation.add(0, 1)
+        let removedKey = removed.map(matchKey), addedKey = added.map(matchKey)
         indexes.withLock { table in
-            guard var index = table[key], index.generation == after &- 1 else {
+            guard table[key]?.generation == after &- 1 else {
                 table[key] = nil
                 return
             }
-            if let removed {
-                let removedKey = matchKey(removed)
-                if index.spellings[removedKey] == removed { index.spellings[removedKey] = nil }
+            // Changed in place (no copy of the dictionary per change).
+            if let removed, let removedKey, table[key]?.spellings[removedKey] == removed {
+                table[key]?.spellings[removedKey] = nil
             }
-            if let added { index.spellings[matchKey(added)] = added }
-            index.generation = after
-            table[key] = index
+            if let added, let addedKey { table[key]?.spellings[addedKey] = added }
+            table[key]?.generation = after
         }
     }
 

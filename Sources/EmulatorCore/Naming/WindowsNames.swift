@@ -66,8 +66,36 @@ public enum WindowsNames {
 
     /// `refusal(for:)` of a name as the kernel sends it: one component's UTF-8 bytes.
     public static func refusal(utf8 name: UnsafeBufferPointer<UInt8>) -> Refusal? {
+        if name.allSatisfy({ $0 < 0x80 }) { return asciiRefusal(name) }
         guard let text = decodeUTF8(name) else { return .notUnicode }
         return refusal(for: text)
+    }
+
+    /// `refusal(for:)` of an ASCII name, the common case, without building a String (a mount asks this
+    /// for every new name). Same answers; `WindowsNamesTests` compares the two.
+    static func asciiRefusal(_ name: UnsafeBufferPointer<UInt8>) -> Refusal? {
+        if name.isEmpty { return .empty }
+        for byte in name {
+            if byte < 0x20 || byte == 0x7F { return .controlCharacter(UInt32(byte)) }
+            switch byte {
+            case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: ":"), UInt8(ascii: "\""), UInt8(ascii: "\\"),
+                 UInt8(ascii: "|"), UInt8(ascii: "?"), UInt8(ascii: "*"):
+                return .reservedCharacter(Unicode.Scalar(byte))
+            default: continue
+            }
+        }
+        let dot = UInt8(ascii: "."), space = UInt8(ascii: " ")
+        if let last = name.last, last == dot || last == space {
+            let isDotEntry = name.count <= 2 && name.allSatisfy { $0 == dot }
+            if !isDotEntry { return .trailingDotOrSpace }
+        }
+        if name.count > maxComponentLength { return .tooLong(name.count) }
+        var base = name.prefix { $0 != dot }
+        while base.last == space { base = base.dropLast() }
+        guard base.count == 3 || base.count == 4 else { return nil }
+        let upper = base.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
+        let text = String(decoding: upper, as: UTF8.self)
+        return reservedDeviceNames.contains(text) ? .reservedDeviceName(String(decoding: base, as: UTF8.self)) : nil
     }
 
     /// The name the bytes spell, or nil when they are not valid UTF-8 (Linux names are any bytes).
