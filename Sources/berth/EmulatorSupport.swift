@@ -51,7 +51,13 @@ enum EmulatorJSON {
         fields.append(("sizeGiB", v.sizeGiB.map(JSONValue.int) ?? .null))
         if let c = v.storageClass { fields.append(("storageClass", .string(c.rawValue))) }
         if let d = v.deployment { fields.append(("deployment", .string(d.rawValue))) }
+        if let lustre = v.lustre {
+            fields.append(("lustreDeployment", .string(lustre.deployment.rawValue)))
+            fields.append(("storageType", .string(lustre.storageType.rawValue)))
+            fields.append(("readCacheGiB", .int(lustre.readCacheGiB)))
+        }
         if let s = v.fromSnapshot { fields.append(("fromSnapshot", .string(s.rawValue))) }
+        if let clone = v.cloneOf { fields.append(("cloneOf", .string(clone.rawValue))) }
         fields.append(("createdAt", .string(ISO8601DateFormatter().string(from: v.createdAt))))
         if let attachments { fields.append(("attachments", .array(attachments.map(attachment)))) }
         return .object(fields)
@@ -87,5 +93,7 @@ enum EmulatorJSON {
 extension ServiceID: ExpressibleByArgument {}
 extension EFSStorageClass: ExpressibleByArgument {}
 extension Deployment: ExpressibleByArgument {}
+extension LustreDeployment: ExpressibleByArgument {}
+extension LustreStorageType: ExpressibleByArgument {}
 extension LaunchType: ExpressibleByArgument {}
 extension OperatingSystem: ExpressibleByArgument {}

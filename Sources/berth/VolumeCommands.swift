@@ -16,6 +16,14 @@ struct VolumeCommand: ParsableCommand {
                   berth volume create --type ebs --az us-east-1a --size-gib 20
                   berth volume create --type efs --az us-east-1a --storage-class one-zone --name uploads
                   berth volume create --type fsx-windows --az us-east-1a --deployment multi-az --size-gib 32
+                  berth volume create --type fsx-lustre --az us-east-1a --size-gib 6000 --storage-type hdd --read-cache-gib 1200
+                  berth volume create --type fsx-lustre --az us-east-1a --lustre-deployment scratch
+                  berth volume create --type fsx-openzfs --az us-east-1b --from-snapshot snap-…   # a clone
+                  berth volume create --type ebs --az us-east-1c --from-snapshot snap-…           # a restore
+
+                --from-snapshot makes a volume of the snapshot's type in any AZ, at least the snapshot's
+                size (default: that size). On fsx-openzfs the new volume is a clone: the snapshot cannot be
+                deleted while it exists. Options are checked against the catalogue the planner uses.
                 """)
         @Option(help: "ebs, efs, fsx-lustre, fsx-windows, fsx-openzfs or fsx-ontap.") var type: ServiceID
         @Option(help: "Home Availability Zone (see `berth az list`).") var az: String
@@ -25,16 +33,28 @@ struct VolumeCommand: ParsableCommand {
         var storageClass: EFSStorageClass?
         @Option(help: "FSx for Windows, OpenZFS, ONTAP: single-az (default) or multi-az.") var deployment: Deployment?
         @Option(name: .customLong("standby-az"), help: "multi-az only: the standby AZ (default: the next AZ).") var standbyAZ: String?
-        @Option(name: .customLong("from-snapshot"), help: "Restore a snapshot's data into the new volume.") var fromSnapshot: String?
+        @Option(name: .customLong("from-snapshot"), help: "Restore a snapshot's data into the new volume (fsx-openzfs: clone it).")
+        var fromSnapshot: String?
+        @Option(name: .customLong("lustre-deployment"), help: "FSx for Lustre: persistent (default) or scratch.")
+        var lustreDeployment: LustreDeployment?
+        @Option(name: .customLong("storage-type"), help: "FSx for Lustre: ssd (default) or hdd (persistent only).")
+        var storageType: LustreStorageType?
+        @Option(name: .customLong("read-cache-gib"), help: "FSx for Lustre HDD: an SSD read cache of up to 20% of --size-gib.")
+        var readCacheGiB: Int?
         @OptionGroup var state: StateOptions
 
         func run() throws {
             let store = try state.open()
             let volume = try refusing { () throws(StateError) in
                 let snapshot = try fromSnapshot.map { (text: String) throws(StateError) in try SnapshotID(parsing: text) }
+                var lustre: LustreConfiguration?
+                if lustreDeployment != nil || storageType != nil || readCacheGiB != nil {
+                    lustre = LustreConfiguration(deployment: lustreDeployment ?? .persistent, storageType: storageType ?? .ssd,
+                                                 readCacheGiB: readCacheGiB ?? 0)
+                }
                 return try store.createVolume(
                     type: type, az: az, sizeGiB: sizeGiB, name: name, storageClass: storageClass,
-                    deployment: deployment, fromSnapshot: snapshot, standbyAZ: standbyAZ)
+                    deployment: deployment, fromSnapshot: snapshot, standbyAZ: standbyAZ, lustre: lustre)
             }
             print(volume.id.rawValue)
         }
@@ -58,6 +78,7 @@ struct VolumeCommand: ParsableCommand {
                     let size = v.sizeGiB.map { "\($0) GiB" } ?? "elastic"
                     let options = v.storageClass?.rawValue
                         ?? v.deployment.map { d in d.rawValue + (v.standbyAvailabilityZone.map { " (standby \($0))" } ?? "") }
+                        ?? v.lustre.map { "\($0.deployment.rawValue) \($0.storageType.rawValue)" + ($0.readCacheGiB > 0 ? " +\($0.readCacheGiB) GiB cache" : "") }
                         ?? "-"
                     print("\(v.id.rawValue.padded(22)) \(v.type.rawValue.padded(12)) \(v.availabilityZone.padded(12)) \(size.padded(9)) \(options.padded(29)) \(String(d.attachments.count).padded(12)) \(v.name ?? "-")")
                 }

@@ -254,3 +254,53 @@ import Testing
         do { try body(); return nil } catch { return error }
     }
 }
+
+/// FSx options validated against the catalogue, reached without mounting.
+@Suite struct FSxOptionTests {
+    @Test func lustreOptionsFollowTheCatalogue() throws {
+        #expect(throws: Never.self) { try LustreConfiguration().validate(sizeGiB: 1200) }
+        #expect(throws: Never.self) { try LustreConfiguration(storageType: .hdd, readCacheGiB: 1200).validate(sizeGiB: 6000) }
+        #expect(throws: StateError.self) { try LustreConfiguration(storageType: .hdd, readCacheGiB: 1201).validate(sizeGiB: 6000) }
+        #expect(throws: StateError.self) { try LustreConfiguration(deployment: .scratch, storageType: .hdd).validate(sizeGiB: 6000) }
+        #expect(throws: StateError.self) { try LustreConfiguration(readCacheGiB: 10).validate(sizeGiB: 6000) }
+        #expect(!LustreConfiguration(deployment: .scratch).hasBackups)
+        #expect(LustreConfiguration(deployment: .persistent).hasBackups)
+    }
+
+    @Test func lustreOptionsAreStoredAndDefaulted() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let plain = try store.createVolume(type: .fsxLustre, az: "us-east-1a")
+        #expect(plain.lustre == LustreConfiguration(deployment: .persistent, storageType: .ssd, readCacheGiB: 0))
+        let hdd = try store.createVolume(type: .fsxLustre, az: "us-east-1a", sizeGiB: 2400,
+                                         lustre: LustreConfiguration(storageType: .hdd, readCacheGiB: 480))
+        #expect(try store.describeVolume(hdd.id).volume.lustre?.readCacheGiB == 480)
+        #expect(stateError { () throws(StateError) in
+            try store.createVolume(type: .efs, az: "us-east-1a", lustre: LustreConfiguration())
+        }?.awsErrorName == "InvalidParameterValue")
+        let scratch = try store.createVolume(type: .fsxLustre, az: "us-east-1a", lustre: LustreConfiguration(deployment: .scratch))
+        #expect(stateError { () throws(StateError) in try store.takeSnapshot(of: scratch.id) }?.awsErrorName == "UnsupportedOperation")
+        #expect(try store.listSnapshots().isEmpty)
+    }
+
+    @Test func openZFSSnapshotsCannotBeDeletedWhileAClone() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .fsxOpenZFS, az: "us-east-1a")
+        let snapshot = try store.takeSnapshot(of: volume.id).snapshot
+        let clone = try store.createVolume(type: .fsxOpenZFS, az: "us-east-1c", fromSnapshot: snapshot.id)
+        #expect(clone.cloneOf == snapshot.id)
+        #expect(stateError { () throws(StateError) in try store.deleteSnapshot(snapshot.id) }
+            == .snapshotHasClones(snapshot.id, clones: [clone.id]))
+        _ = try store.deleteVolume(clone.id)
+        #expect(throws: Never.self) { try store.deleteSnapshot(snapshot.id) }
+        // EBS restores are not clones: their snapshots stay deletable.
+        let ebs = try store.createVolume(type: .ebs, az: "us-east-1a")
+        let ebsSnapshot = try store.takeSnapshot(of: ebs.id).snapshot
+        let restored = try store.createVolume(type: .ebs, az: "us-east-1b", fromSnapshot: ebsSnapshot.id)
+        #expect(restored.cloneOf == nil)
+        #expect(throws: Never.self) { try store.deleteSnapshot(ebsSnapshot.id) }
+    }
+}

@@ -41,8 +41,11 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
     /// The task's platform cannot get this service, per `Catalog.support(_:on:)`. ECS and EC2:
     /// `UnsupportedOperation`.
     case unsupportedPlatform(ServiceID, Platform, reason: String, source: Source)
-    /// Not yet emulated (e.g. volumes from snapshots before the snapshot issue). `UnsupportedOperation`.
-    case notYetSupported(String)
+    /// The service does not offer this for this resource (e.g. a backup of a scratch FSx for Lustre
+    /// file system). FSx and EC2: `UnsupportedOperation`.
+    case unsupportedOperation(String)
+    /// An FSx for OpenZFS snapshot that clones still depend on cannot be deleted. FSx: `BadRequest`.
+    case snapshotHasClones(SnapshotID, clones: [VolumeID])
     /// A snapshot still being taken cannot be restored or deleted.
     case snapshotPending(SnapshotID)
     /// A parameter out of range or not applicable; the message says which and why.
@@ -70,7 +73,8 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
         case .volumeInUse(let id, _): id.isFileSystem ? "FileSystemInUse" : "VolumeInUse"
         case .zoneMismatch: "InvalidVolume.ZoneMismatch"
         case .oneZoneMountTargetMissing: "ResourceInitializationError"
-        case .unsupportedPlatform, .notYetSupported: "UnsupportedOperation"
+        case .unsupportedPlatform, .unsupportedOperation: "UnsupportedOperation"
+        case .snapshotHasClones: "BadRequest"
         case .invalidParameter, .regionMismatch, .noStateDirectory: "InvalidParameterValue"
         case .storage: "InternalError"
         }
@@ -113,8 +117,11 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
                 + "a mount target there"
         case .unsupportedPlatform(let type, let platform, let reason, let source):
             "\(type) volumes cannot be mounted by \(platformPhrase(platform)): \(reason) (\(source))"
-        case .notYetSupported(let what):
-            "\(what) is not emulated yet"
+        case .unsupportedOperation(let text):
+            text
+        case .snapshotHasClones(let id, let clones):
+            "\(id) has clones (\(clones.map(\.rawValue).joined(separator: ", "))); delete them first "
+                + "(FSx for OpenZFS: a snapshot with a dependent clone cannot be deleted; shared/notes/aws-storage-facts.md)"
         case .snapshotPending(let id):
             "\(id) is still being taken (state pending)"
         case .invalidParameter(let text):

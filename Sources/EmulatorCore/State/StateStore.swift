@@ -73,10 +73,11 @@ public final class StateStore: Sendable {
     public func createVolume(
         type: ServiceID, az: String, sizeGiB: Int? = nil, name: String? = nil,
         storageClass: EFSStorageClass? = nil, deployment: Deployment? = nil, fromSnapshot: SnapshotID? = nil,
-        standbyAZ: String? = nil
+        standbyAZ: String? = nil, lustre: LustreConfiguration? = nil
     ) throws(StateError) -> Volume {
-        let options = try VolumeOptions.validate(
-            type: type, sizeGiB: sizeGiB, name: name, storageClass: storageClass, deployment: deployment, standbyAZ: standbyAZ)
+        var options = try VolumeOptions.validate(
+            type: type, sizeGiB: sizeGiB, name: name, storageClass: storageClass, deployment: deployment, standbyAZ: standbyAZ,
+            lustre: lustre)
         let id = VolumeID.generate(for: type)
         let volumeDirectory = directory.volumeDirectory(id)
         var madeDirectories = false
@@ -94,11 +95,13 @@ public final class StateStore: Sendable {
                     let snapshot = try Self.snapshot(db, fromSnapshot)
                     size = try Self.restoredSize(snapshot, type: type, requested: sizeGiB) ?? size
                     source = snapshot
+                    if let size, let lustre = options.lustre { try lustre.validate(sizeGiB: size) }
+                    if type == .fsxOpenZFS { options.typeOptions[Volume.cloneOfKey] = snapshot.id.rawValue }
                 }
                 let volume = Volume(
                     id: id, type: type, name: options.name, availabilityZone: az, standbyAvailabilityZone: standby,
                     sizeGiB: size, storageClass: options.storageClass, deployment: options.deployment,
-                    createdAt: Self.now(), fromSnapshot: fromSnapshot, options: [:])
+                    createdAt: Self.now(), fromSnapshot: fromSnapshot, options: options.typeOptions)
                 // The directories are made inside the transaction, after every check, so a refusal touches
                 // nothing on disk; if the insert or the commit fails they are removed below.
                 madeDirectories = true
@@ -351,6 +354,10 @@ public final class StateStore: Sendable {
             let zones = try Self.zones(db)
             try AttachmentRules.checkAvailable(
                 volume, regionZones: zones.map(\.name), failedZones: Set(zones.filter { $0.status == .failed }.map(\.name)))
+            if let lustre = volume.lustre, !lustre.hasBackups {
+                throw .unsupportedOperation(
+                    "\(volume.id) is a \(lustre.deployment.rawValue) FSx for Lustre file system, which has no backups (\(LustreOptionFacts.backedUp.source))")
+            }
             let snapshot = Snapshot(
                 id: SnapshotID.generate(), volumeID: volumeID, name: name, createdAt: Self.now(), state: .pending,
                 sourceType: volume.type, sourceAvailabilityZone: volume.availabilityZone, sizeGiB: volume.sizeGiB,
@@ -382,6 +389,9 @@ public final class StateStore: Sendable {
         let snapshot = try decide { db throws(StateError) in
             let snapshot = try Self.snapshot(db, id)
             if snapshot.state == .pending && !evenIfPending { throw .snapshotPending(id) }
+            let clones = try Self.attempt { try VolumeRecord.order(Column("id")).fetchAll(db) }.map(\.volume)
+                .filter { $0.cloneOf == id }.map(\.id)
+            if !clones.isEmpty { throw .snapshotHasClones(id, clones: clones) }
             _ = try Self.attempt { try SnapshotRecord.deleteOne(db, key: id.rawValue) }
             return snapshot
         }
@@ -601,6 +611,9 @@ struct VolumeOptions {
     var name: String?
     var storageClass: EFSStorageClass?
     var deployment: Deployment?
+    var lustre: LustreConfiguration?
+    /// What goes into `Volume.options`.
+    var typeOptions: [String: String] = [:]
 
     /// Berth's default EBS size: ECS-managed EBS volumes have none (AWS docs:
     /// AmazonECS/latest/developerguide/ebs-volumes.html requires `sizeInGiB` or a snapshot).
@@ -618,7 +631,7 @@ struct VolumeOptions {
 
     static func validate(
         type: ServiceID, sizeGiB: Int?, name: String?, storageClass: EFSStorageClass?, deployment: Deployment?,
-        standbyAZ: String?
+        standbyAZ: String?, lustre: LustreConfiguration? = nil
     ) throws(StateError) -> VolumeOptions {
         let facts = Catalog.facts(type)
         var options = VolumeOptions(name: try validateName(name))
@@ -651,6 +664,14 @@ struct VolumeOptions {
         }
         if standbyAZ != nil && options.deployment != .multiAZ {
             throw .invalidParameter("a standby AZ applies to multi-az deployments only")
+        }
+        if type == .fsxLustre {
+            let chosen = lustre ?? LustreConfiguration()
+            try chosen.validate(sizeGiB: options.sizeGiB ?? 0)
+            options.lustre = chosen
+            options.typeOptions = chosen.options
+        } else if lustre != nil {
+            throw .invalidParameter("--lustre-deployment, --storage-type and --read-cache-gib apply to fsx-lustre only, not \(type)")
         }
         return options
     }
