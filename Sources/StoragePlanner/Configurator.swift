@@ -80,7 +80,8 @@ public enum Configurator {
         c.entries.append(("storageCapacityGiB", .int(size)))
         if hdd {
             c.entries.append(("driveCacheType", "READ"))
-            c.entries.append(("readCacheGiB", .int(size / 5)))
+            // The largest cache the catalogue allows (the same fact `berth volume create` checks).
+            c.entries.append(("readCacheGiB", .int(LustreOptionFacts.maxReadCacheGiB(sizeGiB: size))))
         }
         let perTiB = lustreThroughputPerTiB(hdd: hdd, neededMiBps: p.performance.throughputMiBps, sizeGiB: size)
         c.entries.append(("perUnitStorageThroughput", .int(perTiB)))

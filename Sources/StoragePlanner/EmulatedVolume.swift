@@ -9,6 +9,10 @@ public struct EmulatedVolumeChoice: Sendable, Equatable {
     public var deployment: Deployment?
     public var sizeGiB: Int?
     public var platform: Platform
+    /// FSx for Lustre: the pick's deployment, storage type and read cache.
+    public var lustreDeployment: LustreDeployment?
+    public var lustreStorageType: LustreStorageType?
+    public var lustreReadCacheGiB: Int?
 }
 
 extension Recommendation {
@@ -18,7 +22,8 @@ extension Recommendation {
         let configuration = pick.configuration
         var choice = EmulatedVolumeChoice(
             service: pick.service, storageClass: nil, deployment: nil, sizeGiB: nil,
-            platform: Platform(os: profile.platform.os, launchType: profile.platform.launchType))
+            platform: Platform(os: profile.platform.os, launchType: profile.platform.launchType),
+            lustreDeployment: nil, lustreStorageType: nil, lustreReadCacheGiB: nil)
         switch pick.service {
         case .efs:
             // Configurator.efs writes "standard" or "one-zone", the emulator's spellings.
@@ -31,9 +36,12 @@ extension Recommendation {
             choice.deployment = deploymentType.hasPrefix("MULTI_AZ") ? .multiAZ : .singleAZ
             choice.sizeGiB = configuration["storageCapacityGiB"].flatMap(Self.integer)
         case .fsxLustre:
-            // Lustre lives in one AZ whatever its deployment type (AWS docs fsx LustreGuide
-            // using-fsx-lustre.html); the emulator has no deployment option for it yet.
+            // PERSISTENT_1/2 and SCRATCH_1/2 (AWS docs fsx/latest/LustreGuide/using-fsx-lustre.html).
             choice.sizeGiB = configuration["storageCapacityGiB"].flatMap(Self.integer)
+            let deploymentType = configuration["deploymentType"].flatMap(Self.text) ?? ""
+            choice.lustreDeployment = deploymentType.hasPrefix("SCRATCH") ? .scratch : .persistent
+            choice.lustreStorageType = configuration["storageType"].flatMap(Self.text) == "HDD" ? .hdd : .ssd
+            choice.lustreReadCacheGiB = configuration["readCacheGiB"].flatMap(Self.integer)
         }
         return choice
     }

@@ -147,6 +147,10 @@ struct DrillCommand: ParsableCommand {
                 plan.deployment = choice.deployment
                 plan.sizeGiB = choice.sizeGiB
                 plan.platform = choice.platform
+                if let deployment = choice.lustreDeployment {
+                    plan.lustre = LustreConfiguration(deployment: deployment, storageType: choice.lustreStorageType ?? .ssd,
+                                                      readCacheGiB: choice.lustreReadCacheGiB ?? 0)
+                }
                 if !quiet {
                     printError("\(profile): berth recommend picks \(choice.service.rawValue)"
                                + [choice.storageClass?.rawValue, choice.deployment?.rawValue, choice.sizeGiB.map { "\($0) GiB" }]

@@ -21,6 +21,8 @@ public struct DrillPlan: Sendable {
     public var storageClass: EFSStorageClass?
     public var deployment: Deployment?
     public var sizeGiB: Int?
+    /// FSx for Lustre only.
+    public var lustre: LustreConfiguration?
     /// The tasks' platform: the mounts are checked against it as any mount is.
     public var platform = Platform(os: .linux, launchType: .ec2)
     /// Nil: the region's first AZ.
@@ -164,7 +166,7 @@ public final class AZFailureDrill: Sendable {
         let volume = try stateCall { () throws(StateError) in
             try store.createVolume(type: plan.type, az: zoneA, sizeGiB: plan.sizeGiB, name: "drill",
                                    storageClass: plan.storageClass, deployment: plan.deployment,
-                                   standbyAZ: plan.deployment == .multiAZ ? zoneB : nil)
+                                   standbyAZ: plan.deployment == .multiAZ ? zoneB : nil, lustre: plan.lustre)
         }
         step("created \(volume.id) (\(describe(volume))) in \(zoneA)")
         var mounted: [String] = []
@@ -237,7 +239,8 @@ public final class AZFailureDrill: Sendable {
                 recoveryVolume = try stateCall { () throws(StateError) in
                     try store.createVolume(type: plan.type, az: zoneB, sizeGiB: volume.sizeGiB, name: "drill-restored",
                                            storageClass: volume.storageClass,
-                                           deployment: volume.deployment, fromSnapshot: latestSnapshot.snapshot.id)
+                                           deployment: volume.deployment, fromSnapshot: latestSnapshot.snapshot.id,
+                                           lustre: volume.lustre)
                 }.id
                 recovery = "new volume in \(zoneB) from the latest snapshot \(latestSnapshot.snapshot.id)"
                 restoredFrom = latestSnapshotRequestedAt
@@ -245,7 +248,8 @@ public final class AZFailureDrill: Sendable {
             } else {
                 recoveryVolume = try stateCall { () throws(StateError) in
                     try store.createVolume(type: plan.type, az: zoneB, sizeGiB: volume.sizeGiB, name: "drill-empty",
-                                           storageClass: volume.storageClass, deployment: volume.deployment)
+                                           storageClass: volume.storageClass, deployment: volume.deployment,
+                                           lustre: volume.lustre)
                 }.id
                 recovery = "no snapshot had been taken: an empty volume in \(zoneB)"
                 step("no snapshot to restore; created empty \(recoveryVolume) in \(zoneB)")
@@ -314,7 +318,8 @@ public final class AZFailureDrill: Sendable {
     }
 
     func describe(_ volume: Volume) -> String {
-        [volume.type.rawValue, volume.storageClass?.rawValue, volume.deployment?.rawValue, volume.sizeGiB.map { "\($0) GiB" }]
+        [volume.type.rawValue, volume.storageClass?.rawValue, volume.deployment?.rawValue,
+         volume.lustre.map { "\($0.deployment.rawValue) \($0.storageType.rawValue)" }, volume.sizeGiB.map { "\($0) GiB" }]
             .compactMap { $0 }.joined(separator: ", ")
     }
 
