@@ -144,13 +144,13 @@ import Testing
         let sandbox = try StateSandbox()
         defer { sandbox.cleanUp() }
         let store = try sandbox.store()
-        let volume = try store.createVolume(type: .fsxOpenZFS, az: "us-east-1a")
+        let volume = try store.createVolume(type: .fsxWindows, az: "us-east-1a")
         try Data("x".utf8).write(to: URL(fileURLWithPath: sandbox.stateDirectory.dataDirectory(volume.id) + "/x"))
         let snapshot = try store.takeSnapshot(of: volume.id).snapshot
         _ = try store.deleteVolume(volume.id)
         #expect(try store.listSnapshots().map(\.id) == [snapshot.id])
-        let clone = try store.createVolume(type: .fsxOpenZFS, az: "us-east-1b", fromSnapshot: snapshot.id)
-        #expect(FileManager.default.fileExists(atPath: sandbox.stateDirectory.dataDirectory(clone.id) + "/x"))
+        let restored = try store.createVolume(type: .fsxWindows, az: "us-east-1b", fromSnapshot: snapshot.id)
+        #expect(FileManager.default.fileExists(atPath: sandbox.stateDirectory.dataDirectory(restored.id) + "/x"))
         _ = try store.deleteSnapshot(snapshot.id)
         #expect(try store.listSnapshots().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory.snapshotDirectory(snapshot.id)))
