@@ -41,7 +41,19 @@ enum BackgroundMount {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, 0x80)  // POSIX_SPAWN_SETSID (glibc 2.26+), not imported by Swift
+        // The stop signals start at their defaults and unblocked: a caller that ignores SIGTERM (a shell's
+        // background job, a test runner, a drill before its own handlers are in place) would otherwise
+        // pass that on, libfuse would leave the ignored signal alone, and `berth unmount` could not stop
+        // the server.
+        var defaults = sigset_t(), mask = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&defaults, signal) }
+        sigemptyset(&mask)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+        // POSIX_SPAWN_SETSID (0x80, glibc 2.26+) | POSIX_SPAWN_SETSIGMASK (0x08) | POSIX_SPAWN_SETSIGDEF
+        // (0x04): glibc's values, which Swift does not import.
+        posix_spawnattr_setflags(&attributes, 0x80 | 0x08 | 0x04)
         let argv: [UnsafeMutablePointer<CChar>?] = argumentVector.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var child: pid_t = 0

@@ -214,12 +214,19 @@ struct ProcessDrillMounter: DrillMounter {
         let store = try StateStore(directory: stateDirectory)
         let canonical = try store.canonicalMountpoint(mountpoint)
         guard let attachment = try store.listAttachments().first(where: { $0.mountpoint == canonical }) else { return }
-        guard BackgroundMount.stop(attachment, store: store, timeout: 10) else {
-            throw Failure(description: "the mount server at \(mountpoint) (pid \(attachment.server.pid)) did not stop within 10 s")
+        let stopped = BackgroundMount.stop(attachment, store: store, timeout: 10)
+        if !stopped {
+            // A drill leaves nothing behind: a server that did not stop is killed and its mount detached.
+            kill(attachment.server.pid, SIGKILL)
         }
         // The server is our child: collect it so that it does not linger as a zombie.
         var status: Int32 = 0
         _ = waitpid(attachment.server.pid, &status, 0)
+        if !stopped {
+            _ = DeadMounts.clear(mountpoint)
+            _ = try? store.reapStaleAttachments()
+            throw Failure(description: "the mount server at \(mountpoint) (pid \(attachment.server.pid)) did not stop within 10 s; it was killed")
+        }
     }
 }
 

@@ -282,6 +282,30 @@ struct CLIMountTests {
         #expect(try berth.attachments(volume).isEmpty)
     }
 
+    /// A caller that ignores SIGTERM (a shell's background job, a test runner) must not pass that on to
+    /// the mount server, or `berth unmount` could never stop it.
+    @Test func backgroundServerStopsEvenWhenItsCallerIgnoresSIGTERM() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a")
+        let mountpoint = try berth.mountpoint("a")
+        let launcher = Process()
+        launcher.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        launcher.arguments = ["python3", "-c",
+                              "import signal, subprocess, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                                  + "signal.signal(signal.SIGINT, signal.SIG_IGN); sys.exit(subprocess.run(sys.argv[1:]).returncode)",
+                              try ServedMount.berthBinary().path, "mount", volume, mountpoint, "--az", "us-east-1a",
+                              "--background", "--state-dir", berth.state]
+        launcher.standardOutput = Pipe()
+        try launcher.run()
+        launcher.waitUntilExit()
+        #expect(launcher.terminationStatus == 0)
+        let started = Date()
+        #expect(try berth.run("unmount", mountpoint, "--timeout", "5").status == 0)
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(!ServedMount.isMounted(mountpoint))
+        #expect(try berth.attachments(volume).isEmpty)
+    }
+
     @Test func badMountRequestsAreRefusedAndChangeNothing() throws {
         let berth = try Berth()
         let volume = try berth.createVolume("--type", "efs", "--az", "us-east-1a")
