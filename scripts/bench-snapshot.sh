@@ -5,7 +5,9 @@
 # byte), on two fresh loop-mounted filesystems under BENCH_DIR: ext4 (no reflinks: both rows copy, with
 # copy_file_range when allowed) and XFS made with reflink=1 (installs xfsprogs when missing); where loop
 # devices are not allowed, the disk holding BENCH_DIR is used instead. The "method"
-# column is what `berth snapshot describe` says happened; "paused" is how long writes were held.
+# column is what `berth snapshot describe` says happened; "paused" is how long writes were held;
+# "restore" is `berth volume create --from-snapshot` of the last snapshot (an fsx-openzfs clone is made
+# the same way), which shares extents where it can whatever the snapshot's own method was.
 # Figures, not assertions. Needs root, /dev/fuse, python3, jq.
 # Environment: BENCH_DIR (default /work/.bench-snapshot), RUNS (default 3), FILES (default 16384).
 set -euo pipefail
@@ -22,8 +24,11 @@ cleanup() {
     for m in "$BENCH_DIR"/*/mnt-*; do
         [ -d "$m" ] && mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
     done
-    sleep 0.2
+    pkill -f -- "--state-dir $BENCH_DIR/" 2>/dev/null || true
+    sleep 0.5
     for fs in ext4 xfs; do mountpoint -q "$BENCH_DIR/$fs" 2>/dev/null && umount "$BENCH_DIR/$fs"; done
+    losetup -j "$BENCH_DIR/ext4.img" 2>/dev/null | cut -d: -f1 | xargs -r losetup -d 2>/dev/null || true
+    losetup -j "$BENCH_DIR/xfs.img" 2>/dev/null | cut -d: -f1 | xargs -r losetup -d 2>/dev/null || true
     rm -rf "$BENCH_DIR"
 }
 trap cleanup EXIT
@@ -38,7 +43,7 @@ if ! command -v mkfs.xfs >/dev/null; then
 fi
 make_store() {  # NAME MKFS...
     local name=$1; shift
-    truncate -s 8G "$BENCH_DIR/$name.img"
+    truncate -s 16G "$BENCH_DIR/$name.img"
     mkdir -p "$BENCH_DIR/$name"
     if "$@" "$BENCH_DIR/$name.img" >/dev/null 2>&1 && mount -o loop "$BENCH_DIR/$name.img" "$BENCH_DIR/$name" 2>/dev/null; then
         stores+=("$name")
@@ -74,7 +79,7 @@ EOF
     sync
 }
 
-printf '%-6s %-22s %-12s %-8s %10s %10s\n' store data requested method "seconds" "paused s"
+printf '%-6s %-22s %-12s %-8s %10s %10s %10s\n' store data requested method "seconds" "paused s" "restore s"
 for store in "${stores[@]}"; do
     base="$BENCH_DIR/$store"
     state="$base/state"
@@ -100,10 +105,16 @@ for store in "${stores[@]}"; do
                 paused+=("$(jq -r .pausedSeconds <<<"$info")")
                 snaps+=("$snap")
             done
+            # Restoring (for fsx-openzfs: cloning) the last snapshot into another AZ copies it the same way.
+            t0=$(now_ns)
+            restored=$("$BERTH" volume create --type ebs --az us-east-1b --from-snapshot "$snap" --state-dir "$state")
+            t1=$(now_ns)
+            restore_s=$(awk "BEGIN { print ($t1 - $t0) / 1e9 }")
+            "$BERTH" volume delete "$restored" --state-dir "$state" >/dev/null
             median_ms=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
             median_paused=$(printf '%s\n' "${paused[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
-            printf '%-6s %-22s %-12s %-8s %10.3f %10.3f\n' "$store" "$label" "$requested" "$method" \
-                "$(awk "BEGIN { print $median_ms / 1000 }")" "$median_paused"
+            printf '%-6s %-22s %-12s %-8s %10.3f %10.3f %10.3f\n' "$store" "$label" "$requested" "$method" \
+                "$(awk "BEGIN { print $median_ms / 1000 }")" "$median_paused" "$restore_s"
         done
         # Deleted only now: deleting between runs would slow the next run's file creation on ext4.
         for snap in "${snaps[@]}"; do "$BERTH" snapshot delete "$snap" --state-dir "$state" >/dev/null; done
