@@ -290,6 +290,8 @@ enum DrillJSON {
             ("corruptRecords", .int(r.corruptRecords)),
             ("steps", .array(r.steps.map { .object([("at", .double($0.at)), ("action", .string($0.action))]) })),
             ("recovery", .string(r.recovery)),
+            ("failedAtSeconds", .double(r.failedAtSeconds)),
+            ("restoredSnapshotAtSeconds", r.restoredSnapshotAtSeconds.map(JSONValue.double) ?? .null),
             ("snapshotsTaken", .int(r.snapshotsTaken)),
             ("recordsWrittenAfterRecovery", .int(r.recordsWrittenAfterRecovery)),
             ("workloadExitStatus", r.workloadExitStatus.map { .int(Int($0)) } ?? .null),

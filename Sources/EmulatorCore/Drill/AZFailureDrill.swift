@@ -90,6 +90,10 @@ public struct DrillReport: Sendable {
     public var snapshotsTaken: Int
     public var recordsWrittenAfterRecovery: Int
     public var workloadExitStatus: Int32?
+    /// Seconds from the start: when AZ A was failed, and when the snapshot that was restored was
+    /// requested (nil when none was). Their difference bounds the recovery point of a restore.
+    public var failedAtSeconds: Double
+    public var restoredSnapshotAtSeconds: Double?
     /// Nil when no recovery check was asked for or no mount in B was reached.
     public var recoveryCheckExitStatus: Int32?
     public var steps: [DrillStep]
@@ -211,8 +215,9 @@ public final class AZFailureDrill: Sendable {
             next += plan.snapshotEvery
         }
         sleepUntil(failTime)
+        // The outage takes effect when the flag is set, at the start of setAZFailed.
+        let failingAt = clock.now
         try stateCall { () throws(StateError) in _ = try store.setAZFailed(zoneA, true) }
-        let failedAt = clock.now
         step("failed \(zoneA)")
         // The writer stops at its first error: the outage answers EIO from the next operation on.
         let writerStopped = writer.waitForError(timeout: .seconds(2))
@@ -260,7 +265,7 @@ public final class AZFailureDrill: Sendable {
             try mounter.mount(recoveryVolume, at: mountB, az: zoneB, task: "drill-recovery", platform: plan.platform,
                               stateDirectory: store.directory)
             mounted.append(mountB)
-            recoveryTime = seconds(clock.now) - seconds(failedAt)
+            recoveryTime = seconds(clock.now) - seconds(failingAt)
             step("mounted \(recoveryVolume) at \(mountB) in \(zoneB): recovered")
         } catch {
             step("could not mount in \(zoneB): \(error)")
@@ -314,6 +319,8 @@ public final class AZFailureDrill: Sendable {
             recoveryTimeSeconds: recoveryTime.map { ($0 * 1000).rounded() / 1000 },
             corruptRecords: scan.corruptRecords, snapshotsTaken: snapshotsTaken,
             recordsWrittenAfterRecovery: writtenAfter, workloadExitStatus: workloadStatus,
+            failedAtSeconds: (seconds(failingAt) * 1000).rounded() / 1000,
+            restoredSnapshotAtSeconds: restoredFrom.map { (seconds($0) * 1000).rounded() / 1000 },
             recoveryCheckExitStatus: recoveryCheckStatus, steps: steps.withLock { $0 })
     }
 
