@@ -282,14 +282,26 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Marks an AZ failed or available again (`berth az fail|recover`): the database first (new volumes and
-    /// mounts there are refused from then on), then the AZ's shared flag, which every mount reads before each
-    /// operation (`ZoneReachability`: cut-off mounts answer EIO).
+    /// Marks an AZ failed or available again (`berth az fail|recover`). The AZ's shared flag, which every
+    /// mount reads before each operation (`ZoneReachability`: cut-off mounts answer EIO), and the database
+    /// (new volumes and mounts there are refused). A failure sets the flag first, so that the outage takes
+    /// effect at once rather than after the database's commit, and again after it (a `syncZoneFlags` in
+    /// between may have cleared it); a recovery commits first and then clears the flag. A failed commit
+    /// puts the flag back.
     @discardableResult
     public func setAZFailed(_ zone: String, _ failed: Bool) throws(StateError) -> AvailabilityZone {
-        let result = try recordAZStatus(zone, failed)
-        try zoneFlags().flag(zone)?.set(failed)
-        return result
+        guard region.zones.contains(zone) else { throw .zoneNotFound(zone, region: region.name, known: region.zones) }
+        let flag = try zoneFlags().flag(zone)
+        let before = flag?.isSet ?? false
+        if failed { flag?.set(true) }
+        do {
+            let result = try recordAZStatus(zone, failed)
+            flag?.set(failed)
+            return result
+        } catch {
+            flag?.set(before)
+            throw error
+        }
     }
 
     /// The AZ flags, made to agree with the database (a process killed between the two leaves them apart).
