@@ -6,16 +6,19 @@
 # copy_file_range when allowed) and XFS made with reflink=1 (installs xfsprogs when missing); where loop
 # devices are not allowed, the disk holding BENCH_DIR is used instead. The "method"
 # column is what `berth snapshot describe` says happened; "paused" is how long writes were held;
-# "restore" is `berth volume create --from-snapshot` of the last snapshot (an fsx-openzfs clone is made
-# the same way), which shares extents where it can whatever the snapshot's own method was.
+# "restore" is `berth volume create --from-snapshot` of the last snapshot into another AZ: for the default
+# BENCH_TYPE=fsx-openzfs that is a clone (hard links, files copied on first use), for ebs a restore (a
+# copy that shares extents where it can).
 # Figures, not assertions. Needs root, /dev/fuse, python3, jq.
-# Environment: BENCH_DIR (default /work/.bench-snapshot), RUNS (default 3), FILES (default 16384).
+# Environment: BENCH_DIR (default /work/.bench-snapshot), RUNS (default 3), FILES (default 16384),
+# BENCH_TYPE (default fsx-openzfs; any type with snapshots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRATCH="${SCRATCH:-$PWD/.build-fuse}"
 BENCH_DIR="${BENCH_DIR:-/work/.bench-snapshot}"
 RUNS="${RUNS:-3}"
 FILES="${FILES:-16384}"
+BENCH_TYPE="${BENCH_TYPE:-fsx-openzfs}"
 
 swift build -c release --product berth --scratch-path "$SCRATCH" >/dev/null
 BERTH="$SCRATCH/release/berth"
@@ -79,13 +82,14 @@ EOF
     sync
 }
 
+echo "volumes: $BENCH_TYPE"
 printf '%-6s %-22s %-12s %-8s %10s %10s %10s\n' store data requested method "seconds" "paused s" "restore s"
 for store in "${stores[@]}"; do
     base="$BENCH_DIR/$store"
     state="$base/state"
     mkdir -p "$state"
     for kind in small large; do
-        vol=$("$BERTH" volume create --type ebs --az us-east-1a --size-gib 4 --state-dir "$state")
+        vol=$("$BERTH" volume create --type "$BENCH_TYPE" --az us-east-1a --size-gib 64 --state-dir "$state")
         mnt="$base/mnt-$kind"
         mkdir -p "$mnt"
         "$BERTH" mount "$vol" "$mnt" --az us-east-1a --background --state-dir "$state" >/dev/null
@@ -105,9 +109,11 @@ for store in "${stores[@]}"; do
                 paused+=("$(jq -r .pausedSeconds <<<"$info")")
                 snaps+=("$snap")
             done
-            # Restoring (for fsx-openzfs: cloning) the last snapshot into another AZ copies it the same way.
+            # Restoring (for fsx-openzfs: cloning) the last snapshot into another AZ. Written-back first, so
+            # that the state database's commit does not wait for the snapshots' dirty pages.
+            sync
             t0=$(now_ns)
-            restored=$("$BERTH" volume create --type ebs --az us-east-1b --from-snapshot "$snap" --state-dir "$state")
+            restored=$("$BERTH" volume create --type "$BENCH_TYPE" --az us-east-1b --from-snapshot "$snap" --state-dir "$state")
             t1=$(now_ns)
             restore_s=$(awk "BEGIN { print ($t1 - $t0) / 1e9 }")
             "$BERTH" volume delete "$restored" --state-dir "$state" >/dev/null

@@ -202,6 +202,8 @@ final class MountFileSystem: Sendable {
     let checksNames: Bool
     /// Set for case-insensitive name rules (FSx for Windows).
     let caseFolding: CaseFoldedDirectories?
+    /// Set for an FSx for OpenZFS clone whose files are still shared with its snapshot.
+    let cloneSharing: CloneSharing?
     let entryTimeout: Double
     let attrTimeout: Double
     /// Exclusive volumes cache names that do not exist, too.
@@ -213,10 +215,12 @@ final class MountFileSystem: Sendable {
     private let onReady = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: DataGeneration?,
-         freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, onReady: @escaping @Sendable () -> Void) {
+         freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, cloneSharing: CloneSharing? = nil,
+         onReady: @escaping @Sendable () -> Void) {
         self.configuration = configuration
         self.freeze = freeze
         self.caseFolding = caseFolding
+        self.cloneSharing = cloneSharing
         inodes = InodeTable(root: root)
         readOnly = configuration.readOnly
         self.usage = usage

@@ -57,7 +57,9 @@ public enum MountServer {
         }
 
         let fs = MountFileSystem(configuration: configuration, root: root, usage: usage, generation: generation,
-                                 freeze: freeze, caseFolding: caseFolding, onReady: onReady)
+                                 freeze: freeze, caseFolding: caseFolding,
+                                 cloneSharing: CloneSharing(sharedStateDirectory: configuration.sharedStateDirectory),
+                                 onReady: onReady)
         let userdata = Unmanaged.passRetained(fs)
         defer {
             fs.inodes.removeAll()

@@ -127,9 +127,21 @@ enum Operations {
     /// Looks `name` up under `parent` and fills `entry`; returns 0 or an errno.
     static func fillEntry(_ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
                           _ entry: inout fuse_entry_param) -> Int32 {
-        let fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        var fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return errno }
-        let code = statOf(fd, &entry.attr)
+        var code = statOf(fd, &entry.attr)
+        if code == 0, let sharing = fs.cloneSharing,
+           sharing.isShared(device: UInt64(entry.attr.st_dev), inode: UInt64(entry.attr.st_ino),
+                            links: UInt64(entry.attr.st_nlink), isRegular: entry.attr.st_mode & S_IFMT == S_IFREG) {
+            // A clone's file still shared with its snapshot: copied out before the kernel gets an inode
+            // through which it could be changed.
+            close(fd)
+            code = sharing.copyUpIfShared(in: parent.fd, name: name)
+            if code != 0 { return code }
+            fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+            if fd < 0 { return errno }
+            code = statOf(fd, &entry.attr)
+        }
         if code != 0 {
             close(fd)
             return code
@@ -432,6 +444,11 @@ enum Operations {
         func finish(_ fd: Int32, _ code: Int32) -> (Int32, Int32) {
             if code != 0 { close(fd) }
             return code == 0 ? (fd, 0) : (-1, code)
+        }
+        if let sharing = fs.cloneSharing {
+            // O_CREAT on an existing name opens it without a lookup: copy it out of the snapshot first.
+            let code = sharing.copyUpIfShared(in: parent.fd, name: name)
+            if code != 0 { return (-1, code) }
         }
         guard let folding = fs.caseFolding else {
             let fd = open(name, flags)

@@ -304,3 +304,48 @@ import Testing
         #expect(throws: Never.self) { try store.deleteSnapshot(ebsSnapshot.id) }
     }
 }
+
+/// FSx for OpenZFS clones share their snapshot's files until first use.
+@Suite struct CloneSharingTests {
+    func inode(_ path: String) -> UInt64? {
+        var st = stat()
+        return stat(path, &st) == 0 ? UInt64(st.st_ino) : nil
+    }
+
+    @Test func aCloneLinksItsSnapshotsFilesAndCopiesOneOutOnFirstUse() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .fsxOpenZFS, az: "us-east-1a")
+        let data = sandbox.stateDirectory.dataDirectory(volume.id)
+        try FileManager.default.createDirectory(atPath: data + "/dir/sub", withIntermediateDirectories: true)
+        try Data("deep".utf8).write(to: URL(fileURLWithPath: data + "/dir/sub/file"))
+        try Data(repeating: 7, count: 1 << 20).write(to: URL(fileURLWithPath: data + "/big"))
+        let snapshot = try store.takeSnapshot(of: volume.id).snapshot
+        let snapshotData = sandbox.stateDirectory.snapshotDirectory(snapshot.id) + "/data"
+        let clone = try store.createVolume(type: .fsxOpenZFS, az: "us-east-1b", fromSnapshot: snapshot.id)
+        let cloneData = sandbox.stateDirectory.dataDirectory(clone.id)
+        // Linked, not copied: the clone is ready whatever the size.
+        #expect(inode(cloneData + "/big") == inode(snapshotData + "/big"))
+        #expect(inode(cloneData + "/dir/sub/file") == inode(snapshotData + "/dir/sub/file"))
+        #expect(inode(cloneData + "/dir") != inode(snapshotData + "/dir"), "directories are the clone's own")
+        let sharing = try #require(CloneSharing(sharedStateDirectory: sandbox.stateDirectory.sharedDirectory(clone.id)))
+        // First use copies the file out; the snapshot keeps its data whatever the clone then does.
+        let sub = open(cloneData + "/dir/sub", O_RDONLY | O_DIRECTORY)
+        defer { close(sub) }
+        #expect(sharing.copyUpIfShared(in: sub, name: "file") == 0)
+        #expect(inode(cloneData + "/dir/sub/file") != inode(snapshotData + "/dir/sub/file"))
+        #expect(try String(contentsOfFile: cloneData + "/dir/sub/file", encoding: .utf8) == "deep")
+        try Data("changed".utf8).write(to: URL(fileURLWithPath: cloneData + "/dir/sub/file"))
+        #expect(try String(contentsOfFile: snapshotData + "/dir/sub/file", encoding: .utf8) == "deep")
+        // A second call finds nothing left to copy.
+        let copied = inode(cloneData + "/dir/sub/file")
+        #expect(sharing.copyUpIfShared(in: sub, name: "file") == 0)
+        #expect(inode(cloneData + "/dir/sub/file") == copied)
+        // Other types restore by copying: nothing is shared.
+        let ebs = try store.createVolume(type: .ebs, az: "us-east-1a")
+        let ebsSnapshot = try store.takeSnapshot(of: ebs.id).snapshot
+        let restored = try store.createVolume(type: .ebs, az: "us-east-1b", fromSnapshot: ebsSnapshot.id)
+        #expect(CloneSharing(sharedStateDirectory: sandbox.stateDirectory.sharedDirectory(restored.id)) == nil)
+    }
+}

@@ -70,6 +70,21 @@ struct FSxFamilyMountTests {
         #expect(readFile(cloned + "/config.json") == Array("v1".utf8), "the clone starts as the snapshot's data")
         #expect(writeFile(cloned + "/config.json", Array("clone".utf8)) == 0)
         #expect(readFile(source + "/config.json") == Array("v2".utf8), "and is a volume of its own")
+        // Files first touched by a write (O_CREAT|O_TRUNC, in a subdirectory) leave the snapshot as it was.
+        #expect(mkdir(source + "/app", 0o755) == 0)
+        #expect(writeFile(source + "/app/state.db", Array("s1".utf8)) == 0)
+        let second = try berth.run("snapshot", "create", volume).trimmedStdout
+        let clone2 = try berth.createVolume("--type", "fsx-openzfs", "--az", "us-east-1a", "--from-snapshot", second)
+        let cloned2 = try berth.mountpoint("clone2")
+        #expect(try berth.run("mount", clone2, cloned2, "--az", "us-east-1a", "--background").status == 0)
+        #expect(writeFile(cloned2 + "/app/state.db", Array("mine".utf8)) == 0)
+        #expect(readFile(cloned2 + "/app/state.db") == Array("mine".utf8))
+        let clone3 = try berth.createVolume("--type", "fsx-openzfs", "--az", "us-east-1a", "--from-snapshot", second)
+        let cloned3 = try berth.mountpoint("clone3")
+        #expect(try berth.run("mount", clone3, cloned3, "--az", "us-east-1a", "--background").status == 0)
+        #expect(readFile(cloned3 + "/app/state.db") == Array("s1".utf8), "the snapshot is unchanged by clone2's write")
+        #expect(readFile(cloned3 + "/config.json") == Array("v2".utf8))
+        for path in [cloned2, cloned3] { #expect(try berth.run("unmount", path).status == 0) }
         let delete = try berth.run("snapshot", "delete", snapshot)
         #expect(delete.status == 1 && delete.stderr.hasPrefix("BadRequest") && delete.stderr.contains(clone), "\(delete.stderr)")
         #expect(try berth.run("unmount", cloned).status == 0)

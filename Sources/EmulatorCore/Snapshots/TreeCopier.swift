@@ -19,6 +19,8 @@ public struct TreeCopier: Sendable {
         public var bytes: UInt64 = 0
         public var reflinkedFiles = 0
         public var copiedFiles = 0
+        /// With `linkRegularFiles`: the inode numbers of the files now shared through hard links.
+        public var linkedInodes: [UInt64] = []
 
         /// `reflink` when every file with data was shared, otherwise `copy`.
         public var method: Method { copiedFiles == 0 && reflinkedFiles > 0 ? .reflink : .copy }
@@ -35,7 +37,23 @@ public struct TreeCopier: Sendable {
     /// a benchmark's comparison).
     public var allowReflink: Bool
 
-    public init(allowReflink: Bool = true) { self.allowReflink = allowReflink }
+    /// Hard-links regular files instead of copying them (an FSx for OpenZFS clone shares its snapshot's
+    /// files until first use: `CloneSharing`). Directories and symbolic links are still made anew.
+    public var linkRegularFiles: Bool
+
+    public init(allowReflink: Bool = true, linkRegularFiles: Bool = false) {
+        self.allowReflink = allowReflink
+        self.linkRegularFiles = linkRegularFiles
+    }
+
+    /// Copies one regular file `source` to the new file `destination` (data, mode, owner, times, `user.`
+    /// extended attributes).
+    public func copyFile(from source: String, to destination: String) throws {
+        var info = stat()
+        guard lstat(source, &info) == 0 else { throw CopyError(path: source, operation: "stat", errno: errno) }
+        var report = Report()
+        try copyFile(source, destination, info, &report)
+    }
 
     /// Copies the contents of `source` into `destination`, which must not exist yet.
     public func copyTree(from source: String, to destination: String) throws -> Report {
@@ -61,6 +79,11 @@ public struct TreeCopier: Sendable {
             guard lstat(from, &child) == 0 else { throw CopyError(path: from, operation: "stat", errno: errno) }
             switch child.st_mode & S_IFMT {
             case S_IFDIR: try copyDirectory(from, to, &report)
+            case S_IFREG where linkRegularFiles:
+                guard link(from, to) == 0 else { throw CopyError(path: to, operation: "link", errno: errno) }
+                report.files += 1
+                report.bytes += UInt64(max(child.st_size, 0))
+                report.linkedInodes.append(UInt64(child.st_ino))
             case S_IFREG: try copyFile(from, to, child, &report)
             case S_IFLNK:
                 var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

@@ -112,8 +112,8 @@ public final class StateStore: Sendable {
                     // The copier makes the data directory itself, with the snapshot root's mode and owner.
                     // Inside the transaction, so no one mounts a half-restored volume; a reflink copy is quick.
                     do {
-                        _ = try TreeCopier().copyTree(from: directory.snapshotDirectory(source.id) + "/data",
-                                                      to: directory.dataDirectory(id))
+                        try Self.fill(directory.dataDirectory(id), from: directory.snapshotDirectory(source.id) + "/data",
+                                      clone: type == .fsxOpenZFS, sharedDirectory: directory.sharedDirectory(id))
                     } catch {
                         throw .storage("restoring \(source.id): \(error)")
                     }
@@ -436,6 +436,28 @@ public final class StateStore: Sendable {
             if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(id) }
         }
         return removed
+    }
+
+    /// Fills a new volume's data directory from a snapshot: a restore copies (reflinks where it can); an
+    /// FSx for OpenZFS clone links the snapshot's files and copies each on first use (`CloneSharing`),
+    /// so it is ready at once whatever the data's size. Where links cannot be made (another file
+    /// system), the clone is a copy.
+    static func fill(_ data: String, from snapshotData: String, clone: Bool, sharedDirectory: String) throws {
+        if clone {
+            do {
+                let report = try TreeCopier(linkRegularFiles: true).copyTree(from: snapshotData, to: data)
+                var info = stat()
+                guard stat(snapshotData, &info) == 0 else {
+                    throw TreeCopier.CopyError(path: snapshotData, operation: "stat", errno: errno)
+                }
+                try CloneSharing.record(device: UInt64(info.st_dev), inodes: report.linkedInodes,
+                                        sharedStateDirectory: sharedDirectory)
+                return
+            } catch let error as TreeCopier.CopyError where error.errno == EXDEV || error.errno == EPERM || error.errno == EMLINK {
+                try? FileManager.default.removeItem(atPath: data)
+            }
+        }
+        _ = try TreeCopier().copyTree(from: snapshotData, to: data)
     }
 
     /// A restore makes a volume of the snapshot's type (EBS snapshots restore to EBS volumes; FSx and EFS
