@@ -26,6 +26,7 @@ extension Operations {
     static func fillEntry(_ fs: MountFileSystem, _ parent: Inode, actual: [UInt8], asked: [UInt8],
                           _ entry: inout fuse_entry_param) -> Int32 {
         if actual == asked { return withCName(actual) { fillEntry(fs, parent, $0, &entry) } }
+        let stamp = removalStamp(fs)
         let fd = withCName(actual) { openat(parent.fd, $0, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC) }
         if fd < 0 { return errno }
         let code = statOf(fd, &entry.attr)
@@ -34,6 +35,7 @@ extension Operations {
             return code
         }
         entry.ino = fs.inodes.rememberAlias(fd: fd, entry.attr, spelling: asked)
+        recordOrigin(fs, entry.ino, parent: parent, name: actual, stamp: stamp)
         entry.attr_timeout = fs.attrTimeout
         // Never cached: after a rename the spelling may be the real name, or nothing.
         entry.entry_timeout = 0
@@ -69,6 +71,7 @@ extension Operations {
         let remove = { (actual: UnsafePointer<CChar>) -> Int32 in
             let freed = fs.usage == nil || flags != 0 ? nil : freedBytes(parent, actual)
             if unlinkat(parent.fd, actual, flags) != 0 { return errno }
+            nameRemoved(fs)
             if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
             return 0
         }

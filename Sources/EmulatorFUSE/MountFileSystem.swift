@@ -24,6 +24,8 @@ final class Inode: Sendable {
     /// one inode (vfs_rename: `source == target` returns 0), so a case-only rename (`a.txt` to `A.TXT`)
     /// reaches the server only when the two spellings have different inode numbers.
     let spelling: [UInt8]?
+    /// Shared volumes: the name the kernel last got this inode under (`Operations.nameIsCurrent`).
+    let origin = Mutex(NameOrigin?.none)
 
     init(fd: Int32, key: InodeKey, isRegular: Bool, spelling: [UInt8]? = nil) {
         self.fd = fd
@@ -33,6 +35,14 @@ final class Inode: Sendable {
     }
 
     deinit { close(fd) }
+}
+
+/// Where a lookup found an inode: the backing name in its parent, and the volume's name-removal count
+/// read before the lookup (or at the last check that found the name still leading here).
+struct NameOrigin: Sendable {
+    var parent: Inode
+    var name: [UInt8]
+    var checkedAt: UInt64
 }
 
 /// The state of a file at an open: when nothing differs at the next open, no mount can have changed
@@ -195,6 +205,8 @@ final class MountFileSystem: Sendable {
     let usage: VolumeUsage?
     /// Set for the shared cache policy.
     let generation: DataGeneration?
+    /// Set for the shared cache policy: names cached by the kernel are checked against it at open.
+    let nameRemovals: NameRemovals?
     let locks = RecordLockTable()
     /// Pauses changes while a snapshot of the volume is taken.
     let freeze: WriteFreeze
@@ -215,7 +227,7 @@ final class MountFileSystem: Sendable {
     private let onReady = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: DataGeneration?,
-         freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, cloneSharing: CloneSharing? = nil,
+         nameRemovals: NameRemovals? = nil, freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, cloneSharing: CloneSharing? = nil,
          onReady: @escaping @Sendable () -> Void) {
         self.configuration = configuration
         self.freeze = freeze
@@ -225,6 +237,7 @@ final class MountFileSystem: Sendable {
         readOnly = configuration.readOnly
         self.usage = usage
         self.generation = generation
+        self.nameRemovals = nameRemovals
         checksReachability = !(configuration.reachability is AlwaysReachable)
         checksNames = configuration.nameRules.checksNames
         switch configuration.cachePolicy {
@@ -235,12 +248,15 @@ final class MountFileSystem: Sendable {
             attrTimeout = 86_400
             negativeTimeout = 86_400
         case .shared:
-            // Names are never cached, so every open (every path walk) asks this server again, and
-            // the lookup's fresh attributes give the kernel the current size: what another mount
-            // wrote and closed is what the next open here sees. Attributes of an already open file
-            // may then be 1 s old, as an NFS client's are for its attribute cache's 3-60 s (EFS
-            // recommends the default actimeo; AWS docs: efs/latest/ug/mounting-fs-nfs-mount-settings.html).
-            entryTimeout = 0
+            // Names and attributes are cached for 1 s, as the Linux NFS client caches them for 3-60 s
+            // (EFS recommends the default actimeo; AWS docs: efs/latest/ug/mounting-fs-nfs-mount-settings.html)
+            // and the SMB client for 1 s (mount.cifs actimeo). Names that do not exist are never
+            // cached, so a file another mount created is there at once. An open is close-to-open: it
+            // checks its path again when any mount removed a name since the lookup (`nameRemovals`,
+            // `Operations.nameIsCurrent`), and when the file changed since this mount's last open it
+            // drops the cached pages and attributes, so what another mount wrote, renamed into place
+            // and closed is what the next open here sees, size included.
+            entryTimeout = 1
             attrTimeout = 1
             negativeTimeout = 0
         }

@@ -38,6 +38,7 @@ public enum MountServer {
 
         let usage: VolumeUsage?
         let generation: DataGeneration?
+        let nameRemovals: NameRemovals?
         let freeze: WriteFreeze
         let caseFolding: CaseFoldedDirectories?
         do {
@@ -48,6 +49,8 @@ public enum MountServer {
             }
             generation = configuration.cachePolicy == .shared
                 ? try DataGeneration(sharedStateDirectory: configuration.sharedStateDirectory) : nil
+            nameRemovals = configuration.cachePolicy == .shared
+                ? try NameRemovals(sharedStateDirectory: configuration.sharedStateDirectory) : nil
             caseFolding = configuration.nameRules.caseInsensitive
                 ? try CaseFoldedDirectories(sharedStateDirectory: configuration.sharedStateDirectory,
                                             rules: configuration.nameRules)
@@ -57,7 +60,7 @@ public enum MountServer {
         }
 
         let fs = MountFileSystem(configuration: configuration, root: root, usage: usage, generation: generation,
-                                 freeze: freeze, caseFolding: caseFolding,
+                                 nameRemovals: nameRemovals, freeze: freeze, caseFolding: caseFolding,
                                  cloneSharing: CloneSharing(sharedStateDirectory: configuration.sharedStateDirectory),
                                  onReady: onReady)
         let userdata = Unmanaged.passRetained(fs)

@@ -127,6 +127,7 @@ enum Operations {
     /// Looks `name` up under `parent` and fills `entry`; returns 0 or an errno.
     static func fillEntry(_ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
                           _ entry: inout fuse_entry_param) -> Int32 {
+        let stamp = removalStamp(fs)
         var fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return errno }
         var code = statOf(fd, &entry.attr)
@@ -147,6 +148,7 @@ enum Operations {
             return code
         }
         entry.ino = fs.inodes.remember(fd: fd, entry.attr)
+        recordOrigin(fs, entry.ino, parent: parent, name: name, stamp: stamp)
         entry.attr_timeout = fs.attrTimeout
         entry.entry_timeout = fs.entryTimeout
         return 0
@@ -223,6 +225,10 @@ enum Operations {
         var code = fillEntry(fs, inode, name, &entry)
         if code == ENOENT, let folding = fs.caseFolding {
             code = lookupOtherSpelling(fs, folding, inode, name, &entry)
+        }
+        if code == ENOENT, !nameIsCurrent(fs, inode) {
+            // Looked for in a directory whose cached name another mount has since removed or moved.
+            code = ESTALE
         }
         if code == ENOENT && fs.negativeTimeout > 0 {
             // ino 0: a negative entry the kernel may cache (exclusive volumes only).
@@ -406,6 +412,7 @@ enum Operations {
             ? renameat(from.fd, name, to.fd, newName)
             : berth_renameat2(from.fd, name, to.fd, newName, flags)
         if result != 0 { return errno }
+        nameRemoved(fs)
         if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
         return 0
     }
@@ -478,6 +485,7 @@ enum Operations {
         let flags = fi.pointee.flags
         let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         if writes && fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
+        if !nameIsCurrent(fs, inode) { return fuse_reply_err(req, ESTALE).discard() }
         let openFlags = flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
         let fd: Int32
         if let usage = fs.usage, flags & O_TRUNC != 0 {
@@ -493,7 +501,7 @@ enum Operations {
         }
         if fd < 0 { return fuse_reply_err(req, -fd).discard() }
         fi.pointee.fh = UInt64(fd)
-        recordOpen(fs, inode, fd: fd, fi: fi)
+        if !recordOpen(fs, inode, fd: fd, fi: fi) && fs.generation != nil { dropCachedAttributes(fs, ino) }
         if fuse_reply_open(req, fi) != 0 { close(fd) }
     }
 
@@ -501,20 +509,23 @@ enum Operations {
     /// Shared volumes: only when the file is unchanged since this mount's previous open and no
     /// writable handle was closed on any mount since (close-to-open, AWS docs:
     /// efs/latest/ug/consistency.html).
-    static func recordOpen(_ fs: MountFileSystem, _ inode: Inode, fd: Int32, fi: UnsafeMutablePointer<fuse_file_info>) {
+    /// Returns whether the cached pages were kept.
+    @discardableResult
+    static func recordOpen(_ fs: MountFileSystem, _ inode: Inode, fd: Int32, fi: UnsafeMutablePointer<fuse_file_info>) -> Bool {
         guard let generation = fs.generation else {
             berth_fi_set_keep_cache(fi, 1)
-            return
+            return true
         }
-        guard inode.isRegular else { return }
+        guard inode.isRegular else { return false }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return }
+        guard fstat(fd, &st) == 0 else { return false }
         let stamp = CacheStamp(size: st.st_size, mtime: st.st_mtim, ctime: st.st_ctim, generation: generation.current)
         let unchanged = inode.lastOpen.withLock { last -> Bool in
             defer { last = stamp }
             return last == stamp
         }
         berth_fi_set_keep_cache(fi, unchanged ? 1 : 0)
+        return unchanged
     }
 
     static let read: @convention(c) (fuse_req_t?, fuse_ino_t, Int, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, size, offset, fi in
@@ -635,7 +646,8 @@ enum Operations {
 
     static let opendir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
-        guard let (_, inode) = begin(req, ino) else { return }
+        guard let (fs, inode) = begin(req, ino) else { return }
+        if !nameIsCurrent(fs, inode) { return fuse_reply_err(req, ESTALE).discard() }
         let fd = openat(inode.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { return fuse_reply_err(req, errno).discard() }
         guard let dir = fdopendir(fd) else {

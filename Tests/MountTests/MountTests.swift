@@ -234,9 +234,12 @@ struct MountTests {
                 expected += (0..<(round * 97 + 1)).map { UInt8(truncatingIfNeeded: $0 &+ round) }
             }
             #expect(writeFile(a.mountpoint + "/log", expected) == 0)
+            // The size an open shows (stat without an open may lag by up to 1 s, as on NFS).
+            let fd = open(b.mountpoint + "/log", O_RDONLY)
             var st = stat()
-            #expect(stat(b.mountpoint + "/log", &st) == 0)
+            #expect(fd >= 0 && fstat(fd, &st) == 0)
             #expect(Int(st.st_size) == expected.count, "round \(round): size")
+            if fd >= 0 { close(fd) }
             let seen = readFile(b.mountpoint + "/log")
             #expect(seen == expected, "round \(round): contents")
             if seen != expected { break }
@@ -245,11 +248,46 @@ struct MountTests {
         #expect(writeFile(a.mountpoint + "/log.tmp", Array("replaced".utf8)) == 0)
         #expect(rename(a.mountpoint + "/log.tmp", a.mountpoint + "/log") == 0)
         #expect(readFile(b.mountpoint + "/log") == Array("replaced".utf8))
-        // A file created on one mount appears on the other at once; a removed one disappears.
+        // A file created on one mount appears on the other at once; a removed one cannot be opened
+        // (its name may linger in the other mount's name cache for up to 1 s, as on NFS, but the open
+        // finds it gone), and from then on it is gone there too.
         #expect(writeFile(a.mountpoint + "/new", [7]) == 0)
         #expect(readFile(b.mountpoint + "/new") == [7])
         #expect(unlink(a.mountpoint + "/new") == 0)
+        let fd = open(b.mountpoint + "/new", O_RDONLY)
+        #expect(fd == -1 && errno == ENOENT)
+        if fd >= 0 { close(fd) }
         #expect(access(b.mountpoint + "/new", F_OK) == -1)
+    }
+
+    /// Names are cached for 1 s on shared volumes; an open through a cached path that another mount has
+    /// since changed (a directory renamed away and replaced, a file renamed over) opens what the path
+    /// names now, at every depth.
+    @Test func openThroughCachedPathsSeesOtherMountsRenames() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let a = try ServedMount(scratch, at: "a")
+        defer { a.stop() }
+        let b = try ServedMount(scratch, at: "b")
+        defer { b.stop() }
+        #expect(mkdir(a.mountpoint + "/d", 0o755) == 0 && mkdir(a.mountpoint + "/d/e", 0o755) == 0)
+        for round in 0..<20 {
+            let old = Array("round \(round)".utf8), new = Array("round \(round) replaced".utf8)
+            #expect(writeFile(a.mountpoint + "/d/e/f", old) == 0)
+            #expect(readFile(b.mountpoint + "/d/e/f") == old, "round \(round): b caches d, d/e and d/e/f")
+            // The middle directory goes away under its name and a new one takes the name.
+            #expect(rename(a.mountpoint + "/d/e", a.mountpoint + "/d/gone-\(round)") == 0)
+            #expect(mkdir(a.mountpoint + "/d/e", 0o755) == 0)
+            #expect(writeFile(a.mountpoint + "/d/e/f", new) == 0)
+            #expect(readFile(b.mountpoint + "/d/e/f") == new, "round \(round): directory replaced")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: b.mountpoint + "/d/e")) ?? []) == ["f"])
+            // A file renamed away: the old path no longer opens.
+            #expect(rename(a.mountpoint + "/d/e/f", a.mountpoint + "/d/e/moved") == 0)
+            let fd = open(b.mountpoint + "/d/e/f", O_RDONLY)
+            #expect(fd == -1 && errno == ENOENT, "round \(round): renamed away")
+            if fd >= 0 { close(fd) }
+            #expect(unlink(a.mountpoint + "/d/e/moved") == 0)
+        }
     }
 
     @Test func sigtermUnmountsCleanly() throws {

@@ -146,6 +146,27 @@ public final class DataGeneration: Sendable {
     public func advance() { words.add(0, 1) }
 }
 
+/// A volume-wide count of names removed on any mount, in any process (unlink, rmdir, rename). A mount
+/// that lets the kernel cache names (shared volumes: 1 s) compares it at open time: while it is
+/// unchanged since a name was looked up, that name still leads where it did; otherwise the mount
+/// checks the path again before it opens (close-to-open consistency for names, AWS docs:
+/// efs/latest/ug/consistency.html). Lives in `name-removals` in the shared state directory.
+public final class NameRemovals: Sendable {
+    public static let fileName = "name-removals"
+    private let words: SharedWords
+
+    public init(sharedStateDirectory: String) throws(SharedStateError) {
+        words = try SharedWords(path: sharedStateDirectory + "/" + Self.fileName, count: 1, layout: 6) {
+            () throws(SharedStateError) -> [UInt64] in [0]
+        }
+    }
+
+    public var current: UInt64 { words.load(0) }
+
+    /// Called after a name was removed or replaced, before the change is answered.
+    public func advance() { words.add(0, 1) }
+}
+
 /// A flag in a shared file that the CLI sets and clears (`berth az fail` / `recover`) and mounts read
 /// with one memory load per operation.
 public final class SharedFlag: Sendable {

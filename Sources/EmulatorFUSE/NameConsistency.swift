@@ -1,0 +1,67 @@
+import CFuse3
+import EmulatorCore
+import Glibc
+
+/// Close-to-open for names on shared volumes, whose names the kernel caches for 1 s: an open (or a
+/// lookup that finds nothing) through a name that another mount has since removed, replaced or moved
+/// answers ESTALE, and the kernel then walks the path again asking this server for every component
+/// (fs/namei.c: an ESTALE from the open or the walk is retried once with LOOKUP_REVAL, which
+/// fuse_dentry_revalidate honours). While no mount of the volume removed any name since the lookup,
+/// the check is one shared-memory load.
+extension Operations {
+    /// Records where a lookup found `ino`: `name` in `parent`, the removal count `stamp` read before it.
+    static func recordOrigin(_ fs: MountFileSystem, _ ino: fuse_ino_t, parent: Inode, name: [UInt8], stamp: UInt64) {
+        guard fs.nameRemovals != nil, ino != fuse_ino_t(FUSE_ROOT_ID), let inode = fs.inodes.inode(ino) else { return }
+        inode.origin.withLock { $0 = NameOrigin(parent: parent, name: name, checkedAt: stamp) }
+    }
+
+    static func recordOrigin(_ fs: MountFileSystem, _ ino: fuse_ino_t, parent: Inode, name: UnsafePointer<CChar>,
+                             stamp: UInt64) {
+        guard fs.nameRemovals != nil else { return }
+        recordOrigin(fs, ino, parent: parent, name: nameBytes(name), stamp: stamp)
+    }
+
+    /// The removal count to stamp a lookup with (read before it), or 0 when names are not checked.
+    @inline(__always)
+    static func removalStamp(_ fs: MountFileSystem) -> UInt64 { fs.nameRemovals?.current ?? 0 }
+
+    /// Called after this mount removed or replaced a name, before answering.
+    @inline(__always)
+    static func nameRemoved(_ fs: MountFileSystem) { fs.nameRemovals?.advance() }
+
+    /// Whether the names that led the kernel to `inode` (its own and its ancestors') still lead to it.
+    /// A name that now leads elsewhere or nowhere is stale. (So a reopen through `/proc/PID/fd` of a
+    /// file whose name was removed answers ESTALE once any name of the volume was removed since: the
+    /// server cannot tell it from a stale path; SEMANTICS.md says so.)
+    static func nameIsCurrent(_ fs: MountFileSystem, _ inode: Inode) -> Bool {
+        guard let removals = fs.nameRemovals else { return true }
+        let now = removals.current
+        var node = inode
+        var checked: [Inode] = []
+        // Bounded by the depth of the tree; the limit only guards against a cycle that cannot happen.
+        for _ in 0..<4_096 {
+            if node === fs.inodes.root || node.key == fs.inodes.root.key { break }
+            // An inode without an origin came from no lookup this mount can check: taken as current.
+            guard let origin = node.origin.withLock({ $0 }) else { break }
+            // Looked up or checked since the last removal: current, but an ancestor may not be.
+            if origin.checkedAt != now {
+                var st = stat()
+                let found = withCName(origin.name) { fstatat(origin.parent.fd, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
+                guard found, InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) == node.key else { return false }
+                checked.append(node)
+            }
+            node = origin.parent
+        }
+        for node in checked { node.origin.withLock { $0?.checkedAt = now } }
+        return true
+    }
+
+    /// After an open that found the file changed since this mount's last open: the kernel's cached
+    /// attributes (the size above all) are dropped, so that the next stat, or a read past the cached
+    /// size, asks this server. Attributes only (a negative offset): nothing the kernel holds a lock for
+    /// while it waits for the open's answer.
+    static func dropCachedAttributes(_ fs: MountFileSystem, _ ino: fuse_ino_t) {
+        guard let session = OpaquePointer(bitPattern: fs.sessionAddress.load(ordering: .relaxed)) else { return }
+        _ = fuse_lowlevel_notify_inval_inode(session, ino, -1, 0)
+    }
+}
