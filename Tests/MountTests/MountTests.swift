@@ -122,171 +122,147 @@ struct MountTests {
     }
 
     @Test func fcntlLocksConflictAcrossTwoMountsInOneProcess() throws {
-        let scratch = try Scratch()
-        defer { scratch.remove() }
-        let a = try ServedMount(scratch, at: "a")
-        defer { a.stop() }
-        let b = try ServedMount(scratch, at: "b")
-        defer { b.stop() }
-        #expect(writeFile(a.mountpoint + "/shared.db", Array(repeating: 0, count: 4096)) == 0)
-        let fdA = open(a.mountpoint + "/shared.db", O_RDWR), fdB = open(b.mountpoint + "/shared.db", O_RDWR)
-        defer { close(fdA); close(fdB) }
-        #expect(recordLock(fdA, F_WRLCK) == 0)
-        #expect(recordLock(fdB, F_WRLCK) == EAGAIN)
-        #expect(recordLock(fdB, F_RDLCK) == EAGAIN)
-        #expect(lockHolderType(fdB) == F_WRLCK)
-        #expect(recordLock(fdA, F_UNLCK) == 0)
-        #expect(lockHolderType(fdB) == F_UNLCK)
-        #expect(recordLock(fdB, F_RDLCK) == 0)
-        #expect(recordLock(fdA, F_RDLCK) == 0, "read locks share")
-        #expect(recordLock(fdA, F_WRLCK) == EAGAIN)
+        try withTwoMounts { _, a, b in
+            #expect(writeFile(a.mountpoint + "/shared.db", Array(repeating: 0, count: 4096)) == 0)
+            let fdA = open(a.mountpoint + "/shared.db", O_RDWR), fdB = open(b.mountpoint + "/shared.db", O_RDWR)
+            defer { close(fdA); close(fdB) }
+            #expect(recordLock(fdA, F_WRLCK) == 0)
+            #expect(recordLock(fdB, F_WRLCK) == EAGAIN)
+            #expect(recordLock(fdB, F_RDLCK) == EAGAIN)
+            #expect(lockHolderType(fdB) == F_WRLCK)
+            #expect(recordLock(fdA, F_UNLCK) == 0)
+            #expect(lockHolderType(fdB) == F_UNLCK)
+            #expect(recordLock(fdB, F_RDLCK) == 0)
+            #expect(recordLock(fdA, F_RDLCK) == 0, "read locks share")
+            #expect(recordLock(fdA, F_WRLCK) == EAGAIN)
+        }
     }
 
     @Test func fcntlLockOfAnotherProcessBlocksUntilItDies() throws {
-        let scratch = try Scratch()
-        defer { scratch.remove() }
-        let a = try ServedMount(scratch, at: "a")
-        defer { a.stop() }
-        let b = try ServedMount(scratch, at: "b")
-        defer { b.stop() }
-        #expect(writeFile(a.mountpoint + "/f", [1, 2, 3]) == 0)
-        let holder = try LockHolder(path: a.mountpoint + "/f", kind: "fcntl")
-        let fd = open(b.mountpoint + "/f", O_RDWR)
-        defer { close(fd) }
-        #expect(recordLock(fd, F_WRLCK) == EAGAIN)
-        holder.kill9()
-        // The dead holder's files are closed, the kernel flushes them, and its locks go.
-        #expect(waitUntil { recordLock(fd, F_WRLCK) == 0 })
+        try withTwoMounts { _, a, b in
+            #expect(writeFile(a.mountpoint + "/f", [1, 2, 3]) == 0)
+            let holder = try LockHolder(path: a.mountpoint + "/f", kind: "fcntl")
+            let fd = open(b.mountpoint + "/f", O_RDWR)
+            defer { close(fd) }
+            #expect(recordLock(fd, F_WRLCK) == EAGAIN)
+            holder.kill9()
+            // The dead holder's files are closed, the kernel flushes them, and its locks go.
+            #expect(waitUntil { recordLock(fd, F_WRLCK) == 0 })
+        }
     }
 
     @Test func setlkwWaitsForTheHolderOnAnotherMountAndWakes() throws {
-        let scratch = try Scratch()
-        defer { scratch.remove() }
-        let a = try ServedMount(scratch, at: "a")
-        defer { a.stop() }
-        let b = try ServedMount(scratch, at: "b")
-        defer { b.stop() }
-        #expect(writeFile(a.mountpoint + "/f", [1]) == 0)
-        let fdA = open(a.mountpoint + "/f", O_RDWR)
-        defer { close(fdA) }
-        #expect(recordLock(fdA, F_WRLCK) == 0)
+        try withTwoMounts { _, a, b in
+            #expect(writeFile(a.mountpoint + "/f", [1]) == 0)
+            let fdA = open(a.mountpoint + "/f", O_RDWR)
+            defer { close(fdA) }
+            #expect(recordLock(fdA, F_WRLCK) == 0)
 
-        let path = b.mountpoint + "/f"
-        let done = Atomicish()
-        Thread {
-            let fd = open(path, O_RDWR)
-            let result = recordLock(fd, F_WRLCK, command: F_SETLKW)
-            done.set(result == 0 ? 1 : 2)
-            close(fd)
-        }.start()
-        usleep(400_000)
-        #expect(done.value == 0, "F_SETLKW must wait while another mount holds the lock")
-        #expect(recordLock(fdA, F_UNLCK) == 0)
-        #expect(waitUntil { done.value != 0 })
-        #expect(done.value == 1)
+            let path = b.mountpoint + "/f"
+            let done = Atomicish()
+            Thread {
+                let fd = open(path, O_RDWR)
+                let result = recordLock(fd, F_WRLCK, command: F_SETLKW)
+                done.set(result == 0 ? 1 : 2)
+                close(fd)
+            }.start()
+            usleep(400_000)
+            #expect(done.value == 0, "F_SETLKW must wait while another mount holds the lock")
+            #expect(recordLock(fdA, F_UNLCK) == 0)
+            #expect(waitUntil { done.value != 0 })
+            #expect(done.value == 1)
+        }
     }
 
     @Test func flockConflictsAcrossMountsAndWakesTheWaiter() throws {
-        let scratch = try Scratch()
-        defer { scratch.remove() }
-        let a = try ServedMount(scratch, at: "a")
-        defer { a.stop() }
-        let b = try ServedMount(scratch, at: "b")
-        defer { b.stop() }
-        #expect(writeFile(a.mountpoint + "/f", [1]) == 0)
-        let fdA = open(a.mountpoint + "/f", O_RDONLY)
-        #expect(flock(fdA, LOCK_EX) == 0)
-        let fdB = open(b.mountpoint + "/f", O_RDONLY)
-        defer { close(fdB) }
-        #expect(flock(fdB, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK)
+        try withTwoMounts { _, a, b in
+            #expect(writeFile(a.mountpoint + "/f", [1]) == 0)
+            let fdA = open(a.mountpoint + "/f", O_RDONLY)
+            #expect(flock(fdA, LOCK_EX) == 0)
+            let fdB = open(b.mountpoint + "/f", O_RDONLY)
+            defer { close(fdB) }
+            #expect(flock(fdB, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK)
 
-        let done = Atomicish()
-        Thread {
-            done.set(flock(fdB, LOCK_EX) == 0 ? 1 : 2)
-        }.start()
-        usleep(400_000)
-        #expect(done.value == 0)
-        close(fdA)  // the holder's description goes, and its flock lock with it
-        #expect(waitUntil { done.value != 0 })
-        #expect(done.value == 1)
+            let done = Atomicish()
+            Thread {
+                done.set(flock(fdB, LOCK_EX) == 0 ? 1 : 2)
+            }.start()
+            usleep(400_000)
+            #expect(done.value == 0)
+            close(fdA)  // the holder's description goes, and its flock lock with it
+            #expect(waitUntil { done.value != 0 })
+            #expect(done.value == 1)
 
-        // And a process holding a flock lock that dies releases it.
-        #expect(flock(fdB, LOCK_UN) == 0)
-        let holder = try LockHolder(path: a.mountpoint + "/f", kind: "flock")
-        #expect(flock(fdB, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK)
-        holder.kill9()
-        #expect(waitUntil { flock(fdB, LOCK_EX | LOCK_NB) == 0 })
+            // And a process holding a flock lock that dies releases it.
+            #expect(flock(fdB, LOCK_UN) == 0)
+            let holder = try LockHolder(path: a.mountpoint + "/f", kind: "flock")
+            #expect(flock(fdB, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK)
+            holder.kill9()
+            #expect(waitUntil { flock(fdB, LOCK_EX | LOCK_NB) == 0 })
+        }
     }
 
     @Test func closeToOpenBetweenMountsInTwoProcesses() throws {
-        let scratch = try Scratch()
-        defer { scratch.remove() }
-        let a = try ServedMount(scratch, at: "a")
-        defer { a.stop() }
-        let b = try ServedMount(scratch, at: "b")
-        defer { b.stop() }
-        var expected: [UInt8] = []
-        for round in 0..<60 {
-            // Growing content, and every fifth round a same-size rewrite, which only the contents show.
-            if round % 5 == 4 {
-                expected = expected.map { $0 &+ 1 }
-            } else {
-                expected += (0..<(round * 97 + 1)).map { UInt8(truncatingIfNeeded: $0 &+ round) }
+        try withTwoMounts { _, a, b in
+            var expected: [UInt8] = []
+            for round in 0..<60 {
+                // Growing content, and every fifth round a same-size rewrite, which only the contents show.
+                if round % 5 == 4 {
+                    expected = expected.map { $0 &+ 1 }
+                } else {
+                    expected += (0..<(round * 97 + 1)).map { UInt8(truncatingIfNeeded: $0 &+ round) }
+                }
+                #expect(writeFile(a.mountpoint + "/log", expected) == 0)
+                // The size an open shows (stat without an open may lag by up to 1 s, as on NFS).
+                let fd = open(b.mountpoint + "/log", O_RDONLY)
+                var st = stat()
+                #expect(fd >= 0 && fstat(fd, &st) == 0)
+                #expect(Int(st.st_size) == expected.count, "round \(round): size")
+                if fd >= 0 { close(fd) }
+                let seen = readFile(b.mountpoint + "/log")
+                #expect(seen == expected, "round \(round): contents")
+                if seen != expected { break }
             }
-            #expect(writeFile(a.mountpoint + "/log", expected) == 0)
-            // The size an open shows (stat without an open may lag by up to 1 s, as on NFS).
-            let fd = open(b.mountpoint + "/log", O_RDONLY)
-            var st = stat()
-            #expect(fd >= 0 && fstat(fd, &st) == 0)
-            #expect(Int(st.st_size) == expected.count, "round \(round): size")
+            // A replacement by rename (write a temp file, rename over) is seen too.
+            #expect(writeFile(a.mountpoint + "/log.tmp", Array("replaced".utf8)) == 0)
+            #expect(rename(a.mountpoint + "/log.tmp", a.mountpoint + "/log") == 0)
+            #expect(readFile(b.mountpoint + "/log") == Array("replaced".utf8))
+            // A file created on one mount appears on the other at once; a removed one cannot be opened
+            // (its name may linger in the other mount's name cache for up to 1 s, as on NFS, but the open
+            // finds it gone), and from then on it is gone there too.
+            #expect(writeFile(a.mountpoint + "/new", [7]) == 0)
+            #expect(readFile(b.mountpoint + "/new") == [7])
+            #expect(unlink(a.mountpoint + "/new") == 0)
+            let fd = open(b.mountpoint + "/new", O_RDONLY)
+            #expect(fd == -1 && errno == ENOENT)
             if fd >= 0 { close(fd) }
-            let seen = readFile(b.mountpoint + "/log")
-            #expect(seen == expected, "round \(round): contents")
-            if seen != expected { break }
+            #expect(access(b.mountpoint + "/new", F_OK) == -1)
         }
-        // A replacement by rename (write a temp file, rename over) is seen too.
-        #expect(writeFile(a.mountpoint + "/log.tmp", Array("replaced".utf8)) == 0)
-        #expect(rename(a.mountpoint + "/log.tmp", a.mountpoint + "/log") == 0)
-        #expect(readFile(b.mountpoint + "/log") == Array("replaced".utf8))
-        // A file created on one mount appears on the other at once; a removed one cannot be opened
-        // (its name may linger in the other mount's name cache for up to 1 s, as on NFS, but the open
-        // finds it gone), and from then on it is gone there too.
-        #expect(writeFile(a.mountpoint + "/new", [7]) == 0)
-        #expect(readFile(b.mountpoint + "/new") == [7])
-        #expect(unlink(a.mountpoint + "/new") == 0)
-        let fd = open(b.mountpoint + "/new", O_RDONLY)
-        #expect(fd == -1 && errno == ENOENT)
-        if fd >= 0 { close(fd) }
-        #expect(access(b.mountpoint + "/new", F_OK) == -1)
     }
 
     /// Names are cached for 1 s on shared volumes; an open through a cached path that another mount has
     /// since changed (a directory renamed away and replaced, a file renamed over) opens what the path
     /// names now, at every depth.
     @Test func openThroughCachedPathsSeesOtherMountsRenames() throws {
-        let scratch = try Scratch()
-        defer { scratch.remove() }
-        let a = try ServedMount(scratch, at: "a")
-        defer { a.stop() }
-        let b = try ServedMount(scratch, at: "b")
-        defer { b.stop() }
-        #expect(mkdir(a.mountpoint + "/d", 0o755) == 0 && mkdir(a.mountpoint + "/d/e", 0o755) == 0)
-        for round in 0..<20 {
-            let old = Array("round \(round)".utf8), new = Array("round \(round) replaced".utf8)
-            #expect(writeFile(a.mountpoint + "/d/e/f", old) == 0)
-            #expect(readFile(b.mountpoint + "/d/e/f") == old, "round \(round): b caches d, d/e and d/e/f")
-            // The middle directory goes away under its name and a new one takes the name.
-            #expect(rename(a.mountpoint + "/d/e", a.mountpoint + "/d/gone-\(round)") == 0)
-            #expect(mkdir(a.mountpoint + "/d/e", 0o755) == 0)
-            #expect(writeFile(a.mountpoint + "/d/e/f", new) == 0)
-            #expect(readFile(b.mountpoint + "/d/e/f") == new, "round \(round): directory replaced")
-            #expect(((try? FileManager.default.contentsOfDirectory(atPath: b.mountpoint + "/d/e")) ?? []) == ["f"])
-            // A file renamed away: the old path no longer opens.
-            #expect(rename(a.mountpoint + "/d/e/f", a.mountpoint + "/d/e/moved") == 0)
-            let fd = open(b.mountpoint + "/d/e/f", O_RDONLY)
-            #expect(fd == -1 && errno == ENOENT, "round \(round): renamed away")
-            if fd >= 0 { close(fd) }
-            #expect(unlink(a.mountpoint + "/d/e/moved") == 0)
+        try withTwoMounts { _, a, b in
+            #expect(mkdir(a.mountpoint + "/d", 0o755) == 0 && mkdir(a.mountpoint + "/d/e", 0o755) == 0)
+            for round in 0..<20 {
+                let old = Array("round \(round)".utf8), new = Array("round \(round) replaced".utf8)
+                #expect(writeFile(a.mountpoint + "/d/e/f", old) == 0)
+                #expect(readFile(b.mountpoint + "/d/e/f") == old, "round \(round): b caches d, d/e and d/e/f")
+                // The middle directory goes away under its name and a new one takes the name.
+                #expect(rename(a.mountpoint + "/d/e", a.mountpoint + "/d/gone-\(round)") == 0)
+                #expect(mkdir(a.mountpoint + "/d/e", 0o755) == 0)
+                #expect(writeFile(a.mountpoint + "/d/e/f", new) == 0)
+                #expect(readFile(b.mountpoint + "/d/e/f") == new, "round \(round): directory replaced")
+                #expect(((try? FileManager.default.contentsOfDirectory(atPath: b.mountpoint + "/d/e")) ?? []) == ["f"])
+                // A file renamed away: the old path no longer opens.
+                #expect(rename(a.mountpoint + "/d/e/f", a.mountpoint + "/d/e/moved") == 0)
+                let fd = open(b.mountpoint + "/d/e/f", O_RDONLY)
+                #expect(fd == -1 && errno == ENOENT, "round \(round): renamed away")
+                if fd >= 0 { close(fd) }
+                #expect(unlink(a.mountpoint + "/d/e/moved") == 0)
+            }
         }
     }
 
@@ -313,4 +289,15 @@ final class Atomicish: @unchecked Sendable {
     private var stored = 0
     var value: Int { lock.withLock { stored } }
     func set(_ value: Int) { lock.withLock { stored = value } }
+}
+
+/// A scratch backing directory served by two mount servers, "a" and "b", for the length of `body`.
+func withTwoMounts(_ body: (Scratch, ServedMount, ServedMount) throws -> Void) throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let a = try ServedMount(scratch, at: "a")
+    defer { a.stop() }
+    let b = try ServedMount(scratch, at: "b")
+    defer { b.stop() }
+    try body(scratch, a, b)
 }
