@@ -90,8 +90,9 @@ public struct DrillReport: Sendable {
     public var snapshotsTaken: Int
     public var recordsWrittenAfterRecovery: Int
     public var workloadExitStatus: Int32?
-    /// Seconds from the start: when AZ A was failed, and when the snapshot that was restored was
-    /// requested (nil when none was). Their difference bounds the recovery point of a restore.
+    /// Seconds from the start: when AZ A's outage was in effect (its `az fail` had returned), and when
+    /// the snapshot that was restored was requested (nil when none was). Their difference, plus one
+    /// write in flight at the failure, bounds the recovery point of a restore.
     public var failedAtSeconds: Double
     public var restoredSnapshotAtSeconds: Double?
     /// Nil when no recovery check was asked for or no mount in B was reached.
@@ -218,6 +219,8 @@ public final class AZFailureDrill: Sendable {
         // The outage takes effect when the flag is set, at the start of setAZFailed.
         let failingAt = clock.now
         try stateCall { () throws(StateError) in _ = try store.setAZFailed(zoneA, true) }
+        // By now the outage is in effect: no operation that starts later is answered.
+        let failedAt = clock.now
         step("failed \(zoneA)")
         // The writer stops at its first error: the outage answers EIO from the next operation on.
         let writerStopped = writer.waitForError(timeout: .seconds(2))
@@ -319,7 +322,7 @@ public final class AZFailureDrill: Sendable {
             recoveryTimeSeconds: recoveryTime.map { ($0 * 1000).rounded() / 1000 },
             corruptRecords: scan.corruptRecords, snapshotsTaken: snapshotsTaken,
             recordsWrittenAfterRecovery: writtenAfter, workloadExitStatus: workloadStatus,
-            failedAtSeconds: (seconds(failingAt) * 1000).rounded() / 1000,
+            failedAtSeconds: (seconds(failedAt) * 1000).rounded() / 1000,
             restoredSnapshotAtSeconds: restoredFrom.map { (seconds($0) * 1000).rounded() / 1000 },
             recoveryCheckExitStatus: recoveryCheckStatus, steps: steps.withLock { $0 })
     }
