@@ -104,6 +104,15 @@ import Testing
         a.advance()
         #expect(b.current == before + 1)
 
+        // The removed-names count is a counter of its own, in its own file.
+        let removalsA = try NameRemovals(sharedStateDirectory: state)
+        let removalsB = try NameRemovals(sharedStateDirectory: state)
+        #expect(removalsB.current == 0)
+        removalsA.advance()
+        removalsA.advance()
+        #expect(removalsB.current == 2)
+        #expect(b.current == before + 1)
+
         let flagA = try SharedFlag(path: state + "/az-down")
         let flagB = try SharedFlag(path: state + "/az-down")
         let reachability = SharedFlagReachability(flags: [flagB])
