@@ -131,6 +131,11 @@ final class InodeTable: Sendable {
         return fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(inode).toOpaque()))
     }
 
+    /// The inode the kernel holds for `key` under its real name, if any.
+    func known(_ key: InodeKey) -> Inode? {
+        byKey.withLock { $0[key] }
+    }
+
     /// Stops handing out the alias of `key` spelled `spelling`.
     func retireAlias(_ key: InodeKey, spelling: [UInt8]) {
         aliases.withLock { table in

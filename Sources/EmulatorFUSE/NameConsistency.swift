@@ -29,6 +29,18 @@ extension Operations {
     @inline(__always)
     static func nameRemoved(_ fs: MountFileSystem) { fs.nameRemovals?.advance() }
 
+    /// Called after this mount renamed `newName` in `parent` into place: the file the kernel now holds
+    /// under that name is recorded there, so that its next open needs no check (the kernel moved its
+    /// cached name along). Counts the removal the rename is.
+    static func nameMoved(_ fs: MountFileSystem, to parent: Inode, _ newName: UnsafePointer<CChar>) {
+        guard let removals = fs.nameRemovals else { return }
+        let stamp = removals.advance()
+        var st = stat()
+        guard fstatat(parent.fd, newName, &st, AT_SYMLINK_NOFOLLOW) == 0,
+              let moved = fs.inodes.known(InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) else { return }
+        moved.origin.withLock { $0 = NameOrigin(parent: parent, name: nameBytes(newName), checkedAt: stamp) }
+    }
+
     /// Whether the names that led the kernel to `inode` (its own and its ancestors') still lead to it.
     /// A name that now leads elsewhere or nowhere is stale. (So a reopen through `/proc/PID/fd` of a
     /// file whose name was removed answers ESTALE once any name of the volume was removed since: the

@@ -412,7 +412,11 @@ enum Operations {
             ? renameat(from.fd, name, to.fd, newName)
             : berth_renameat2(from.fd, name, to.fd, newName, flags)
         if result != 0 { return errno }
-        nameRemoved(fs)
+        if flags & UInt32(BERTH_RENAME_EXCHANGE) == 0 {
+            nameMoved(fs, to: to, newName)
+        } else {
+            nameRemoved(fs)
+        }
         if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
         return 0
     }

@@ -163,8 +163,9 @@ public final class NameRemovals: Sendable {
 
     public var current: UInt64 { words.load(0) }
 
-    /// Called after a name was removed or replaced, before the change is answered.
-    public func advance() { words.add(0, 1) }
+    /// Called after a name was removed or replaced, before the change is answered. Returns the new count.
+    @discardableResult
+    public func advance() -> UInt64 { words.add(0, 1) }
 }
 
 /// A flag in a shared file that the CLI sets and clears (`berth az fail` / `recover`) and mounts read
