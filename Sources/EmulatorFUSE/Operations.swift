@@ -102,12 +102,24 @@ enum Operations {
         return (fs, inode)
     }
 
-    /// Like `beginChange`, for a new entry called `name`: the name rules and, on a full provisioned
+    /// Like `beginChange`, for a change to the names in the directory `parent`: ESTALE when the
+    /// kernel reached it through a name another mount has since removed (`nameIsCurrent`), so that the
+    /// kernel walks the path again and the change lands in the directory the path names now.
+    static func beginNameChange(_ req: fuse_req_t?, _ parent: fuse_ino_t) -> (MountFileSystem, Inode)? {
+        guard let (fs, inode) = beginChange(req, parent) else { return nil }
+        if !nameIsCurrent(fs, inode) {
+            fuse_reply_err(req, ESTALE)
+            return nil
+        }
+        return (fs, inode)
+    }
+
+    /// Like `beginNameChange`, for a new entry called `name`: the name rules and, on a full provisioned
     /// volume, ENOSPC.
     static func beginNewEntry(_ req: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?)
         -> (MountFileSystem, Inode, UnsafePointer<CChar>)?
     {
-        guard let (fs, inode) = beginChange(req, parent) else { return nil }
+        guard let (fs, inode) = beginNameChange(req, parent) else { return nil }
         guard let name else {
             fuse_reply_err(req, EINVAL)
             return nil
@@ -372,20 +384,20 @@ enum Operations {
     }
 
     static let unlink: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
-        guard let (fs, inode) = beginChange(req, parent) else { return }
+        guard let (fs, inode) = beginNameChange(req, parent) else { return }
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
         fuse_reply_err(req, removeEntry(fs, inode, name, flags: 0)).discard()
     }
 
     static let rmdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
-        guard let (fs, inode) = beginChange(req, parent) else { return }
+        guard let (fs, inode) = beginNameChange(req, parent) else { return }
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
         fuse_reply_err(req, removeEntry(fs, inode, name, flags: AT_REMOVEDIR)).discard()
     }
 
     static let rename: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?, UInt32) -> Void = { req, parent, name, newParent, newName, flags in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
-        guard let (fs, from) = beginChange(req, parent) else { return }
+        guard let (fs, from) = beginNameChange(req, parent) else { return }
         guard let (_, to, newName) = beginNewEntry(req, newParent, newName) else { return }
         if let folding = fs.caseFolding {
             let code = renameFolded(fs, folding, from, name, to, newName, flags: flags) { source, target, flags in
