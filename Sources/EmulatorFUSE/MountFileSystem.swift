@@ -209,9 +209,9 @@ final class MountFileSystem: Sendable {
     /// Set when capacity is enforced; nil for elastic volumes, which then pay no per-write cost.
     let usage: VolumeUsage?
     /// Set for the shared cache policy.
-    let generation: DataGeneration?
+    let generation: VolumeCounter?
     /// Set for the shared cache policy: names cached by the kernel are checked against it at open.
-    let nameRemovals: NameRemovals?
+    let nameRemovals: VolumeCounter?
     let locks = RecordLockTable()
     /// Pauses changes while a snapshot of the volume is taken.
     let freeze: WriteFreeze
@@ -231,8 +231,8 @@ final class MountFileSystem: Sendable {
     let sessionAddress = Atomic<UInt>(0)
     private let onReady = Mutex<(@Sendable () -> Void)?>(nil)
 
-    init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: DataGeneration?,
-         nameRemovals: NameRemovals? = nil, freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, cloneSharing: CloneSharing? = nil,
+    init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: VolumeCounter?,
+         nameRemovals: VolumeCounter? = nil, freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, cloneSharing: CloneSharing? = nil,
          onReady: @escaping @Sendable () -> Void) {
         self.configuration = configuration
         self.freeze = freeze

@@ -37,8 +37,8 @@ public enum MountServer {
                          isRegular: false)
 
         let usage: VolumeUsage?
-        let generation: DataGeneration?
-        let nameRemovals: NameRemovals?
+        let generation: VolumeCounter?
+        let nameRemovals: VolumeCounter?
         let freeze: WriteFreeze
         let caseFolding: CaseFoldedDirectories?
         do {
@@ -48,9 +48,9 @@ public enum MountServer {
                                 backingDirectory: configuration.backingDirectory, capacityBytes: capacity)
             }
             generation = configuration.cachePolicy == .shared
-                ? try DataGeneration(sharedStateDirectory: configuration.sharedStateDirectory) : nil
+                ? try VolumeCounter(.closedWritableHandles, sharedStateDirectory: configuration.sharedStateDirectory) : nil
             nameRemovals = configuration.cachePolicy == .shared
-                ? try NameRemovals(sharedStateDirectory: configuration.sharedStateDirectory) : nil
+                ? try VolumeCounter(.removedNames, sharedStateDirectory: configuration.sharedStateDirectory) : nil
             caseFolding = configuration.nameRules.caseInsensitive
                 ? try CaseFoldedDirectories(sharedStateDirectory: configuration.sharedStateDirectory,
                                             rules: configuration.nameRules)

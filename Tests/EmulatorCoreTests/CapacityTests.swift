@@ -98,15 +98,15 @@ import Testing
 
     @Test func dataGenerationAndFlagsAreSharedBetweenHandles() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let a = try DataGeneration(sharedStateDirectory: state)
-        let b = try DataGeneration(sharedStateDirectory: state)
+        let a = try VolumeCounter(.closedWritableHandles, sharedStateDirectory: state)
+        let b = try VolumeCounter(.closedWritableHandles, sharedStateDirectory: state)
         let before = b.current
         a.advance()
         #expect(b.current == before + 1)
 
         // The removed-names count is a counter of its own, in its own file.
-        let removalsA = try NameRemovals(sharedStateDirectory: state)
-        let removalsB = try NameRemovals(sharedStateDirectory: state)
+        let removalsA = try VolumeCounter(.removedNames, sharedStateDirectory: state)
+        let removalsB = try VolumeCounter(.removedNames, sharedStateDirectory: state)
         #expect(removalsB.current == 0)
         removalsA.advance()
         removalsA.advance()

@@ -126,44 +126,42 @@ public struct InodeKey: Hashable, Sendable {
     }
 }
 
-/// A volume-wide count of writable handles closed on any mount, in any process: a mount compares it
-/// at open time to learn whether some mount may have changed files since it cached them
-/// (close-to-open consistency, AWS docs: efs/latest/ug/consistency.html). Lives in
-/// `data-generation` in the shared state directory.
-public final class DataGeneration: Sendable {
-    public static let fileName = "data-generation"
+/// A volume-wide count in the shared state directory that any mount, in any process, advances and
+/// reads with one memory load: what lets mounts of a shared volume keep close-to-open consistency
+/// (AWS docs: efs/latest/ug/consistency.html) without talking to each other.
+public final class VolumeCounter: Sendable {
+    public enum Kind: Sendable {
+        /// Writable handles closed on any mount (`data-generation`): a mount compares it at open time
+        /// to learn whether some mount may have changed files since it cached them.
+        case closedWritableHandles
+        /// Names removed on any mount: unlink, rmdir, rename (`name-removals`). A mount that lets the
+        /// kernel cache names (shared volumes: 1 s) compares it at open time: while it is unchanged
+        /// since a name was looked up, that name still leads where it did; otherwise the mount checks
+        /// the path again.
+        case removedNames
+
+        public var fileName: String {
+            switch self {
+            case .closedWritableHandles: "data-generation"
+            case .removedNames: "name-removals"
+            }
+        }
+
+        var layout: UInt64 { self == .closedWritableHandles ? 1 : 6 }
+        var initialValue: UInt64 { self == .closedWritableHandles ? 1 : 0 }
+    }
+
     private let words: SharedWords
 
-    public init(sharedStateDirectory: String) throws(SharedStateError) {
-        words = try SharedWords(path: sharedStateDirectory + "/" + Self.fileName, count: 1, layout: 1) {
-            () throws(SharedStateError) -> [UInt64] in [1]
+    public init(_ kind: Kind, sharedStateDirectory: String) throws(SharedStateError) {
+        words = try SharedWords(path: sharedStateDirectory + "/" + kind.fileName, count: 1, layout: kind.layout) {
+            () throws(SharedStateError) -> [UInt64] in [kind.initialValue]
         }
     }
 
     public var current: UInt64 { words.load(0) }
 
-    /// Called when a handle that could write is closed.
-    public func advance() { words.add(0, 1) }
-}
-
-/// A volume-wide count of names removed on any mount, in any process (unlink, rmdir, rename). A mount
-/// that lets the kernel cache names (shared volumes: 1 s) compares it at open time: while it is
-/// unchanged since a name was looked up, that name still leads where it did; otherwise the mount
-/// checks the path again before it opens (close-to-open consistency for names, AWS docs:
-/// efs/latest/ug/consistency.html). Lives in `name-removals` in the shared state directory.
-public final class NameRemovals: Sendable {
-    public static let fileName = "name-removals"
-    private let words: SharedWords
-
-    public init(sharedStateDirectory: String) throws(SharedStateError) {
-        words = try SharedWords(path: sharedStateDirectory + "/" + Self.fileName, count: 1, layout: 6) {
-            () throws(SharedStateError) -> [UInt64] in [0]
-        }
-    }
-
-    public var current: UInt64 { words.load(0) }
-
-    /// Called after a name was removed or replaced, before the change is answered. Returns the new count.
+    /// Returns the new count.
     @discardableResult
     public func advance() -> UInt64 { words.add(0, 1) }
 }
