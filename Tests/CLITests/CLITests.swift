@@ -74,6 +74,7 @@ import Testing
             availability:
               multiAz: true
             """)
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try Self.berth("recommend", "Profiles/cms-uploads.yaml", path, "--format", "json")
         #expect(run.status == 1)
         #expect(run.stdout.isEmpty)
@@ -90,6 +91,7 @@ import Testing
             platform: {os: windows, launchType: fargate}
             access: {sharing: shared, tasks: 3}
             """)
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try Self.berth("recommend", path, "--format", "json")
         #expect(run.status == 2)
         #expect(run.stdout.contains("\"recommended\": null"))

@@ -87,6 +87,7 @@ import Testing
     }
 
     @Test func statfsFiguresRoundAndNeverOverstateFreeSpace() {
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let provisioned = CapacityFigures.blocks(capacityBytes: 1 << 20, usedBytes: 5000, blockSize: 4096)
         #expect(provisioned.total == 256)
         #expect(provisioned.free == (1_048_576 - 5000) / 4096)
@@ -132,6 +133,7 @@ import Testing
     }
 
     @Test func anUnusableStateDirectoryIsAnErrorWithThePath() {
+        defer { try? FileManager.default.removeItem(atPath: root) }
         #expect {
             _ = try VolumeUsage(sharedStateDirectory: "/nonexistent/berth", backingDirectory: "/tmp", capacityBytes: 1)
         } throws: { error in
