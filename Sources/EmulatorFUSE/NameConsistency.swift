@@ -70,8 +70,10 @@ extension Operations {
 
     /// After an open that found the file changed since this mount's last open: the kernel's cached
     /// attributes (the size above all) are dropped, so that the next stat, or a read past the cached
-    /// size, asks this server. Attributes only (a negative offset): nothing the kernel holds a lock for
-    /// while it waits for the open's answer.
+    /// size, asks this server. Needed even within one mount: on a case-insensitive volume each spelling
+    /// is an inode of its own to the kernel, so a write through `rEpOrT.txt` leaves the size cached for
+    /// `Report.TXT` stale (WindowsNamingMountTests fails without this). Attributes only (a negative
+    /// offset): nothing the kernel holds a lock for while it waits for the open's answer.
     static func dropCachedAttributes(_ fs: MountFileSystem, _ ino: fuse_ino_t) {
         guard let session = OpaquePointer(bitPattern: fs.sessionAddress.load(ordering: .relaxed)) else { return }
         _ = fuse_lowlevel_notify_inval_inode(session, ino, -1, 0)
