@@ -5,15 +5,31 @@ import Yams
 /// Reads workload profiles from YAML or JSON (JSON is read as the YAML it also is), checking every field
 /// against the contract and reporting every problem with its file, line, column and field path.
 public enum ProfileLoader {
+    /// The most a profile file may hold. The longest example in Profiles/ is under 2 KiB; the cap keeps
+    /// a wrong path (a log, a disk image, /dev/zero) from being read into memory and parsed.
+    public static let maximumFileBytes = 1 << 20
+
     /// Loads the profile at `path`; `displayPath` is what diagnostics call the file (defaults to `path`).
     public static func load(path: String, displayPath: String? = nil) throws -> WorkloadProfile {
         let shown = displayPath ?? path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ProfileReadError(file: shown, reason: "no such file")
+        }
+        if isDirectory.boolValue {
+            throw ProfileReadError(file: shown, reason: "it is a directory; expected a YAML or JSON file")
+        }
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: maximumFileBytes + 1) ?? Data()
         } catch {
-            let reason = FileManager.default.fileExists(atPath: path) ? "it is not readable" : "no such file"
-            throw ProfileReadError(file: shown, reason: reason)
+            throw ProfileReadError(file: shown, reason: "it is not readable")
+        }
+        guard data.count <= maximumFileBytes else {
+            throw ProfileReadError(
+                file: shown, reason: "it is larger than 1 MiB; a workload profile is a short YAML or JSON document")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ProfileReadError(file: shown, reason: "it is not UTF-8 text")

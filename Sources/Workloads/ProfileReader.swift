@@ -132,7 +132,8 @@ struct ProfileReader {
                 report(keyNode, path, "a field name must be plain text", expected: known.joined(separator: ", "))
                 continue
             }
-            let fieldPath = path.isEmpty ? key.string : "\(path).\(key.string)"
+            let name = Self.excerpt(key.string)
+            let fieldPath = path.isEmpty ? name : "\(path).\(name)"
             if known.contains(key.string) {
                 result[key.string] = value
             } else if let suggestion = Suggestion.closest(to: key.string, in: known) {
@@ -173,7 +174,7 @@ struct ProfileReader {
         }
         if let value = Value(rawValue: scalar.string) { return value }
         let hint = Suggestion.closest(to: scalar.string, in: accepted).map { "; did you mean \"\($0)\"?" } ?? ""
-        report(node, path, "\"\(scalar.string)\" is not accepted\(hint)", expected: expected)
+        report(node, path, "\"\(Self.excerpt(scalar.string))\" is not accepted\(hint)", expected: expected)
         return nil
     }
 
@@ -201,7 +202,7 @@ struct ProfileReader {
         case "true": return true
         case "false": return false
         default:
-            report(node, path, "expected true or false, found \"\(scalar.string)\"", expected: "true or false")
+            report(node, path, "expected true or false, found \"\(Self.excerpt(scalar.string))\"", expected: "true or false")
             return nil
         }
     }
@@ -247,9 +248,16 @@ struct ProfileReader {
         case .mapping: "a mapping"
         case .sequence: "a list"
         case .scalar(let scalar) where isNull(scalar): "nothing (null)"
-        case .scalar(let scalar): "\"\(scalar.string)\""
+        case .scalar(let scalar): "\"\(Self.excerpt(scalar.string))\""
         case .alias: "an alias"
         }
+    }
+
+    /// Text from the file as a message quotes it: at most 60 characters, so that a wrong value (a
+    /// pasted key, a whole document on one line) does not flood the terminal.
+    static func excerpt(_ text: String) -> String {
+        let head = text.prefix(61)
+        return head.count <= 60 ? String(head) : head.prefix(59) + "…"
     }
 }
 
@@ -264,6 +272,8 @@ enum TopField {
 /// "Did you mean": a case-insensitive match first, then the nearest name within a small edit distance.
 enum Suggestion {
     static func closest(to word: String, in candidates: [String]) -> String? {
+        // Nothing this long is a misspelling of a field or a word, and the distance costs its length.
+        guard word.utf8.count <= 64 else { return nil }
         let lowered = word.lowercased()
         if let exact = candidates.first(where: { $0.lowercased() == lowered }) { return exact }
         let scored = candidates.map { ($0, distance(lowered, $0.lowercased())) }

@@ -187,6 +187,38 @@ import Testing
         #expect(throws: ProfileReadError.self) { try ProfileLoader.load(path: "/nonexistent/profile.yaml") }
     }
 
+    @Test func aDirectoryOrAnOversizedFileIsARefusalThatSaysWhy() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("berth-profiles-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let directoryError = try #require(throws: ProfileReadError.self) { try ProfileLoader.load(path: directory.path) }
+        #expect(directoryError.reason.contains("is a directory"))
+
+        let atCap = directory.appendingPathComponent("at-cap.yaml")
+        try Data(repeating: UInt8(ascii: "a"), count: ProfileLoader.maximumFileBytes).write(to: atCap)
+        #expect(throws: InvalidProfileError.self) { try ProfileLoader.load(path: atCap.path) }
+        let overCap = directory.appendingPathComponent("over-cap.yaml")
+        try Data(repeating: UInt8(ascii: "a"), count: ProfileLoader.maximumFileBytes + 1).write(to: overCap)
+        let sizeError = try #require(throws: ProfileReadError.self) { try ProfileLoader.load(path: overCap.path) }
+        #expect(sizeError.reason.contains("larger than 1 MiB"))
+        // A file that never ends: the cap ends the read.
+        let endless = try #require(throws: ProfileReadError.self) { try ProfileLoader.load(path: "/dev/zero") }
+        #expect(endless.reason.contains("larger than 1 MiB"))
+    }
+
+    @Test func longValuesAndKeysAreQuotedShort() throws {
+        // YAML allows a plain key of up to 1024 characters; a value may be any length.
+        let longValue = String(repeating: "x", count: 100_000), longKey = String(repeating: "x", count: 1_000)
+        let text = Self.fullExample.replacingOccurrences(of: "sharing: shared", with: "sharing: \(longValue)")
+            + "\n\(longKey): 1\n"
+        let error = try #require(throws: InvalidProfileError.self) { try ProfileLoader.parse(text, file: "l.yaml") }
+        #expect(error.diagnostics.count == 2)
+        #expect(error.description.utf8.count < 2_000)
+        let excerpt = String(repeating: "x", count: 59) + "…"
+        #expect(error.diagnostics.contains { $0.message.contains("\"\(excerpt)\" is not accepted") })
+        #expect(error.diagnostics.contains { $0.path == excerpt })
+    }
+
     @Test func suggestionsAreCloseOrAbsent() {
         #expect(Suggestion.closest(to: "multiaz", in: ["multiAZ"]) == "multiAZ")
         #expect(Suggestion.closest(to: "lauchType", in: ["os", "launchType"]) == "launchType")
