@@ -27,7 +27,10 @@ struct VolumeCommand: ParsableCommand {
                 """)
         @Option(help: "ebs, efs, fsx-lustre, fsx-windows, fsx-openzfs or fsx-ontap.") var type: ServiceID
         @Option(help: "Home Availability Zone (see `berth az list`).") var az: String
-        @Option(name: .customLong("size-gib"), help: "Provisioned size (not for efs, which is elastic).") var sizeGiB: Int?
+        // Unconditional: `--size-gib -5` reaches the catalogue's range check (an InvalidParameterValue that
+        // names the range) instead of reading as a missing value followed by an unknown option.
+        @Option(name: .customLong("size-gib"), parsing: .unconditional,
+                help: "Provisioned size (not for efs, which is elastic).") var sizeGiB: Int?
         @Option(help: "A name to recognise it by.") var name: String?
         @Option(name: .customLong("storage-class"), help: "EFS only: standard (multi-AZ, default) or one-zone.")
         var storageClass: EFSStorageClass?
@@ -39,7 +42,8 @@ struct VolumeCommand: ParsableCommand {
         var lustreDeployment: LustreDeployment?
         @Option(name: .customLong("storage-type"), help: "FSx for Lustre: ssd (default) or hdd (persistent only).")
         var storageType: LustreStorageType?
-        @Option(name: .customLong("read-cache-gib"), help: "FSx for Lustre HDD: an SSD read cache of up to 20% of --size-gib.")
+        @Option(name: .customLong("read-cache-gib"), parsing: .unconditional,
+                help: "FSx for Lustre HDD: an SSD read cache of up to 20% of --size-gib.")
         var readCacheGiB: Int?
         @OptionGroup var state: StateOptions
 

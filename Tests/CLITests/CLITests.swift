@@ -107,6 +107,19 @@ import Testing
         #expect(run.stderr.contains("Profiles/does-not-exist.yaml: cannot read workload profile: no such file"))
     }
 
+    @Test func aNegativeSizeIsARangeRefusalThatCreatesNothing() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("berth-state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let run = try Self.berth("volume", "create", "--type", "ebs", "--az", "us-east-1a", "--size-gib", "-5",
+                                 "--state-dir", state)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("InvalidParameterValue: ebs volumes are 1 to 65536 GiB, not -5"))
+        let list = try Self.berth("volume", "list", "--format", "json", "--state-dir", state)
+        #expect(list.status == 0)
+        let volumes = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [Any]
+        #expect(volumes?.isEmpty == true)
+    }
+
     @Test func taskdefPrintsRegistrableJSONAndListsPlaceholders() throws {
         let run = try Self.berth("taskdef", "Profiles/cms-uploads.yaml", "--family", "cms", "--image", "repo/cms:1")
         #expect(run.status == 0)
