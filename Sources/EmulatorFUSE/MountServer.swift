@@ -116,13 +116,14 @@ public enum MountServer {
         }
     }
 
-    /// The mountpoint must be an existing directory. One left answering ENOTCONN by a server that
-    /// was killed (shared notes: "Transport endpoint is not connected") is detached first.
+    /// The mountpoint must be an existing directory. Mounts left answering ENOTCONN by servers that
+    /// were killed (shared notes: "Transport endpoint is not connected") are detached first, however
+    /// many are stacked there; `DeadMounts.state` says why it asks statvfs rather than stat.
     static func prepareMountpoint(_ path: String) throws(MountError) {
-        var st = stat()
-        if stat(path, &st) != 0 && errno == ENOTCONN {
+        for _ in 0..<DeadMounts.maximumStacked where DeadMounts.state(of: path) == .disconnected {
             umount2(path, 2 /* MNT_DETACH */)
         }
+        var st = stat()
         guard stat(path, &st) == 0 else { throw .mountpoint(path, errno: errno) }
         guard st.st_mode & S_IFMT == S_IFDIR else { throw .mountpoint(path, errno: ENOTDIR) }
     }

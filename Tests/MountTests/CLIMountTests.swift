@@ -221,6 +221,10 @@ struct CLIMountTests {
         #expect(record.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == record.count)
         #expect(fsync(fd) == 0)
         close(fd)
+        // A shell prompt or `ls -l` of the parent stats the mount point; on an EBS volume the kernel then
+        // keeps its attributes for a day and answers stat from them even after the server died.
+        var info = stat()
+        #expect(stat(mountpoint, &info) == 0)
 
         kill(pid, SIGKILL)
         var status: Int32 = 0
@@ -228,6 +232,7 @@ struct CLIMountTests {
         while kill(pid, 0) == 0, Date() < deadline { usleep(10_000) }  // not our child: poll until it is gone
         _ = waitpid(pid, &status, WNOHANG)
         #expect(ServedMount.isMounted(mountpoint), "the kernel keeps the dead mount until someone clears it")
+        #expect(stat(mountpoint, &info) == 0, "stat is still answered from the cache")
 
         // Any berth command notices: the attachment is released and the dead mount point cleared.
         #expect(try berth.attachments(volume).isEmpty)

@@ -1,3 +1,4 @@
+import EmulatorCore
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -22,6 +23,33 @@ struct MountTests {
         defer { mount.stop() }
         #expect(readFile(mount.mountpoint + "/link") == Array(repeating: 0x5A, count: 300_000))
         #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint).sorted() == ["dir", "link"])
+    }
+
+    /// Servers that died one over the other leave dead mounts stacked on one path; whatever stat still
+    /// answers from the kernel's cache, each is found (statvfs answers ENOTCONN) and all are detached.
+    @Test func deadMountsStackedOnOnePathAreAllCleared() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // Three, so that clearing takes more than one pass of fusermount3 then umount.
+        var servers: [ServedMount] = []
+        var info = stat()
+        for index in 0..<3 {
+            servers.append(try ServedMount(scratch, at: "a", type: "ebs", volumeID: "vol-stacked\(index)"))
+            #expect(stat(scratch.mountpoint("a"), &info) == 0)
+        }
+        for server in servers.reversed() {
+            kill(server.process.processIdentifier, SIGKILL)
+            server.process.waitUntilExit()
+        }
+        let path = scratch.mountpoint("a")
+        let stacked = { (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8))?
+            .split(separator: "\n").filter { $0.split(separator: " ").dropFirst().first == Substring(path) }.count ?? 0 }
+        #expect(stacked() == 3)
+        #expect(stat(path, &info) == 0, "stat is answered from the attribute cache")
+        #expect(DeadMounts.state(of: path) == .disconnected)
+        #expect(DeadMounts.clear(path))
+        #expect(stacked() == 0)
+        #expect(DeadMounts.state(of: path) == .notMounted)
     }
 
     @Test func provisionedCapacityRefusesWritesPastItAndDfShowsIt() throws {

@@ -20,6 +20,10 @@ public enum MountpointState: Sendable, Equatable {
 /// Finding and clearing the mount points of attachments whose server died (the reaper reports them).
 public enum DeadMounts {
     public static func state(of path: String) -> MountpointState {
+        // statvfs first: FUSE sends it to the server every time, while stat may be answered from the
+        // kernel's attribute cache (a day long on exclusive volumes) well after the server died.
+        var usage = statvfs()
+        if statvfs(path, &usage) != 0 && errno == ENOTCONN { return .disconnected }
         var info = stat()
         if stat(path, &info) != 0 {
             switch errno {
@@ -35,17 +39,24 @@ public enum DeadMounts {
         return info.st_dev != parent.st_dev || path == "/" ? .mounted : .notMounted
     }
 
-    /// Lazily detaches `path` if it is a disconnected FUSE mount: `fusermount3 -u -z` (what an unprivileged
-    /// user may run), else `umount -l`. True when the mount point is usable again afterwards.
+    /// Lazily detaches `path` while it is a disconnected FUSE mount: `fusermount3 -u -z` (what an
+    /// unprivileged user may run), else `umount -l`. Dead mounts can be stacked on one path (each a server
+    /// that died), so it detaches up to `maximumStacked` of them. True when the mount point is usable again.
     @discardableResult
     public static func clear(_ path: String) -> Bool {
         guard state(of: path) == .disconnected else { return false }
-        for (tool, arguments) in [("fusermount3", ["-u", "-z", path]), ("umount", ["-l", path])] {
-            guard let executable = findExecutable(tool) else { continue }
-            if run(executable, arguments), state(of: path) != .disconnected { return true }
+        for _ in 0..<maximumStacked {
+            let detached = [("fusermount3", ["-u", "-z", path]), ("umount", ["-l", path])].contains { tool, arguments in
+                findExecutable(tool).map { run($0, arguments) } ?? false
+            }
+            guard detached else { return false }
+            if state(of: path) != .disconnected { return true }
         }
         return false
     }
+
+    /// How many dead mounts on one path `clear` detaches before giving up.
+    public static let maximumStacked = 8
 
     /// The first executable called `name` on PATH or in the system directories.
     static func findExecutable(_ name: String) -> String? {
