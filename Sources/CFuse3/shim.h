@@ -19,6 +19,12 @@
 #define BERTH_AT_EMPTY_PATH 0x1000
 #define BERTH_RENAME_NOREPLACE (1 << 0)
 #define BERTH_RENAME_EXCHANGE (1 << 1)
+// O_DIRECT is the one open flag whose value differs between the two (asm-generic vs x86).
+#if defined(__aarch64__) || defined(__arm__)
+#define BERTH_O_DIRECT 0200000
+#else
+#define BERTH_O_DIRECT 040000
+#endif
 
 static inline int berth_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
                                   unsigned int flags) {

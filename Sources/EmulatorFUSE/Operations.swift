@@ -438,7 +438,7 @@ enum Operations {
     static let create: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, parent, name, mode, fi in
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
-        let flags = (fi.pointee.flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW
+        let flags = (backingFlags(fi.pointee.flags) | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW
         var entry = fuse_entry_param()
         let (fd, code) = createEntry(req, fs, inode, name, flags: flags, mode: mode, &entry)
         if code != 0 { return fuse_reply_err(req, code).discard() }
@@ -495,6 +495,12 @@ enum Operations {
         return result ?? (-1, errno)
     }
 
+    /// The flags a caller's open becomes on the backing file. Without O_DIRECT: the kernel already
+    /// keeps an O_DIRECT caller's data out of the mount's page cache (it sends each read and write to the
+    /// server as it comes), while the server's own reads and writes arrive in buffers that O_DIRECT on
+    /// the backing file would refuse as misaligned (EINVAL, as every O_DIRECT write did before).
+    static func backingFlags(_ flags: Int32) -> Int32 { flags & ~BERTH_O_DIRECT }
+
     static let open: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode) = begin(req, ino) else { return }
@@ -502,7 +508,7 @@ enum Operations {
         let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         if writes && fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
         if !nameIsCurrent(fs, inode) { return fuse_reply_err(req, ESTALE).discard() }
-        let openFlags = flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
+        let openFlags = backingFlags(flags) & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
         let fd: Int32
         if let usage = fs.usage, flags & O_TRUNC != 0 {
             fd = inode.sizeLock.withLock { _ in

@@ -52,6 +52,37 @@ struct MountTests {
         #expect(DeadMounts.state(of: path) == .notMounted)
     }
 
+    /// Databases open their files with O_DIRECT, and AWS's EFS guide names it as one way to write
+    /// synchronously (efs/latest/ug/using-fs.html, "Data Consistency"); every such write failed with EINVAL.
+    @Test(arguments: ["ebs", "efs"])
+    func directIOWritesAndReadsThroughTheMount(type: String) throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try ServedMount(scratch, at: "a", type: type, volumeID: type == "ebs" ? "vol-direct" : "fs-direct")
+        defer { mount.stop() }
+        #if arch(arm64)
+        let direct: Int32 = 0o200000
+        #else
+        let direct: Int32 = 0o40000
+        #endif
+        let size = 1 << 16
+        var raw: UnsafeMutableRawPointer?
+        #expect(posix_memalign(&raw, 4096, size) == 0)
+        let buffer = try #require(raw)
+        defer { free(buffer) }
+        memset(buffer, 0x42, size)
+        let path = mount.mountpoint + "/direct.bin"
+        let fd = open(path, O_CREAT | O_RDWR | direct, 0o644)
+        #expect(fd >= 0)
+        #expect(pwrite(fd, buffer, size, 0) == size)
+        memset(buffer, 0, size)
+        #expect(pread(fd, buffer, size, 0) == size)
+        #expect(buffer.load(fromByteOffset: size - 1, as: UInt8.self) == 0x42)
+        close(fd)
+        #expect(readFile(path) == Array(repeating: 0x42, count: size))
+        #expect(readFile(scratch.backing + "/direct.bin") == Array(repeating: 0x42, count: size))
+    }
+
     @Test func provisionedCapacityRefusesWritesPastItAndDfShowsIt() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
