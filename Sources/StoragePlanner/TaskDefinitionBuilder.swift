@@ -23,6 +23,52 @@ public struct TaskDefinitionOptions: Sendable {
         self.image = image
         self.containerPath = containerPath
     }
+
+    /// What ECS or the container runtime would refuse in these options, each a message for people
+    /// naming the option and what is accepted. Empty when the options can be used.
+    public func problems(windows: Bool) -> [String] {
+        var problems: [String] = []
+        // ECS API Reference, RegisterTaskDefinition `family` and ContainerDefinition `name` (both are
+        // the family here): up to 255 letters, numbers, underscores and hyphens.
+        if let family, family.isEmpty || family.utf8.count > 255
+            || !family.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || Self.isASCIIAlphanumeric($0) }) {
+            problems.append("--family \"\(family)\": ECS accepts 1 to 255 letters, digits, hyphens and underscores")
+        }
+        if let path = containerPath {
+            if windows {
+                // Windows containers mount at a drive path (moby's Windows mount parser).
+                let bytes = Array(path.utf8)
+                let drivePath = bytes.count >= 3 && Self.isASCIILetter(bytes[0]) && bytes[1] == UInt8(ascii: ":")
+                    && (bytes[2] == UInt8(ascii: "\\") || bytes[2] == UInt8(ascii: "/"))
+                if !drivePath {
+                    problems.append("--container-path \"\(path)\": a Windows container mounts at an absolute path such as C:\\data")
+                }
+            } else if !path.hasPrefix("/") {
+                // Docker: "invalid mount config ... mount path must be absolute" (moby volume/mounts).
+                problems.append("--container-path \"\(path)\": the mount path must be absolute, such as /data")
+            } else if Self.depthAfterCleaning(path) == 0 {
+                // Docker: "invalid specification: destination can't be '/'" (after cleaning: /, //, /..).
+                problems.append("--container-path \"\(path)\": cannot be the container's root; choose a directory such as /data")
+            }
+        }
+        return problems
+    }
+
+    /// How many directories below the root an absolute path names once `.` and `..` are resolved
+    /// lexically, as the container runtime cleans it (`/data/..` is the root).
+    static func depthAfterCleaning(_ path: String) -> Int {
+        path.split(separator: "/").reduce(0) { depth, component in
+            component == "." ? depth : component == ".." ? max(0, depth - 1) : depth + 1
+        }
+    }
+
+    private static func isASCIILetter(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+    }
+
+    private static func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
+        isASCIILetter(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
 }
 
 public struct NoServiceFitsError: Error, CustomStringConvertible, Sendable {

@@ -21,7 +21,7 @@ struct TaskdefCommand: ParsableCommand {
               aws ecs register-task-definition --cli-input-json file://td.json
               berth taskdef Profiles/postgres-ec2.yaml --volume-configurations-file ebs.json
 
-            Exit status: 0 written; 1 invalid profile; 2 no service fits the profile.
+            Exit status: 0 written; 1 invalid profile or option; 2 no service fits the profile.
             """)
 
     @Argument(help: ArgumentHelp("A workload profile (YAML or JSON).", valueName: "profile"))
@@ -47,11 +47,15 @@ struct TaskdefCommand: ParsableCommand {
             printError(error)
             throw ExitStatus.invalidInput
         }
+        let options = TaskDefinitionOptions(family: family, image: image, containerPath: containerPath)
+        let problems = options.problems(windows: loaded.platform.os == .windows)
+        guard problems.isEmpty else {
+            for problem in problems { printError("berth taskdef: \(problem)") }
+            throw ExitStatus.invalidInput
+        }
         let draft: TaskDefinitionDraft
         do {
-            draft = try TaskDefinitionBuilder.build(
-                Planner().recommend(loaded),
-                options: TaskDefinitionOptions(family: family, image: image, containerPath: containerPath))
+            draft = try TaskDefinitionBuilder.build(Planner().recommend(loaded), options: options)
         } catch {
             printError(error)
             throw ExitStatus.noServiceFits

@@ -120,6 +120,13 @@ import Testing
         #expect(volumes?.isEmpty == true)
     }
 
+    @Test func taskdefRefusesAContainerPathDockerWouldRefuse() throws {
+        let run = try Self.berth("taskdef", "Profiles/cms-uploads.yaml", "--container-path", "/data/..")
+        #expect(run.status == 1)
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr.contains("--container-path \"/data/..\": cannot be the container's root"))
+    }
+
     @Test func taskdefPrintsRegistrableJSONAndListsPlaceholders() throws {
         let run = try Self.berth("taskdef", "Profiles/cms-uploads.yaml", "--family", "cms", "--image", "repo/cms:1")
         #expect(run.status == 0)

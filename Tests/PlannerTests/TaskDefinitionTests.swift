@@ -18,6 +18,23 @@ import Workloads
 
     struct TestFailure: Error, CustomStringConvertible { var description: String; init(_ d: String) { description = d } }
 
+    @Test func optionsThatECSOrDockerWouldRefuseAreNamed() {
+        #expect(TaskDefinitionOptions(family: "cms_uploads-2", containerPath: "/srv/data").problems(windows: false).isEmpty)
+        #expect(TaskDefinitionOptions(containerPath: "/a/../b").problems(windows: false).isEmpty)
+        for path in ["", "data", "./data", "/", "//", "/..", "/data/..", "/./."] {
+            let problems = TaskDefinitionOptions(containerPath: path).problems(windows: false)
+            #expect(problems.count == 1 && problems[0].hasPrefix("--container-path \"\(path)\""), "\(path)")
+        }
+        #expect(TaskDefinitionOptions(containerPath: "C:\\data").problems(windows: true).isEmpty)
+        for path in ["/data", "data", "c:", "1:\\data"] {
+            #expect(TaskDefinitionOptions(containerPath: path).problems(windows: true).count == 1, "\(path)")
+        }
+        for family in ["", "my family", "cms.uploads", String(repeating: "f", count: 256)] {
+            #expect(TaskDefinitionOptions(family: family).problems(windows: false).count == 1, "\(family)")
+        }
+        #expect(TaskDefinitionOptions(family: String(repeating: "f", count: 255)).problems(windows: false).isEmpty)
+    }
+
     @Test func efsOnFargate() throws {
         let d = try draft("cms-uploads.yaml", .init(image: "repo/cms:1"))
         #expect(d.service == .efs)
