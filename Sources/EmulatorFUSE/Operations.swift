@@ -856,6 +856,7 @@ enum Operations {
             try fs.locks.set(request, file: inode.key, owner: fi.pointee.lock_owner, tag: fi.pointee.fh,
                              wait: sleep != 0, shouldAbandon: abandonment(req, fs),
                              open: { fs.reopenForLocks(inode) })
+            if request.kind != .unlock { dropCachedData(fs, ino) }
             fuse_reply_err(req, 0)
         } catch {
             fuse_reply_err(req, error.errno)
@@ -869,6 +870,7 @@ enum Operations {
         do throws(LockError) {
             try BSDLock.apply(operation, fd: Int32(truncatingIfNeeded: fi.pointee.fh), wait: wait,
                               shouldAbandon: abandonment(req, fs))
+            if operation != .unlock { dropCachedData(fs, ino) }
             fuse_reply_err(req, 0)
         } catch {
             fuse_reply_err(req, error.errno)

@@ -261,6 +261,38 @@ struct MountTests {
         }
     }
 
+    /// What SQLite's rollback journal relies on across mounts: both keep the file open; one writes under
+    /// a lock, the other takes the lock and reads the same bytes, which its mount had cached before.
+    @Test(arguments: ["fcntl", "flock"])
+    func takingALockDropsPagesCachedBeforeAnotherMountsWrite(kind: String) throws {
+        try withTwoMounts { _, a, b in
+            #expect(writeFile(a.mountpoint + "/db", Array(repeating: 1, count: 8192)) == 0)
+            let writer = open(a.mountpoint + "/db", O_RDWR), reader = open(b.mountpoint + "/db", O_RDWR)
+            defer { close(writer); close(reader) }
+            #expect(writer >= 0 && reader >= 0)
+            var page = [UInt8](repeating: 0, count: 4096)
+            #expect(pread(reader, &page, 4096, 0) == 4096 && page[0] == 1)  // now in b's page cache
+            let bsdLock: (Int32, Int32) -> Int32 = flock
+            func lock(_ fd: Int32) -> Int32 {
+                kind == "fcntl" ? recordLock(fd, Int32(F_WRLCK), command: F_SETLKW) : bsdLock(fd, LOCK_EX)
+            }
+            func unlock(_ fd: Int32) -> Int32 {
+                kind == "fcntl" ? recordLock(fd, Int32(F_UNLCK)) : bsdLock(fd, LOCK_UN)
+            }
+            for round in UInt8(2)...UInt8(21) {
+                #expect(lock(writer) == 0)
+                let bytes = [UInt8](repeating: round, count: 4096)
+                #expect(pwrite(writer, bytes, 4096, 0) == 4096)
+                #expect(unlock(writer) == 0)
+                #expect(lock(reader) == 0)
+                #expect(pread(reader, &page, 4096, 0) == 4096)
+                #expect(page[0] == round && page[4095] == round, "round \(round): read \(page[0]) under the lock")
+                #expect(unlock(reader) == 0)
+                if page[0] != round { break }
+            }
+        }
+    }
+
     @Test func closeToOpenBetweenMountsInTwoProcesses() throws {
         try withTwoMounts { _, a, b in
             var expected: [UInt8] = []
