@@ -192,8 +192,16 @@ enum Operations {
         return {
             if fuse_req_interrupted(OpaquePointer(bitPattern: request)) != 0 { return true }
             if let se = OpaquePointer(bitPattern: session), fuse_session_exited(se) != 0 { return true }
-            return false
+            // An outage that starts during the wait ends it too: every operation on a cut-off mount
+            // answers EIO (emulator.md §Common to all); `lockWaitError` turns the abandonment into EIO.
+            return fs.isCutOff
         }
+    }
+
+    /// The errno a lock request that could not be granted answers: EIO when the wait was given up
+    /// because the mount is cut off by an outage, the lock error's own otherwise.
+    static func lockWaitError(_ error: LockError, _ fs: MountFileSystem) -> Int32 {
+        error == .interrupted && fs.isCutOff ? EIO : error.errno
     }
 
     // MARK: - Session
@@ -859,7 +867,7 @@ enum Operations {
             if request.kind != .unlock { dropCachedData(fs, ino) }
             fuse_reply_err(req, 0)
         } catch {
-            fuse_reply_err(req, error.errno)
+            fuse_reply_err(req, lockWaitError(error, fs))
         }
     }
 
@@ -873,7 +881,7 @@ enum Operations {
             if operation != .unlock { dropCachedData(fs, ino) }
             fuse_reply_err(req, 0)
         } catch {
-            fuse_reply_err(req, error.errno)
+            fuse_reply_err(req, lockWaitError(error, fs))
         }
     }
 }

@@ -93,6 +93,43 @@ struct OutageSnapshotDrillTests {
         for path in [a, b, c] { #expect(try berth.run("unmount", path).status == 0) }
     }
 
+    /// A lock wait in progress when the outage starts is an operation on a cut-off mount: it ends with
+    /// EIO, instead of waiting through the outage for a holder that is cut off too.
+    @Test(arguments: ["fcntl", "flock"])
+    func lockWaitsEndWithEIOWhenTheOutageStarts(kind: String) throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "efs", "--az", "us-east-1a", "--storage-class", "one-zone")
+        let a = try berth.mountpoint("a"), b = try berth.mountpoint("b")
+        #expect(try berth.run("mount", volume, a, "--az", "us-east-1a", "--background").status == 0)
+        #expect(try berth.run("mount", volume, b, "--az", "us-east-1a", "--background").status == 0)
+        defer {
+            _ = try? berth.run("az", "recover", "us-east-1a")
+            for path in [a, b] { _ = try? berth.run("unmount", path) }
+        }
+        #expect(writeFile(a + "/lock", [1]) == 0)
+        let holder = open(a + "/lock", O_RDWR), waiter = open(b + "/lock", O_RDWR)
+        defer { close(holder); close(waiter) }
+        let bsdLock: @Sendable (Int32, Int32) -> Int32 = { flock($0, $1) }
+        if kind == "fcntl" {
+            #expect(recordLock(holder, Int32(F_WRLCK)) == 0)
+        } else {
+            #expect(bsdLock(holder, LOCK_EX) == 0)
+        }
+        let outcome = Atomicish()  // 0 waiting, else 1000 + errno (1000: granted)
+        Thread {
+            if kind == "fcntl" {
+                outcome.set(1000 + Int(recordLock(waiter, Int32(F_WRLCK), command: F_SETLKW)))
+            } else {
+                outcome.set(1000 + Int(bsdLock(waiter, LOCK_EX) == 0 ? 0 : errno))
+            }
+        }.start()
+        usleep(300_000)
+        #expect(outcome.value == 0, "the waiter waits while the holder has the lock")
+        #expect(try berth.run("az", "fail", "us-east-1a").status == 0)
+        #expect(waitUntil(timeout: 5) { outcome.value != 0 }, "the wait ends once the outage starts")
+        #expect(outcome.value == 1000 + Int(EIO))
+    }
+
     @Test func multiAZDeploymentKeepsServingFromItsStandbyAZ() throws {
         let berth = try Berth()
         let volume = try berth.createVolume("--type", "fsx-ontap", "--az", "us-east-1a", "--deployment", "multi-az",
