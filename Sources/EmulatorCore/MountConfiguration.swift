@@ -32,12 +32,14 @@ public struct MountConfiguration: Sendable {
     public var reachability: any Reachability
     /// Which new names the service accepts.
     public var nameRules: any NameRules
+    /// Mount with `allow_other`, so that other users and containers can use the mount (`MountSharing`).
+    public var allowOtherUsers: Bool
 
     public init(
         volumeID: String, serviceType: String, backingDirectory: String, mountpoint: String,
         readOnly: Bool = false, capacityBytes: UInt64? = nil, sharedStateDirectory: String,
         cachePolicy: CachePolicy? = nil, reachability: any Reachability = AlwaysReachable(),
-        nameRules: (any NameRules)? = nil
+        nameRules: (any NameRules)? = nil, allowOtherUsers: Bool = MountSharing.otherUsersAllowed
     ) {
         self.volumeID = volumeID
         self.serviceType = serviceType
@@ -49,6 +51,7 @@ public struct MountConfiguration: Sendable {
         self.cachePolicy = cachePolicy ?? CachePolicy.default(forServiceType: serviceType)
         self.reachability = reachability
         self.nameRules = nameRules ?? Self.defaultNameRules(forServiceType: serviceType)
+        self.allowOtherUsers = allowOtherUsers
     }
 
     /// FSx for Windows File Server serves NTFS over SMB, so its new names follow Windows's rules (seed

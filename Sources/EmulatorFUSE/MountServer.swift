@@ -71,8 +71,10 @@ public enum MountServer {
 
         var options = "fsname=\(configuration.volumeID),subtype=berth-\(configuration.serviceType)"
         // default_permissions: the kernel checks modes and ownership as a local filesystem would;
-        // allow_other: tasks run as other users than the mounting root.
-        options += ",default_permissions,allow_other,max_read=\(1 << 20)"
+        // allow_other: tasks and container runtimes run as other users than the one mounting; only
+        // where fusermount3 would accept it (MountSharing), since it refuses the whole mount otherwise.
+        options += ",default_permissions,max_read=\(1 << 20)"
+        if configuration.allowOtherUsers { options += ",allow_other" }
         if configuration.readOnly { options += ",ro" }
         let arguments: [String] = ["berth", "-o", options]
         let argv = arguments.map { strdup($0) }
@@ -217,7 +219,8 @@ public enum MountError: Error, Sendable, CustomStringConvertible {
         case .sharedState(let error): "shared volume state: \(error)"
         case .session(let message): "FUSE: \(message)"
         case .mountFailed(let path):
-            "cannot mount on \(path) (is /dev/fuse there, and are you root or in the fuse group?)"
+            "cannot mount on \(path) (see the message above; /dev/fuse must be readable and writable by you, "
+                + "or mount as root)"
         case .loop(let code): "the FUSE loop failed: \(String(cString: strerror(code)))"
         }
     }

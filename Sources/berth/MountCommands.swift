@@ -38,6 +38,8 @@ struct MountCommand: ParsableCommand {
     @OptionGroup var state: StateOptions
 
     func run() throws {
+        // Said by the command the user ran: a background server's stderr goes to the mount log.
+        if readyFD == nil && !MountSharing.otherUsersAllowed { printError("Note: \(MountSharing.onlyForThisUserNote)") }
         if background { return try runInBackground() }
         let store = try state.open()
         try checkMountpoint()
