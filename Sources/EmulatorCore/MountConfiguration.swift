@@ -34,12 +34,15 @@ public struct MountConfiguration: Sendable {
     public var nameRules: any NameRules
     /// Mount with `allow_other`, so that other users and containers can use the mount (`MountSharing`).
     public var allowOtherUsers: Bool
+    /// Whether extended attributes (`setfattr`, `getfattr`) work; where not, they answer EOPNOTSUPP.
+    public var extendedAttributes: Bool
 
     public init(
         volumeID: String, serviceType: String, backingDirectory: String, mountpoint: String,
         readOnly: Bool = false, capacityBytes: UInt64? = nil, sharedStateDirectory: String,
         cachePolicy: CachePolicy? = nil, reachability: any Reachability = AlwaysReachable(),
-        nameRules: (any NameRules)? = nil, allowOtherUsers: Bool = MountSharing.otherUsersAllowed
+        nameRules: (any NameRules)? = nil, allowOtherUsers: Bool = MountSharing.otherUsersAllowed,
+        extendedAttributes: Bool? = nil
     ) {
         self.volumeID = volumeID
         self.serviceType = serviceType
@@ -52,6 +55,15 @@ public struct MountConfiguration: Sendable {
         self.reachability = reachability
         self.nameRules = nameRules ?? Self.defaultNameRules(forServiceType: serviceType)
         self.allowOtherUsers = allowOtherUsers
+        self.extendedAttributes = extendedAttributes ?? Self.hasExtendedAttributes(serviceType: serviceType)
+    }
+
+    /// EFS speaks NFS 4.0 and 4.1 only (AWS docs efs/latest/ug/nfs4-unsupported-features.html, which also
+    /// lists named attributes as unsupported), and Linux carries extended attributes over NFS from 4.2 on
+    /// (RFC 8276): on an EFS mount they answer EOPNOTSUPP (as reported in noobaa/noobaa-core#7843).
+    /// The other services keep what the backing file system does.
+    public static func hasExtendedAttributes(serviceType type: String) -> Bool {
+        type != "efs"
     }
 
     /// FSx for Windows File Server serves NTFS over SMB, so its new names follow Windows's rules (seed

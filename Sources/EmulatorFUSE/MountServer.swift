@@ -83,7 +83,7 @@ public enum MountServer {
         try cArgv.withUnsafeMutableBufferPointer { buffer throws(MountError) in
             var args = fuse_args(argc: Int32(argv.count), argv: buffer.baseAddress, allocated: 0)
             defer { fuse_opt_free_args(&args) }
-            var ops = Operations.table()
+            var ops = Operations.table(extendedAttributes: configuration.extendedAttributes)
             guard let session = fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
                                                  userdata.toOpaque()) else {
                 throw .session("fuse_session_new failed (see the message above)")

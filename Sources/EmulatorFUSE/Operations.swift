@@ -7,8 +7,10 @@ import Synchronization
 /// and reach the mount's state only through the session's userdata (see
 /// shared notes fuse-from-swift.md, "Main-actor isolation trap").
 enum Operations {
-    /// The table handed to `fuse_session_new`.
-    static func table() -> fuse_lowlevel_ops {
+    /// The table handed to `fuse_session_new`. Without `extendedAttributes` the xattr handlers are left
+    /// out: libfuse answers ENOSYS, which the kernel remembers for the mount and turns into EOPNOTSUPP
+    /// for every later call (fs/fuse/xattr.c), sparing it even the capability check before each write.
+    static func table(extendedAttributes: Bool = true) -> fuse_lowlevel_ops {
         var ops = fuse_lowlevel_ops()
         ops.`init` = initialise
         ops.destroy = destroy
@@ -44,6 +46,12 @@ enum Operations {
         ops.getxattr = getxattr
         ops.listxattr = listxattr
         ops.removexattr = { req, ino, name in Operations.gated(req) { Operations.removexattr(req, ino, name) } }
+        if !extendedAttributes {
+            ops.setxattr = nil
+            ops.getxattr = nil
+            ops.listxattr = nil
+            ops.removexattr = nil
+        }
         ops.create = { req, parent, name, mode, fi in Operations.gated(req) { Operations.create(req, parent, name, mode, fi) } }
         ops.getlk = getlk
         ops.setlk = setlk

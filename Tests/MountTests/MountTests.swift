@@ -1,3 +1,4 @@
+import CBerthShims
 import EmulatorCore
 import Foundation
 import Testing
@@ -81,6 +82,30 @@ struct MountTests {
         close(fd)
         #expect(readFile(path) == Array(repeating: 0x42, count: size))
         #expect(readFile(scratch.backing + "/direct.bin") == Array(repeating: 0x42, count: size))
+    }
+
+    /// EFS has no extended attributes (NFS 4.0/4.1); a volume whose service has them keeps the backing
+    /// file system's.
+    @Test(arguments: [("efs", false), ("ebs", true)])
+    func extendedAttributesAreThereOnlyWhereTheServiceHasThem(type: String, supported: Bool) throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try ServedMount(scratch, at: "a", type: type, volumeID: type == "ebs" ? "vol-xattr" : "fs-xattr")
+        defer { mount.stop() }
+        let path = mount.mountpoint + "/file"
+        #expect(writeFile(path, [1]) == 0)
+        let set = berth_lsetxattr(path, "user.origin", "berth", 5, 0) == 0 ? 0 : errno
+        var buffer = [CChar](repeating: 0, count: 16)
+        let got = berth_lgetxattr(path, "user.origin", &buffer, 16)
+        let gotErrno = got < 0 ? errno : 0
+        if supported {
+            #expect(set == 0)
+            #expect(got == 5)
+        } else {
+            #expect(set == EOPNOTSUPP)
+            #expect(gotErrno == EOPNOTSUPP)
+            #expect(writeFile(path, [2]) == 0, "writes are unaffected")
+        }
     }
 
     @Test func provisionedCapacityRefusesWritesPastItAndDfShowsIt() throws {
