@@ -232,6 +232,8 @@ enum Operations {
         want &= ~UInt32(FUSE_CAP_WRITEBACK_CACHE)
         conn.pointee.want = want
         conn.pointee.max_write = 1 << 20
+        // Only an upper bound: the kernel keeps the mount's read-ahead at its 128 KiB default unless
+        // /sys/class/bdi/<dev>/read_ahead_kb is raised, and raising it made reads slower (SEMANTICS.md).
         conn.pointee.max_readahead = 1 << 20
         // Must equal the max_read mount option, or libfuse refuses the session.
         conn.pointee.max_read = 1 << 20
