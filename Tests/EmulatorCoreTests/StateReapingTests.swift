@@ -175,6 +175,34 @@ import Glibc
     }
 
     /// Writes an attachment row directly, as a server that has since died would have left it.
+    /// `berth snapshot create` killed half-way: its pending snapshot would otherwise stay pending forever,
+    /// with a partial copy on disk.
+    @Test func aPendingSnapshotWhoseTakerDiedBecomesErrorAndLosesItsPartialCopy() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .ebs, az: "us-east-1a", sizeGiB: 1)
+        let (alive, _) = try store.beginSnapshot(of: volume.id, name: nil)
+        #expect(alive.creator == ServerProcess.current)
+        var (killed, _) = try store.beginSnapshot(of: volume.id, name: nil)
+        killed.creator = ServerProcess(pid: try deadPID(), startTime: 1)
+        try store.pool.write { db in try SnapshotRecord(killed).update(db) }
+        let partial = sandbox.stateDirectory.snapshotDirectory(killed.id) + "/data"
+        try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
+
+        // The next operation of anyone notices.
+        try sandbox.store().reapStaleAttachments()
+        #expect(try store.describeSnapshot(killed.id).state == .error)
+        #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory.snapshotDirectory(killed.id)))
+        #expect(try store.describeSnapshot(alive.id).state == .pending, "its taker is still running")
+        let restore = stateError { () throws(StateError) in
+            try store.createVolume(type: .ebs, az: "us-east-1b", fromSnapshot: killed.id)
+        }
+        #expect(restore?.awsErrorName == "IncorrectState")
+        #expect(restore?.description.contains("state error") == true)
+        #expect(try store.deleteSnapshot(killed.id).id == killed.id)
+    }
+
     func insertAttachment(_ store: StateStore, volume: Volume, server: ServerProcess, mountpoint: String) throws -> VolumeAttachment {
         let attachment = VolumeAttachment(
             id: AttachmentID.generate(), volumeID: volume.id, task: "t-stale", availabilityZone: volume.availabilityZone,

@@ -132,4 +132,8 @@ public struct Snapshot: Sendable, Equatable, Codable {
     public var files: Int?
     /// How long changes were paused for the copy.
     public var durationSeconds: Double?
+    /// The process taking the snapshot: a pending snapshot whose process is gone is marked `error`
+    /// (and its partial copy removed) the next time anyone uses the state. Nil in older state files,
+    /// where a pending snapshot is taken to be abandoned.
+    public var creator: ServerProcess?
 }

@@ -131,6 +131,9 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
     var bytes: Int64?
     var files: Int?
     var durationMilliseconds: Int64?
+    // v3: the process taking it.
+    var creatorPid: Int32?
+    var creatorStartTime: Int64?
 
     init(_ snapshot: Snapshot) {
         id = snapshot.id
@@ -147,6 +150,8 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
         bytes = snapshot.bytes.map { Int64(clamping: $0) }
         files = snapshot.files
         durationMilliseconds = snapshot.durationSeconds.map { Int64(($0 * 1000).rounded()) }
+        creatorPid = snapshot.creator?.pid
+        creatorStartTime = snapshot.creator.map { Int64(clamping: $0.startTime) }
     }
 
     var snapshot: Snapshot {
@@ -155,7 +160,10 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
                  storageClass: storageClass, deployment: deployment,
                  copyMethod: copyMethod.flatMap(TreeCopier.Method.init(rawValue:)),
                  bytes: bytes.map { UInt64(max(0, $0)) }, files: files,
-                 durationSeconds: durationMilliseconds.map { Double($0) / 1000 })
+                 durationSeconds: durationMilliseconds.map { Double($0) / 1000 },
+                 creator: creatorPid.flatMap { pid in
+                     creatorStartTime.map { ServerProcess(pid: pid, startTime: UInt64(clamping: $0)) }
+                 })
     }
 }
 
@@ -222,6 +230,12 @@ enum StateSchema {
                 t.add(column: "bytes", .integer)
                 t.add(column: "files", .integer)
                 t.add(column: "durationMilliseconds", .integer)
+            }
+        }
+        migrator.registerMigration("v3: the process taking a snapshot") { db in
+            try db.alter(table: "snapshot") { t in
+                t.add(column: "creatorPid", .integer)
+                t.add(column: "creatorStartTime", .integer)
             }
         }
         return migrator

@@ -48,6 +48,8 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
     case snapshotHasClones(SnapshotID, clones: [VolumeID])
     /// A snapshot still being taken cannot be restored or deleted.
     case snapshotPending(SnapshotID)
+    /// A snapshot whose taking stopped before it completed (state `error`) cannot be restored.
+    case snapshotFailed(SnapshotID)
     /// A parameter out of range or not applicable; the message says which and why.
     /// EC2, EFS and FSx: `InvalidParameterValue` / `BadRequest`; Berth uses EC2's name throughout.
     case invalidParameter(String)
@@ -69,7 +71,7 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
         case .attachmentNotFound, .noAttachmentAtMountpoint: "InvalidAttachment.NotFound"
         case .zoneNotFound: "InvalidZone.NotFound"
         case .zoneFailed, .volumeUnavailable: "IncorrectState"
-        case .snapshotPending: "IncorrectState"
+        case .snapshotPending, .snapshotFailed: "IncorrectState"
         case .volumeInUse(let id, _): id.isFileSystem ? "FileSystemInUse" : "VolumeInUse"
         case .zoneMismatch: "InvalidVolume.ZoneMismatch"
         case .oneZoneMountTargetMissing: "ResourceInitializationError"
@@ -124,6 +126,8 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
                 + "(FSx for OpenZFS: a snapshot with a dependent clone cannot be deleted; shared/notes/aws-storage-facts.md)"
         case .snapshotPending(let id):
             "\(id) is still being taken (state pending)"
+        case .snapshotFailed(let id):
+            "\(id) failed (state error): the process taking it stopped before it completed; delete it and take another"
         case .invalidParameter(let text):
             text
         case .regionMismatch(let directory, let stored, let requested):

@@ -373,7 +373,7 @@ public final class StateStore: Sendable {
             let snapshot = Snapshot(
                 id: SnapshotID.generate(), volumeID: volumeID, name: name, createdAt: Self.now(), state: .pending,
                 sourceType: volume.type, sourceAvailabilityZone: volume.availabilityZone, sizeGiB: volume.sizeGiB,
-                storageClass: volume.storageClass, deployment: volume.deployment)
+                storageClass: volume.storageClass, deployment: volume.deployment, creator: ServerProcess.current)
             try Self.attempt { try SnapshotRecord(snapshot).insert(db) }
             return (snapshot, try Self.attachments(db, of: volumeID))
         }
@@ -464,7 +464,9 @@ public final class StateStore: Sendable {
     /// backups to file systems of their type: AWS docs ebs/latest/userguide/ebs-restoring-volume.html,
     /// fsx/latest/WindowsGuide/using-backups.html), at least as big as the source, by default its size.
     static func restoredSize(_ snapshot: Snapshot, type: ServiceID, requested: Int?) throws(StateError) -> Int? {
-        guard snapshot.state == .completed else { throw .snapshotPending(snapshot.id) }
+        guard snapshot.state == .completed else {
+            throw snapshot.state == .error ? .snapshotFailed(snapshot.id) : .snapshotPending(snapshot.id)
+        }
         guard snapshot.sourceType == type else {
             throw .invalidParameter("\(snapshot.id) is a snapshot of a \(snapshot.sourceType.rawValue) volume; it restores to \(snapshot.sourceType.rawValue), not \(type.rawValue)")
         }
@@ -488,8 +490,10 @@ public final class StateStore: Sendable {
         _ body: (Database) throws(StateError) -> T
     ) throws(StateError) -> T {
         var reaped: [VolumeAttachment] = []
+        var abandoned: [SnapshotID] = []
         let result: T = try Self.write(pool) { db throws(StateError) in
             reaped = try Self.reap(db)
+            abandoned = try Self.failAbandonedSnapshots(db)
             do throws(StateError) {
                 return try body(db)
             } catch {
@@ -500,6 +504,9 @@ public final class StateStore: Sendable {
         }
         reapLog.append(reaped)
         onReap?(reaped)
+        // Their partial copies are of no use; the records stay, in state error, until deleted (as EC2
+        // keeps a snapshot that failed).
+        for id in abandoned { try? FileManager.default.removeItem(atPath: directory.snapshotDirectory(id)) }
         return result
     }
 
@@ -526,6 +533,22 @@ public final class StateStore: Sendable {
             _ = try attempt { try AttachmentRecord.deleteOne(db, key: attachment.id.rawValue) }
         }
         return stale
+    }
+
+    /// Marks `error` the pending snapshots whose taking process is gone (killed, crashed); returns them.
+    private static func failAbandonedSnapshots(_ db: Database) throws(StateError) -> [SnapshotID] {
+        let pending = try attempt {
+            try SnapshotRecord.filter(Column("state") == SnapshotState.pending.rawValue).fetchAll(db)
+        }.map(\.snapshot)
+        var failed: [SnapshotID] = []
+        for var snapshot in pending {
+            // No recorded taker: a state file from before takers were recorded, whose taking has long ended.
+            if let creator = snapshot.creator, creator.isRunning { continue }
+            snapshot.state = .error
+            try attempt { try SnapshotRecord(snapshot).update(db) }
+            failed.append(snapshot.id)
+        }
+        return failed
     }
 
     private static func volume(_ db: Database, _ id: VolumeID) throws(StateError) -> Volume {
