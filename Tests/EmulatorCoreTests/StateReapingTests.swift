@@ -203,6 +203,27 @@ import Glibc
         #expect(try store.deleteSnapshot(killed.id).id == killed.id)
     }
 
+    /// `volume create --from-snapshot` killed during its copy: the record never committed, the directory
+    /// with the partial copy stayed.
+    @Test func aVolumeDirectoryWithoutARecordIsRemovedOnTheNextLook() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let kept = try store.createVolume(type: .ebs, az: "us-east-1a", sizeGiB: 1)
+        let orphan = VolumeID.generate(for: .ebs)
+        let partial = sandbox.stateDirectory.dataDirectory(orphan)
+        try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: partial + "/half-copied", contents: Data([1, 2, 3])))
+        try FileManager.default.createDirectory(atPath: sandbox.stateDirectory.volumesDirectory + "/not-a-volume",
+                                                withIntermediateDirectories: true)
+
+        try sandbox.store().reapStaleAttachments()
+        #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory.volumeDirectory(orphan)))
+        #expect(FileManager.default.fileExists(atPath: sandbox.stateDirectory.dataDirectory(kept.id)))
+        #expect(FileManager.default.fileExists(atPath: sandbox.stateDirectory.volumesDirectory + "/not-a-volume"),
+                "only what is named like a volume is Berth's to remove")
+    }
+
     func insertAttachment(_ store: StateStore, volume: Volume, server: ServerProcess, mountpoint: String) throws -> VolumeAttachment {
         let attachment = VolumeAttachment(
             id: AttachmentID.generate(), volumeID: volume.id, task: "t-stale", availabilityZone: volume.availabilityZone,

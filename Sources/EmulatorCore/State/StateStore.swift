@@ -259,8 +259,24 @@ public final class StateStore: Sendable {
     @discardableResult
     public func reapStaleAttachments() throws(StateError) -> [VolumeAttachment] {
         var released: [VolumeAttachment] = []
-        try decide(onReap: { released = $0 }) { _ throws(StateError) in }
+        try decide(onReap: { released = $0 }) { db throws(StateError) in
+            try Self.removeOrphanVolumeDirectories(db, directory: directory)
+        }
         return released
+    }
+
+    /// Removes volume directories that no volume record names: what a `volume create --from-snapshot`
+    /// killed during its copy leaves (its transaction, and so its record, never committed). Done inside a
+    /// write transaction, because `createVolume` makes its directory inside its own: while this one holds
+    /// the lock, no creation is half-way, so a directory without a record is an orphan.
+    private static func removeOrphanVolumeDirectories(_ db: Database, directory: StateDirectory) throws(StateError) {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.volumesDirectory)) ?? []
+        let candidates = entries.compactMap { try? VolumeID(parsing: $0) }
+        guard !candidates.isEmpty else { return }
+        let known = Set(try attempt { try VolumeRecord.fetchAll(db) }.map(\.volume.id))
+        for id in candidates where !known.contains(id) {
+            try? FileManager.default.removeItem(atPath: directory.volumeDirectory(id))
+        }
     }
 
     /// The attachments this store released because their server died, since the last call: their mount
