@@ -25,6 +25,7 @@ public enum MountServer {
         }
         try prepareMountpoint(configuration.mountpoint)
         try createDirectory(configuration.sharedStateDirectory)
+        raiseOpenFileLimit()
 
         let rootFD = Glibc.open(configuration.backingDirectory, BERTH_O_PATH | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { throw .backingDirectory(configuration.backingDirectory, errno: errno) }
@@ -116,6 +117,18 @@ public enum MountServer {
             // Positive: the signal that ended the loop (a requested stop); negative: an error.
             if status < 0 { throw .loop(errno: -status) }
         }
+    }
+
+    /// The server holds a descriptor for every file and directory the kernel knows on the mount (as
+    /// libfuse's passthrough_hp does), so a directory of a few thousand files would hit a shell's usual
+    /// soft limit of 1,024 and answer EMFILE to creates and opens; EFS and FSx have no such limit. The
+    /// soft limit is raised to the hard one, as passthrough_hp does at start-up.
+    static func raiseOpenFileLimit() {
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        var limit = rlimit()
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
     }
 
     /// The mountpoint must be an existing directory. Mounts left answering ENOTCONN by servers that

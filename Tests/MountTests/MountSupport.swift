@@ -59,14 +59,22 @@ final class ServedMount {
     }
 
     /// Starts serving and returns once the mount answers (the server writes "ready" to its stdout).
+    /// `softOpenFileLimit`: start the server with that soft RLIMIT_NOFILE, as a shell with `ulimit -n` would.
     init(_ scratch: Scratch, at name: String, type: String = "efs", volumeID: String = "fs-test",
-         extra: [String] = []) throws {
+         extra: [String] = [], softOpenFileLimit: Int? = nil) throws {
         mountpoint = scratch.mountpoint(name)
         process = Process()
-        process.executableURL = try Self.berthBinary()
-        process.arguments = ["_serve-mount", "--backing", scratch.backing, "--mountpoint", mountpoint,
-                             "--volume-id", volumeID, "--type", type, "--shared-state", scratch.state,
-                             "--ready-fd", "1"] + extra
+        let arguments = ["_serve-mount", "--backing", scratch.backing, "--mountpoint", mountpoint,
+                         "--volume-id", volumeID, "--type", type, "--shared-state", scratch.state,
+                         "--ready-fd", "1"] + extra
+        if let softOpenFileLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -S -n \(softOpenFileLimit) && exec \"$0\" \"$@\"",
+                                 try Self.berthBinary().path] + arguments
+        } else {
+            process.executableURL = try Self.berthBinary()
+            process.arguments = arguments
+        }
         let stdoutPipe = Pipe()
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe

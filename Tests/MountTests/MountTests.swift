@@ -108,6 +108,22 @@ struct MountTests {
         }
     }
 
+    /// The server keeps a descriptor per known file: started from a shell whose soft limit is low (1,024
+    /// is usual), it must still serve a directory of more files than that.
+    @Test func aDirectoryOfMoreFilesThanTheCallersSoftFileLimit() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try ServedMount(scratch, at: "a", softOpenFileLimit: 256)
+        defer { mount.stop() }
+        var failures: [Int32] = []
+        for index in 0..<1_000 {
+            let fd = open(mount.mountpoint + "/f\(index)", O_CREAT | O_WRONLY | O_CLOEXEC, 0o644)
+            if fd < 0 { failures.append(errno) } else { close(fd) }
+        }
+        #expect(failures.count == 0, "\(failures.count) creates failed, the first with errno \(failures.first ?? 0)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint).count == 1_000)
+    }
+
     @Test func provisionedCapacityRefusesWritesPastItAndDfShowsIt() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
