@@ -68,27 +68,30 @@ extension Operations {
         return true
     }
 
-    /// After an open that found the file changed since this mount's last open: the kernel's cached
-    /// attributes (the size above all) are dropped, so that the next stat, or a read past the cached
-    /// size, asks this server. Needed even within one mount: on a case-insensitive volume each spelling
-    /// is an inode of its own to the kernel, so a write through `rEpOrT.txt` leaves the size cached for
-    /// `Report.TXT` stale (WindowsNamingMountTests fails without this). Attributes only (a negative
-    /// offset): nothing the kernel holds a lock for while it waits for the open's answer.
-    static func dropCachedAttributes(_ fs: MountFileSystem, _ ino: fuse_ino_t) {
-        guard let session = OpaquePointer(bitPattern: fs.sessionAddress.load(ordering: .relaxed)) else { return }
-        _ = fuse_lowlevel_notify_inval_inode(session, ino, -1, 0)
+    /// What `dropKernelCache` drops of one file.
+    enum KernelCache {
+        /// After an open that found the file changed since this mount's last open: the attributes (the
+        /// size above all), so that the next stat, or a read past the cached size, asks this server.
+        /// Needed even within one mount: on a case-insensitive volume each spelling is an inode of its
+        /// own to the kernel, so a write through `rEpOrT.txt` leaves the size cached for `Report.TXT`
+        /// stale (WindowsNamingMountTests fails without this). Attributes only: nothing the kernel holds
+        /// a lock for while it waits for the open's answer.
+        case attributes
+        /// When a lock on the file is taken, as an NFS client does (RFC 7530 §10.3.2, "Data Caching and
+        /// File Locking"; nfs(5), "Data and metadata coherence": the client purges a file's cached data
+        /// when it is locked): whoever held the lock before may have written through another mount with
+        /// the file still open, which close-to-open does not cover. SQLite's rollback journal depends on
+        /// it; without it, four processes on two mounts kept 600 of 1,200 inserts. Dropped before the
+        /// lock's reply, so the caller's first read after `fcntl`/`flock` returns goes to the volume.
+        case pagesAndAttributes
     }
 
-    /// Drops the kernel's cached pages and attributes of a file on a shared volume when a lock on it is
-    /// taken, as an NFS client does (RFC 7530 §10.3.2, "Data Caching and File Locking"; nfs(5), "Data and
-    /// metadata coherence": the client purges a file's cached data when it is locked): whoever held the
-    /// lock before may have written through another mount with the file still open, which close-to-open
-    /// does not cover. SQLite's rollback journal depends on it;
-    /// without it, four processes on two mounts kept 600 of 1,200 inserts. Called before the lock's
-    /// reply, so that the caller's first read after `fcntl`/`flock` returns goes to the volume.
-    static func dropCachedData(_ fs: MountFileSystem, _ ino: fuse_ino_t) {
+    /// Drops the kernel's cache of `ino` on a shared volume (FUSE_NOTIFY_INVAL_INODE); exclusive volumes,
+    /// with one mount and no aliases, keep theirs.
+    static func dropKernelCache(_ fs: MountFileSystem, _ ino: fuse_ino_t, _ what: KernelCache) {
         guard fs.generation != nil,
               let session = OpaquePointer(bitPattern: fs.sessionAddress.load(ordering: .relaxed)) else { return }
-        _ = fuse_lowlevel_notify_inval_inode(session, ino, 0, 0)
+        // A negative offset drops the attributes only; offset 0, length 0 the whole file's pages too.
+        _ = fuse_lowlevel_notify_inval_inode(session, ino, what == .attributes ? -1 : 0, 0)
     }
 }

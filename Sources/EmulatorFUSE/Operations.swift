@@ -541,7 +541,7 @@ enum Operations {
         }
         if fd < 0 { return fuse_reply_err(req, -fd).discard() }
         fi.pointee.fh = UInt64(fd)
-        if !recordOpen(fs, inode, fd: fd, fi: fi) && fs.generation != nil { dropCachedAttributes(fs, ino) }
+        if !recordOpen(fs, inode, fd: fd, fi: fi) { dropKernelCache(fs, ino, .attributes) }
         if fuse_reply_open(req, fi) != 0 { close(fd) }
     }
 
@@ -874,7 +874,7 @@ enum Operations {
             try fs.locks.set(request, file: inode.key, owner: fi.pointee.lock_owner, tag: fi.pointee.fh,
                              wait: sleep != 0, shouldAbandon: abandonment(req, fs),
                              open: { fs.reopenForLocks(inode) })
-            if request.kind != .unlock { dropCachedData(fs, ino) }
+            if request.kind != .unlock { dropKernelCache(fs, ino, .pagesAndAttributes) }
             fuse_reply_err(req, 0)
         } catch {
             fuse_reply_err(req, lockWaitError(error, fs))
@@ -888,7 +888,7 @@ enum Operations {
         do throws(LockError) {
             try BSDLock.apply(operation, fd: Int32(truncatingIfNeeded: fi.pointee.fh), wait: wait,
                               shouldAbandon: abandonment(req, fs))
-            if operation != .unlock { dropCachedData(fs, ino) }
+            if operation != .unlock { dropKernelCache(fs, ino, .pagesAndAttributes) }
             fuse_reply_err(req, 0)
         } catch {
             fuse_reply_err(req, lockWaitError(error, fs))

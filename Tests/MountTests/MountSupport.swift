@@ -198,6 +198,11 @@ func recordLock(_ fd: Int32, _ type: Int32, command: Int32 = F_SETLK) -> Int32 {
     return fcntl(fd, command, &fl) == 0 ? 0 : errno
 }
 
+/// flock(2) `operation` on `fd`; 0 or the errno, as `recordLock` answers.
+func bsdLock(_ fd: Int32, _ operation: Int32) -> Int32 {
+    flock(fd, operation) == 0 ? 0 : errno
+}
+
 func lockHolderType(_ fd: Int32) -> Int32 {
     var fl = flock()
     fl.l_type = Int16(F_WRLCK)

@@ -313,7 +313,6 @@ struct MountTests {
             #expect(writer >= 0 && reader >= 0)
             var page = [UInt8](repeating: 0, count: 4096)
             #expect(pread(reader, &page, 4096, 0) == 4096 && page[0] == 1)  // now in b's page cache
-            let bsdLock: (Int32, Int32) -> Int32 = flock
             func lock(_ fd: Int32) -> Int32 {
                 kind == "fcntl" ? recordLock(fd, Int32(F_WRLCK), command: F_SETLKW) : bsdLock(fd, LOCK_EX)
             }

@@ -109,7 +109,6 @@ struct OutageSnapshotDrillTests {
         #expect(writeFile(a + "/lock", [1]) == 0)
         let holder = open(a + "/lock", O_RDWR), waiter = open(b + "/lock", O_RDWR)
         defer { close(holder); close(waiter) }
-        let bsdLock: @Sendable (Int32, Int32) -> Int32 = { flock($0, $1) }
         if kind == "fcntl" {
             #expect(recordLock(holder, Int32(F_WRLCK)) == 0)
         } else {
@@ -117,11 +116,8 @@ struct OutageSnapshotDrillTests {
         }
         let outcome = Atomicish()  // 0 waiting, else 1000 + errno (1000: granted)
         Thread {
-            if kind == "fcntl" {
-                outcome.set(1000 + Int(recordLock(waiter, Int32(F_WRLCK), command: F_SETLKW)))
-            } else {
-                outcome.set(1000 + Int(bsdLock(waiter, LOCK_EX) == 0 ? 0 : errno))
-            }
+            let result = kind == "fcntl" ? recordLock(waiter, Int32(F_WRLCK), command: F_SETLKW) : bsdLock(waiter, LOCK_EX)
+            outcome.set(1000 + Int(result))
         }.start()
         usleep(300_000)
         #expect(outcome.value == 0, "the waiter waits while the holder has the lock")
