@@ -31,15 +31,15 @@ public struct TaskDefinitionOptions: Sendable {
         // ECS API Reference, RegisterTaskDefinition `family` and ContainerDefinition `name` (both are
         // the family here): up to 255 letters, numbers, underscores and hyphens.
         if let family, family.isEmpty || family.utf8.count > 255
-            || !family.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || Self.isASCIIAlphanumeric($0) }) {
+            || !family.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
             problems.append("--family \"\(family)\": ECS accepts 1 to 255 letters, digits, hyphens and underscores")
         }
         if let path = containerPath {
             if windows {
                 // Windows containers mount at a drive path (moby's Windows mount parser).
-                let bytes = Array(path.utf8)
-                let drivePath = bytes.count >= 3 && Self.isASCIILetter(bytes[0]) && bytes[1] == UInt8(ascii: ":")
-                    && (bytes[2] == UInt8(ascii: "\\") || bytes[2] == UInt8(ascii: "/"))
+                let start = Array(path.prefix(3))
+                let drivePath = start.count == 3 && start[0].isASCII && start[0].isLetter && start[1] == ":"
+                    && (start[2] == "\\" || start[2] == "/")
                 if !drivePath {
                     problems.append("--container-path \"\(path)\": a Windows container mounts at an absolute path such as C:\\data")
                 }
@@ -62,13 +62,6 @@ public struct TaskDefinitionOptions: Sendable {
         }
     }
 
-    private static func isASCIILetter(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-    }
-
-    private static func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
-        isASCIILetter(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-    }
 }
 
 public struct NoServiceFitsError: Error, CustomStringConvertible, Sendable {
