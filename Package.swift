@@ -67,7 +67,9 @@ let package = Package(
             swiftSettings: strictSwift),
         .testTarget(name: "PlannerTests", dependencies: ["StorageCatalog", "Workloads", "StoragePlanner"], swiftSettings: strictSwift),
         .testTarget(name: "EmulatorCoreTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strictSwift),
-        .testTarget(name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims"], exclude: ["Scripts"],
+            swiftSettings: strictSwift),
         .testTarget(name: "CLITests", dependencies: ["StoragePlanner"], swiftSettings: strictSwift),
     ],
     swiftLanguageModes: [.v6]

@@ -24,7 +24,7 @@ final class Inode: Sendable {
     /// one inode (vfs_rename: `source == target` returns 0), so a case-only rename (`a.txt` to `A.TXT`)
     /// reaches the server only when the two spellings have different inode numbers.
     let spelling: [UInt8]?
-    /// Shared volumes: the name the kernel last got this inode under (`Operations.nameIsCurrent`).
+    /// Shared volumes: the name the kernel last got this inode under (`Operations.staleOrigin`).
     let origin = Mutex(NameOrigin?.none)
 
     init(fd: Int32, key: InodeKey, isRegular: Bool, spelling: [UInt8]? = nil) {
@@ -37,12 +37,36 @@ final class Inode: Sendable {
     deinit { close(fd) }
 }
 
-/// Where a lookup found an inode: the backing name in its parent, and the volume's name-removal count
-/// read before the lookup (or at the last check that found the name still leading here).
+/// Where a lookup found an inode: the backing name in its parent, the volume's name-removal count
+/// read before the lookup (or at the last check that found the name still leading here), and when
+/// the lookup was answered (CLOCK_MONOTONIC, nanoseconds).
 struct NameOrigin: Sendable {
     var parent: Inode
     var name: [UInt8]
     var checkedAt: UInt64
+    var lookedUpAt: UInt64 = monotonicNanoseconds()
+    /// The lookup was the kernel's retry of an open answered ESTALE (`Operations.isRetryLookup`).
+    var isRetry = false
+}
+
+/// A name an open found stale and answered ESTALE for, and when.
+struct StaleName: Sendable {
+    var parent: InodeKey
+    var name: [UInt8]
+    var at: UInt64
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+@inline(__always)
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+}
+
+extension InodeKey {
+    /// The backing file's identity from its attributes.
+    init(_ st: stat) { self.init(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) }
 }
 
 /// The state of a file at an open: when nothing differs at the next open, no mount can have changed
@@ -227,6 +251,10 @@ final class MountFileSystem: Sendable {
     let negativeTimeout: Double
     let ownUID: uid_t
     let ownGID: gid_t
+    /// When an open last answered ESTALE for a stale name (`Operations.replyStale`), CLOCK_MONOTONIC ns.
+    let lastStaleAnswer = Atomic<UInt64>(0)
+    /// The names answered ESTALE for within `Operations.retryWindowNanoseconds`.
+    let staleNames = Mutex([StaleName]())
     /// The session, for lock waits that must end when the mount goes away (bit pattern of the pointer).
     let sessionAddress = Atomic<UInt>(0)
     private let onReady = Mutex<(@Sendable () -> Void)?>(nil)
@@ -253,14 +281,15 @@ final class MountFileSystem: Sendable {
             attrTimeout = 86_400
             negativeTimeout = 86_400
         case .shared:
-            // Names and attributes are cached for 1 s, as the Linux NFS client caches them for 3-60 s
+            // Names of files and attributes are cached for 1 s, as the Linux NFS client caches them for 3-60 s
             // (EFS recommends the default actimeo; AWS docs: efs/latest/ug/mounting-fs-nfs-mount-settings.html)
             // and the SMB client for 1 s (mount.cifs actimeo). Names that do not exist are never
             // cached, so a file another mount created is there at once. An open is close-to-open: it
             // checks its path again when any mount removed a name since the lookup (`nameRemovals`,
-            // `Operations.nameIsCurrent`), and when the file changed since this mount's last open it
+            // `Operations.staleOrigin`), and when the file changed since this mount's last open it
             // drops the cached pages and attributes, so what another mount wrote, renamed into place
-            // and closed is what the next open here sees, size included.
+            // and closed is what the next open here sees, size included. Names of directories are not
+            // cached at all (`entryTimeout(for:)`).
             entryTimeout = 1
             attrTimeout = 1
             negativeTimeout = 0
@@ -268,6 +297,18 @@ final class MountFileSystem: Sendable {
         ownUID = geteuid()
         ownGID = getegid()
         self.onReady.withLock { $0 = onReady }
+    }
+
+    /// How long the kernel may keep a name that leads to a file of `mode`. On shared volumes a directory's
+    /// name is never kept: every path walk asks for it again, so a walk never goes on through a directory
+    /// that another mount has since renamed or replaced, and a change made through a path lands where the
+    /// path leads now. (Caching them and answering ESTALE when a cached one proved stale, as before, let
+    /// ESTALE reach programs: the kernel retries it once, and a directory reached through an open
+    /// descriptor is never walked again.) Files keep their 1 s; an open checks its own name
+    /// (`Operations.staleOrigin`).
+    @inline(__always)
+    func entryTimeout(for mode: mode_t) -> Double {
+        generation != nil && mode & S_IFMT == S_IFDIR ? 0 : entryTimeout
     }
 
     /// Called from `init` once the kernel's INIT is being answered; runs the readiness callback once.

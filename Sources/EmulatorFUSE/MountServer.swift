@@ -23,6 +23,9 @@ public enum MountServer {
         } catch {
             throw .configuration(error)
         }
+        // Modes exactly as the kernel asks: it has already applied the caller's umask (no
+        // FUSE_CAP_DONT_MASK), and the server's own (a shell's 022) would mask them a second time.
+        umask(0)
         try prepareMountpoint(configuration.mountpoint)
         try createDirectory(configuration.sharedStateDirectory)
         raiseOpenFileLimit()

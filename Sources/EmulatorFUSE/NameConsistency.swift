@@ -2,17 +2,18 @@ import CFuse3
 import EmulatorCore
 import Glibc
 
-/// Close-to-open for names on shared volumes, whose names the kernel caches for 1 s: an open (or a
-/// lookup that finds nothing) through a name that another mount has since removed, replaced or moved
-/// answers ESTALE, and the kernel then walks the path again asking this server for every component
-/// (fs/namei.c: an ESTALE from the open or the walk is retried once with LOOKUP_REVAL, which
-/// fuse_dentry_revalidate honours). While no mount of the volume removed any name since the lookup,
-/// the check is one shared-memory load.
+/// Close-to-open for names on shared volumes, whose file names the kernel caches for 1 s: an open
+/// through a file name that another mount has since removed, replaced or moved answers ESTALE, and the
+/// kernel then walks the path again asking this server for every component (fs/namei.c: an ESTALE
+/// from the open is retried once with LOOKUP_REVAL, which fuse_dentry_revalidate honours), and the
+/// fresh lookup is trusted. While no mount of the volume removed any name since the lookup, the check
+/// is one shared-memory load.
 extension Operations {
     /// Records where a lookup found `ino`: `name` in `parent`, the removal count `stamp` read before it.
     static func recordOrigin(_ fs: MountFileSystem, _ ino: fuse_ino_t, parent: Inode, name: [UInt8], stamp: UInt64) {
         guard fs.nameRemovals != nil, ino != fuse_ino_t(FUSE_ROOT_ID), let inode = fs.inodes.inode(ino) else { return }
-        inode.origin.withLock { $0 = NameOrigin(parent: parent, name: name, checkedAt: stamp) }
+        let retry = isRetryLookup(fs, parent, name)
+        inode.origin.withLock { $0 = NameOrigin(parent: parent, name: name, checkedAt: stamp, isRetry: retry) }
     }
 
     static func recordOrigin(_ fs: MountFileSystem, _ ino: fuse_ino_t, parent: Inode, name: UnsafePointer<CChar>,
@@ -41,31 +42,52 @@ extension Operations {
         moved.origin.withLock { $0 = NameOrigin(parent: parent, name: nameBytes(newName), checkedAt: stamp) }
     }
 
-    /// Whether the names that led the kernel to `inode` (its own and its ancestors') still lead to it.
-    /// A name that now leads elsewhere or nowhere is stale. (So a reopen through `/proc/PID/fd` of a
-    /// file whose name was removed answers ESTALE once any name of the volume was removed since: the
-    /// server cannot tell it from a stale path; SEMANTICS.md says so.)
-    static func nameIsCurrent(_ fs: MountFileSystem, _ inode: Inode) -> Bool {
-        guard let removals = fs.nameRemovals else { return true }
-        let now = removals.current
-        var node = inode
-        var checked: [Inode] = []
-        // Bounded by the depth of the tree; the limit only guards against a cycle that cannot happen.
-        for _ in 0..<4_096 {
-            if node === fs.inodes.root || node.key == fs.inodes.root.key { break }
-            // An inode without an origin came from no lookup this mount can check: taken as current.
-            guard let origin = node.origin.withLock({ $0 }) else { break }
-            // Looked up or checked since the last removal: current, but an ancestor may not be.
-            if origin.checkedAt != now {
-                var st = stat()
-                let found = withCName(origin.name) { fstatat(origin.parent.fd, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
-                guard found, InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) == node.key else { return false }
-                checked.append(node)
-            }
-            node = origin.parent
+    /// How recent a lookup made after an ESTALE answer must be for an open to trust it unchecked. After
+    /// an ESTALE the kernel walks again with every name looked up anew, and that lookup and the open are
+    /// one system call to the caller: checking again could only fail on a name that changed within that
+    /// call, a race a local file system resolves either way, and failing it would hand ESTALE to the
+    /// program.
+    static let retryWindowNanoseconds: UInt64 = 2_000_000
+
+    /// Answers ESTALE for a name found stale, noting when (`staleOrigin` trusts the lookups of the
+    /// kernel's retry).
+    static func replyStale(_ req: fuse_req_t?, _ fs: MountFileSystem, _ origin: NameOrigin) {
+        let now = monotonicNanoseconds()
+        fs.staleNames.withLock { names in
+            names.removeAll { now &- $0.at > retryWindowNanoseconds }
+            if names.count < 256 { names.append(StaleName(parent: origin.parent.key, name: origin.name, at: now)) }
         }
-        for node in checked { node.origin.withLock { $0?.checkedAt = now } }
-        return true
+        fs.lastStaleAnswer.store(now, ordering: .relaxed)
+        fuse_reply_err(req, ESTALE)
+    }
+
+    /// Whether a lookup of `name` in `parent` is the kernel's retry of an open this mount just answered
+    /// ESTALE for: its answer is then trusted by that open (`retryWindowNanoseconds`).
+    static func isRetryLookup(_ fs: MountFileSystem, _ parent: Inode, _ name: [UInt8]) -> Bool {
+        let now = monotonicNanoseconds()
+        guard now &- fs.lastStaleAnswer.load(ordering: .relaxed) < retryWindowNanoseconds else { return false }
+        return fs.staleNames.withLock { names in
+            names.contains { $0.parent == parent.key && $0.name == name && now &- $0.at < retryWindowNanoseconds }
+        }
+    }
+
+    /// The name the kernel reached `inode` by, when it no longer leads to it (nil: current). Only the
+    /// inode's own name: a directory's name is never cached on shared volumes
+    /// (`MountFileSystem.entryTimeout(for:)`), and a directory a caller holds open is a valid place to
+    /// work in wherever it has moved. (So a reopen through `/proc/PID/fd` of a file whose name was
+    /// removed answers ESTALE once any name of the volume was removed since: the server cannot tell it
+    /// from a stale path; SEMANTICS.md says so.)
+    static func staleOrigin(_ fs: MountFileSystem, _ inode: Inode) -> NameOrigin? {
+        guard let removals = fs.nameRemovals, inode !== fs.inodes.root else { return nil }
+        let now = removals.current
+        // An inode without an origin came from no lookup this mount can check: taken as current.
+        guard let origin = inode.origin.withLock({ $0 }), origin.checkedAt != now else { return nil }
+        if origin.isRetry, monotonicNanoseconds() &- origin.lookedUpAt < retryWindowNanoseconds { return nil }
+        var st = stat()
+        let found = withCName(origin.name) { fstatat(origin.parent.fd, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
+        guard found, InodeKey(st) == inode.key else { return origin }
+        inode.origin.withLock { $0?.checkedAt = now }
+        return nil
     }
 
     /// What `dropKernelCache` drops of one file.

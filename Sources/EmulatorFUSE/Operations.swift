@@ -110,16 +110,39 @@ enum Operations {
         return (fs, inode)
     }
 
-    /// Like `beginChange`, for a change to the names in the directory `parent`: ESTALE when the
-    /// kernel reached it through a name another mount has since removed (`nameIsCurrent`), so that the
-    /// kernel walks the path again and the change lands in the directory the path names now.
+    /// Like `beginChange`, for a change to the names in the directory `parent`. The directory is the one
+    /// the kernel walked to (shared volumes never cache directory names: `MountFileSystem.entryTimeout`)
+    /// or one a caller holds open; either way the change belongs there, as on a local file system.
     static func beginNameChange(_ req: fuse_req_t?, _ parent: fuse_ino_t) -> (MountFileSystem, Inode)? {
-        guard let (fs, inode) = beginChange(req, parent) else { return nil }
-        if !nameIsCurrent(fs, inode) {
-            fuse_reply_err(req, ESTALE)
-            return nil
-        }
-        return (fs, inode)
+        beginChange(req, parent)
+    }
+
+    /// Whether `name` is `.` or `..`, which the kernel never sends as a name to create, remove or look
+    /// up, and which on the backing side would lead out of the directory (`..` of the volume's root is
+    /// outside the volume): refused wherever a name arrives, as a second line of defence.
+    @inline(__always)
+    static func isDotOrDotDot(_ name: UnsafePointer<CChar>) -> Bool {
+        name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0))
+    }
+
+    /// Makes `name` in `directory` another link to the file `fd` (O_PATH) refers to, never following a
+    /// symbolic link: by the descriptor itself where the server may (AT_EMPTY_PATH needs
+    /// CAP_DAC_READ_SEARCH, which root has), else through its `/proc/self/fd` link, whose target is the
+    /// file itself (a magic link to a symbolic link's O_PATH descriptor does not go on through the link's
+    /// target). 0 or -1 with errno, like linkat.
+    static func linkFile(_ fd: Int32, into directory: Int32, _ name: UnsafePointer<CChar>) -> Int32 {
+        if linkat(fd, "", directory, name, BERTH_AT_EMPTY_PATH) == 0 { return 0 }
+        guard errno == ENOENT || errno == EPERM else { return -1 }
+        return withProcPath(fd) { linkat(AT_FDCWD, $0, directory, name, AT_SYMLINK_FOLLOW) }
+    }
+
+    /// POSIX ACLs (`system.posix_acl_access`, `system.posix_acl_default`) are refused (EOPNOTSUPP) on
+    /// every type: the kernel checks a mount's access from the mode bits alone (no FUSE_CAP_POSIX_ACL),
+    /// so an ACL stored on the backing file would put its mask into the group bits and widen access
+    /// instead of narrowing it. EFS (NFS 4.0/4.1) carries no ACLs to Linux clients, FSx for Windows has
+    /// NTFS ACLs over SMB, not POSIX ones (SEMANTICS.md).
+    static func isACL(_ name: UnsafePointer<CChar>) -> Bool {
+        strncmp(name, "system.posix_acl_", 17) == 0
     }
 
     /// Like `beginNameChange`, for a new entry called `name`: the name rules and, on a full provisioned
@@ -128,7 +151,7 @@ enum Operations {
         -> (MountFileSystem, Inode, UnsafePointer<CChar>)?
     {
         guard let (fs, inode) = beginNameChange(req, parent) else { return nil }
-        guard let name else {
+        guard let name, !isDotOrDotDot(name) else {
             fuse_reply_err(req, EINVAL)
             return nil
         }
@@ -144,9 +167,13 @@ enum Operations {
         return (fs, inode, name)
     }
 
-    /// Looks `name` up under `parent` and fills `entry`; returns 0 or an errno.
+    /// Looks `name` up under `parent` and fills `entry`; returns 0 or an errno. `expecting`: the file type
+    /// (`S_IFMT` bits) the caller just made under that name, and for a hard link the file it linked; when
+    /// the name leads to something else now (another mount replaced it in between), ESTALE, which the
+    /// kernel answers by walking the path again, rather than an entry of the wrong type, which it would
+    /// turn into EIO (fuse_create_new_entry: "(outarg.attr.mode ^ mode) & S_IFMT").
     static func fillEntry(_ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
-                          _ entry: inout fuse_entry_param) -> Int32 {
+                          _ entry: inout fuse_entry_param, expecting: (type: mode_t, key: InodeKey?)? = nil) -> Int32 {
         let stamp = removalStamp(fs)
         var fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return errno }
@@ -163,6 +190,11 @@ enum Operations {
             if fd < 0 { return errno }
             code = statOf(fd, &entry.attr)
         }
+        if code == 0, let expecting,
+           entry.attr.st_mode & S_IFMT != expecting.type & S_IFMT
+            || expecting.key.map({ $0 != InodeKey(entry.attr) }) ?? false {
+            code = ESTALE
+        }
         if code != 0 {
             close(fd)
             return code
@@ -170,13 +202,41 @@ enum Operations {
         entry.ino = fs.inodes.remember(fd: fd, entry.attr)
         recordOrigin(fs, entry.ino, parent: parent, name: name, stamp: stamp)
         entry.attr_timeout = fs.attrTimeout
-        entry.entry_timeout = fs.entryTimeout
+        entry.entry_timeout = fs.entryTimeout(for: entry.attr.st_mode)
         return 0
     }
 
-    static func replyEntry(_ req: fuse_req_t?, _ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>) {
+    /// Fills `entry` for the file the caller has just opened as `fd` under `name` in `parent` (a create):
+    /// from the descriptor, not the name, which another mount may already have replaced. `asked` is the
+    /// spelling the kernel used, when it differs from `name` (a case-insensitive volume). 0 or an errno.
+    static func fillEntry(_ fs: MountFileSystem, _ parent: Inode, opened fd: Int32, name: [UInt8], asked: [UInt8],
+                          _ entry: inout fuse_entry_param) -> Int32 {
+        let stamp = removalStamp(fs)
+        let pathFD = withProcPath(fd) { Glibc.open($0, BERTH_O_PATH | O_CLOEXEC) }
+        if pathFD < 0 { return errno }
+        let code = statOf(pathFD, &entry.attr)
+        if code != 0 {
+            close(pathFD)
+            return code
+        }
+        if name == asked {
+            entry.ino = fs.inodes.remember(fd: pathFD, entry.attr)
+            entry.entry_timeout = fs.entryTimeout(for: entry.attr.st_mode)
+        } else {
+            entry.ino = fs.inodes.rememberAlias(fd: pathFD, entry.attr, spelling: asked)
+            // Never cached: after a rename the spelling may be the real name, or nothing.
+            entry.entry_timeout = 0
+        }
+        recordOrigin(fs, entry.ino, parent: parent, name: name, stamp: stamp)
+        entry.attr_timeout = fs.attrTimeout
+        return 0
+    }
+
+    /// Answers a request that made `name` in `parent` with its entry (`fillEntry`'s `expecting`).
+    static func replyEntry(_ req: fuse_req_t?, _ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
+                           made type: mode_t, key: InodeKey? = nil) {
         var entry = fuse_entry_param()
-        let code = fillEntry(fs, parent, name, &entry)
+        let code = fillEntry(fs, parent, name, &entry, expecting: (type, key))
         if code != 0 {
             fuse_reply_err(req, code)
         } else {
@@ -252,13 +312,10 @@ enum Operations {
         guard let (fs, inode) = begin(req, parent) else { return }
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
         var entry = fuse_entry_param()
+        if isDotOrDotDot(name) { return fuse_reply_err(req, EINVAL).discard() }
         var code = fillEntry(fs, inode, name, &entry)
         if code == ENOENT, let folding = fs.caseFolding {
             code = lookupOtherSpelling(fs, folding, inode, name, &entry)
-        }
-        if code == ENOENT, !nameIsCurrent(fs, inode) {
-            // Looked for in a directory whose cached name another mount has since removed or moved.
-            code = ESTALE
         }
         if code == ENOENT && fs.negativeTimeout > 0 {
             // ino 0: a negative entry the kernel may cache (exclusive volumes only).
@@ -373,14 +430,14 @@ enum Operations {
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mknodat(inode.fd, name, mode, rdev) } }
         if code != 0 { return fuse_reply_err(req, code).discard() }
-        replyEntry(req, fs, inode, name)
+        replyEntry(req, fs, inode, name, made: mode)
     }
 
     static let mkdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t) -> Void = { req, parent, name, mode in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mkdirat(inode.fd, name, mode) } }
         if code != 0 { return fuse_reply_err(req, code).discard() }
-        replyEntry(req, fs, inode, name)
+        replyEntry(req, fs, inode, name, made: S_IFDIR)
     }
 
     static let symlink: @convention(c) (fuse_req_t?, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, target, parent, name in
@@ -388,33 +445,34 @@ enum Operations {
         guard let target else { return fuse_reply_err(req, EINVAL).discard() }
         let code = makeEntry(fs, inode, name) { fs.asCaller(req) { symlinkat(target, inode.fd, name) } }
         if code != 0 { return fuse_reply_err(req, code).discard() }
-        replyEntry(req, fs, inode, name)
+        replyEntry(req, fs, inode, name, made: S_IFLNK)
     }
 
     static let link: @convention(c) (fuse_req_t?, fuse_ino_t, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, ino, newParent, newName in
         guard let (fs, target) = beginChange(req, ino) else { return }
         guard let (_, parent, name) = beginNewEntry(req, newParent, newName) else { return }
-        let code = makeEntry(fs, parent, name) {
-            withProcPath(target.fd) { linkat(AT_FDCWD, $0, parent.fd, name, AT_SYMLINK_FOLLOW) }
-        }
+        var st = stat()
+        let typeCode = statOf(target.fd, &st)
+        if typeCode != 0 { return fuse_reply_err(req, typeCode).discard() }
+        let code = makeEntry(fs, parent, name) { linkFile(target.fd, into: parent.fd, name) }
         if code != 0 { return fuse_reply_err(req, code).discard() }
-        replyEntry(req, fs, parent, name)
+        replyEntry(req, fs, parent, name, made: st.st_mode, key: target.key)
     }
 
     static let unlink: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
         guard let (fs, inode) = beginNameChange(req, parent) else { return }
-        guard let name else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let name, !isDotOrDotDot(name) else { return fuse_reply_err(req, EINVAL).discard() }
         fuse_reply_err(req, removeEntry(fs, inode, name, flags: 0)).discard()
     }
 
     static let rmdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
         guard let (fs, inode) = beginNameChange(req, parent) else { return }
-        guard let name else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let name, !isDotOrDotDot(name) else { return fuse_reply_err(req, EINVAL).discard() }
         fuse_reply_err(req, removeEntry(fs, inode, name, flags: AT_REMOVEDIR)).discard()
     }
 
     static let rename: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?, UInt32) -> Void = { req, parent, name, newParent, newName, flags in
-        guard let name else { return fuse_reply_err(req, EINVAL).discard() }
+        guard let name, !isDotOrDotDot(name) else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, from) = beginNameChange(req, parent) else { return }
         guard let (_, to, newName) = beginNewEntry(req, newParent, newName) else { return }
         if let folding = fs.caseFolding {
@@ -456,9 +514,14 @@ enum Operations {
     static let create: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, parent, name, mode, fi in
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
-        let flags = (backingFlags(fi.pointee.flags) | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW
+        // Never through a symbolic link on the backing side: the kernel looked the name up and found
+        // nothing, so a link there now was put there since, by another mount. ESTALE makes the kernel
+        // walk the path again and follow the link itself, in the caller's view of the file system,
+        // as it would have had the link been there first; O_EXCL meets it as EEXIST, as locally.
+        let flags = backingFlags(fi.pointee.flags) | O_CREAT | O_CLOEXEC | O_NOFOLLOW
         var entry = fuse_entry_param()
-        let (fd, code) = createEntry(req, fs, inode, name, flags: flags, mode: mode, &entry)
+        var (fd, code) = createEntry(req, fs, inode, name, flags: flags, mode: mode, &entry)
+        if code == ELOOP && fi.pointee.flags & O_NOFOLLOW == 0 { code = ESTALE }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         fi.pointee.fh = UInt64(fd)
         if let created = fs.inodes.inode(entry.ino) { recordOpen(fs, created, fd: fd, fi: fi) }
@@ -491,24 +554,24 @@ enum Operations {
             let code = sharing.copyUpIfShared(in: parent.fd, name: name)
             if code != 0 { return (-1, code) }
         }
+        let asked = nameBytes(name)
         guard let folding = fs.caseFolding else {
             let fd = open(name, flags)
             if fd < 0 { return (-1, -fd) }
-            return finish(fd, fillEntry(fs, parent, name, &entry))
+            return finish(fd, fillEntry(fs, parent, opened: fd, name: asked, asked: asked, &entry))
         }
-        let asked = nameBytes(name)
         let result = folding.withLock(parent.fd) { () -> (Int32, Int32) in
             let existing = folding.spelling(of: asked, in: parent.fd, key: parent.key)
             if let existing, existing != asked {
                 if flags & O_EXCL != 0 { return (-1, EEXIST) }
                 let fd = withCName(existing) { open($0, flags & ~(O_CREAT | O_EXCL)) }
                 if fd < 0 { return (-1, -fd) }
-                return finish(fd, fillEntry(fs, parent, actual: existing, asked: asked, &entry))
+                return finish(fd, fillEntry(fs, parent, opened: fd, name: existing, asked: asked, &entry))
             }
             let fd = open(name, flags)
             if fd < 0 { return (-1, -fd) }
             if existing == nil { folding.recordChange(in: parent.key, added: asked) }
-            return finish(fd, fillEntry(fs, parent, name, &entry))
+            return finish(fd, fillEntry(fs, parent, opened: fd, name: asked, asked: asked, &entry))
         }
         return result ?? (-1, errno)
     }
@@ -525,7 +588,7 @@ enum Operations {
         let flags = fi.pointee.flags
         let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         if writes && fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
-        if !nameIsCurrent(fs, inode) { return fuse_reply_err(req, ESTALE).discard() }
+        if let stale = staleOrigin(fs, inode) { return replyStale(req, fs, stale) }
         let openFlags = backingFlags(flags) & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
         let fd: Int32
         if let usage = fs.usage, flags & O_TRUNC != 0 {
@@ -689,7 +752,6 @@ enum Operations {
     static let opendir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode) = begin(req, ino) else { return }
-        if !nameIsCurrent(fs, inode) { return fuse_reply_err(req, ESTALE).discard() }
         let fd = openat(inode.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { return fuse_reply_err(req, errno).discard() }
         guard let dir = fdopendir(fd) else {
@@ -797,6 +859,7 @@ enum Operations {
     static let setxattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int, Int32) -> Void = { req, ino, name, value, size, flags in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (_, inode) = beginChange(req, ino) else { return }
+        if isACL(name) { return fuse_reply_err(req, EOPNOTSUPP).discard() }
         let result = withProcPath(inode.fd) { CFuse3.setxattr($0, name, value, size, flags) }
         fuse_reply_err(req, result == 0 ? 0 : errno)
     }
@@ -804,6 +867,7 @@ enum Operations {
     static let getxattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, Int) -> Void = { req, ino, name, size in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (_, inode) = begin(req, ino) else { return }
+        if isACL(name) { return fuse_reply_err(req, EOPNOTSUPP).discard() }
         if size == 0 {
             let count = withProcPath(inode.fd) { CFuse3.getxattr($0, name, nil, 0) }
             if count < 0 { return fuse_reply_err(req, errno).discard() }
@@ -835,6 +899,7 @@ enum Operations {
     static let removexattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, ino, name in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (_, inode) = beginChange(req, ino) else { return }
+        if isACL(name) { return fuse_reply_err(req, EOPNOTSUPP).discard() }
         let result = withProcPath(inode.fd) { CFuse3.removexattr($0, name) }
         fuse_reply_err(req, result == 0 ? 0 : errno)
     }

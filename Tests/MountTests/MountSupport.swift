@@ -26,12 +26,14 @@ struct Scratch {
 
     init() throws {
         root = "/tmp/berth-mount-\(UUID().uuidString.prefix(8))"
-        for dir in ["backing", "state", "a", "b"] {
+        for dir in ["backing", "state", "a", "b", "outside"] {
             try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
         }
     }
 
     func mountpoint(_ name: String) -> String { root + "/" + name }
+    /// A directory beside the volume that nothing done through a mount may change.
+    var outside: String { root + "/outside" }
 
     func remove() {
         for name in ["a", "b"] { ServedMount.forceUnmount(mountpoint(name)) }
@@ -60,17 +62,19 @@ final class ServedMount {
 
     /// Starts serving and returns once the mount answers (the server writes "ready" to its stdout).
     /// `softOpenFileLimit`: start the server with that soft RLIMIT_NOFILE, as a shell with `ulimit -n` would.
+    /// `umask`: start the server with that umask, as a shell would pass its own on.
     init(_ scratch: Scratch, at name: String, type: String = "efs", volumeID: String = "fs-test",
-         extra: [String] = [], softOpenFileLimit: Int? = nil) throws {
+         extra: [String] = [], softOpenFileLimit: Int? = nil, umask: String? = nil) throws {
         mountpoint = scratch.mountpoint(name)
         process = Process()
         let arguments = ["_serve-mount", "--backing", scratch.backing, "--mountpoint", mountpoint,
                          "--volume-id", volumeID, "--type", type, "--shared-state", scratch.state,
                          "--ready-fd", "1"] + extra
-        if let softOpenFileLimit {
+        if softOpenFileLimit != nil || umask != nil {
+            let limit = softOpenFileLimit.map { "ulimit -S -n \($0) && " } ?? ""
+            let mask = umask.map { "umask \($0) && " } ?? ""
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "ulimit -S -n \(softOpenFileLimit) && exec \"$0\" \"$@\"",
-                                 try Self.berthBinary().path] + arguments
+            process.arguments = ["-c", limit + mask + "exec \"$0\" \"$@\"", try Self.berthBinary().path] + arguments
         } else {
             process.executableURL = try Self.berthBinary()
             process.arguments = arguments
@@ -218,4 +222,40 @@ func waitUntil(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
         usleep(10_000)
     }
     return condition()
+}
+
+/// Runs `python3 -c script args…` and returns its exit status and standard output. With `coveringOutside`,
+/// in a mount namespace of its own where that directory is covered by an empty tmpfs: whatever the child
+/// reaches there by following a link is not the real directory, so a change to the real one can only have
+/// come from a mount server.
+func runPython(_ script: String, _ arguments: [String], coveringOutside outside: String? = nil) throws -> (Int32, String) {
+    let process = Process()
+    if let outside {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        process.arguments = ["--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                             "mount -t tmpfs berth-cover \"$0\" && script=\"$1\" && shift && exec python3 -c \"$script\" \"$@\"",
+                             outside, script]
+            + arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script] + arguments
+    }
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Every entry below `path` with its type, size, mode and modification time: what "unchanged" compares.
+func treeFingerprint(_ path: String) -> [String] {
+    var result: [String] = []
+    let enumerator = FileManager.default.enumerator(atPath: path)
+    while let name = enumerator?.nextObject() as? String {
+        var st = stat()
+        guard lstat(path + "/" + name, &st) == 0 else { continue }
+        result.append("\(name) \(st.st_mode) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_nlink)")
+    }
+    return result.sorted()
 }
