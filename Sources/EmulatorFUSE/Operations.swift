@@ -839,7 +839,11 @@ enum Operations {
         out.f_ffree = backing.f_ffree
         out.f_favail = backing.f_favail
         if let usage = fs.usage {
-            let (total, free) = usage.statfsBlocks(blockSize: blockSize)
+            let (total, volumeFree) = usage.statfsBlocks(blockSize: blockSize)
+            // A volume cannot hold more than the disk under it has room for: writes past that fail with
+            // the backing file system's ENOSPC, so `df` says so rather than showing the volume's own room.
+            let backingFree = UInt64(backing.f_bavail) * UInt64(backing.f_frsize) / blockSize
+            let free = min(volumeFree, backingFree)
             out.f_blocks = UInt(total)
             out.f_bfree = UInt(free)
             out.f_bavail = UInt(free)

@@ -112,27 +112,46 @@ struct UnmountCommand: ParsableCommand {
         commandName: "unmount",
         abstract: "Unmount an emulated volume and release its attachment.",
         discussion: """
-            Waits until the server has released the attachment. A mount whose server was killed
-            ("Transport endpoint is not connected") is cleaned up too.
+            Refuses a mount that is in use, as umount(8) does (EBUSY), and names the processes that use
+            it: open files, working directories, containers that bind-mounted it. --force unmounts
+            anyway and says what it cut off (those processes then get ENOTCONN). Waits until the server
+            has released the attachment. A mount whose server was killed ("Transport endpoint is not
+            connected") is cleaned up too.
 
-            Example: berth unmount /mnt/db
+            Examples:
+              berth unmount /mnt/db
+              berth unmount /mnt/db --force
+
+            Exit status: 0 unmounted; 1 nothing mounted there, in use (without --force), or the server did
+            not finish in time.
             """)
 
     @Argument(help: "The mount point.") var mountpoint: String
+    @Flag(help: "Unmount even while processes use the mount; they are cut off.") var force = false
     @Option(help: "Seconds to wait for the server to finish.") var timeout: Double = 10
     @OptionGroup var state: StateOptions
 
     func run() throws {
         let store = try state.open()
-        let canonical = try refusing { () throws(StateError) in try store.canonicalMountpoint(mountpoint) }
+        let canonical = MountpointRules.resolve(mountpoint)
         let attachments = try refusing { () throws(StateError) in try store.listAttachments() }
         guard let attachment = attachments.first(where: { $0.mountpoint == canonical }) else {
             if DeadMounts.state(of: mountpoint) == .disconnected, DeadMounts.clear(mountpoint) { return }
-            printError("InvalidAttachment.NotFound: nothing is mounted by berth at \(canonical)")
+            printError("InvalidAttachment.NotFound: nothing is mounted by berth at \(canonical) (berth volume list shows the mounts)")
             throw ExitStatus.invalidInput
         }
+        let users = MountUsers.processes(using: canonical, excluding: [attachment.server.pid])
+        if !users.isEmpty {
+            let list = users.map { "  \($0)" }.joined(separator: "\n")
+            if !force {
+                printError("berth unmount: \(canonical) is busy (EBUSY); in use by:\n\(list)\n"
+                    + "Stop them first, or run berth unmount --force \(canonical) to cut them off (they get ENOTCONN).")
+                throw ExitStatus.invalidInput
+            }
+            printError("berth unmount: --force: cutting off\n\(list)")
+        }
         if BackgroundMount.stop(attachment, store: store, timeout: timeout) { return }
-        printError("berth unmount: the server (pid \(attachment.server.pid)) did not finish within \(timeout) s; is the mount busy?")
+        printError("berth unmount: the server (pid \(attachment.server.pid)) did not finish within \(timeout) s")
         throw ExitStatus.invalidInput
     }
 }

@@ -162,4 +162,23 @@ struct ContainmentMountTests {
         #expect(status == 0)
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "ENOTSUP 0o600")  // Python names errno 95 ENOTSUP (= EOPNOTSUPP on Linux)
     }
+
+    /// `df` on a provisioned volume whose backing disk has less room than the volume shows the disk's
+    /// room (before: the volume's 1 GiB free on a 16 MiB disk, and writes then failed anyway).
+    @Test func dfShowsNoMoreRoomThanTheBackingDiskHas() throws {
+        let scratch = try Scratch()
+        defer {
+            umount2(scratch.backing, 2)
+            scratch.remove()
+        }
+        #expect(Glibc.mount("berth-small", scratch.backing, "tmpfs", 0, "size=16m") == 0)
+        let mount = try ServedMount(scratch, at: "a", type: "ebs", volumeID: "vol-test", extra: ["--capacity-bytes", "1073741824"])
+        defer { mount.stop() }
+        var usage = statvfs()
+        #expect(statvfs(mount.mountpoint, &usage) == 0)
+        let free = UInt64(usage.f_bavail) * UInt64(usage.f_frsize)
+        let total = UInt64(usage.f_blocks) * UInt64(usage.f_frsize)
+        #expect(total == 1 << 30, "the volume's size stays the provisioned one")
+        #expect(free <= 16 << 20, "free \(free) bytes on a 16 MiB disk")
+    }
 }

@@ -169,7 +169,7 @@ public final class StateStore: Sendable {
     /// and is not failed; the task's platform can get the service; the AZ rule; some AZ holding the data is
     /// up; exclusivity; the mount point is free. `task` defaults to a generated `t-…` id.
     ///
-    /// `mountpoint` is made absolute, and its parent directory's symbolic links resolved, so that
+    /// `mountpoint` is stored with every symbolic link resolved (`mountpointForNewMount`), so that
     /// `detach(mountpoint:)` finds it by any spelling.
     @discardableResult
     public func attach(
@@ -177,7 +177,7 @@ public final class StateStore: Sendable {
         launchType: LaunchType = .ec2, os: OperatingSystem = .linux, pid: Int32? = nil, mountpoint: String
     ) throws(StateError) -> VolumeAttachment {
         let task = try task.map(Self.validateTask) ?? generateTaskID()
-        let mountpoint = try canonicalMountpoint(mountpoint)
+        let mountpoint = try mountpointForNewMount(mountpoint)
         let processID = pid ?? getpid()
         guard let server = ServerProcess.identify(pid: processID) else {
             throw .invalidParameter("process \(processID), which is to serve the mount, is not running")
@@ -651,25 +651,23 @@ public final class StateStore: Sendable {
         return task
     }
 
-    /// Absolute, lexically normalised, with the parent directory's symbolic links resolved when it exists
-    /// (the mount point itself is not resolved: it may be a dead FUSE mount that cannot be stat'ed). Refuses
-    /// `/` and paths inside the state directory, whose data a mount must never cover.
-    /// The form mount points are stored in: absolute, the parent's symbolic links resolved.
+    /// The form mount points are stored and compared in: absolute, with every symbolic link resolved
+    /// (`MountpointRules.resolve`). Refuses `/` and paths inside the state directory, whose data a mount
+    /// must never cover or expose.
     public func canonicalMountpoint(_ path: String) throws(StateError) -> String {
         guard !path.isEmpty else { throw .invalidParameter("the mount point is empty") }
-        let absolute = absolutePath(path)
-        guard absolute != "/" else { throw .invalidParameter("cannot mount on /") }
-        let parent = (absolute as NSString).deletingLastPathComponent
-        let last = (absolute as NSString).lastPathComponent
-        var resolved = absolute
-        if let real = realpath(parent, nil) {
-            let parentPath = String(cString: real)
-            free(real)
-            resolved = (parentPath == "/" ? "" : parentPath) + "/" + last
+        let resolved = MountpointRules.resolve(path)
+        if let refusal = MountpointRules.refusal(mounting: resolved, stateDirectory: directory, berthMounts: []) {
+            throw .invalidParameter(refusal)
         }
-        let stateRoot = directory.path
-        if resolved == stateRoot || resolved.hasPrefix(stateRoot + "/") {
-            throw .invalidParameter("\(resolved) is inside the state directory \(stateRoot)")
+        return resolved
+    }
+
+    /// Like `canonicalMountpoint`, for a new mount: also refused on or inside another Berth mount.
+    public func mountpointForNewMount(_ path: String) throws(StateError) -> String {
+        let resolved = try canonicalMountpoint(path)
+        if let refusal = MountpointRules.refusal(mounting: resolved, stateDirectory: directory) {
+            throw .invalidParameter(refusal)
         }
         return resolved
     }

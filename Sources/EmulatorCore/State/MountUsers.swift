@@ -1,0 +1,101 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A process that uses a mount, and how (what makes `umount` answer EBUSY, as `fuser -m` lists it).
+public struct MountUser: Sendable, Equatable, CustomStringConvertible {
+    public enum Use: String, Sendable {
+        case openFile = "has a file open there"
+        case workingDirectory = "works in it"
+        case rootDirectory = "has it as its root"
+        case mappedFile = "has a file there mapped"
+        case otherNamespace = "sees it in its own mount namespace (a container's bind mount)"
+    }
+
+    public var pid: Int32
+    public var command: String
+    public var use: Use
+
+    public var description: String { "pid \(pid) (\(command)) \(use.rawValue)" }
+}
+
+/// Finds the processes that use a mount without asking its server anything (a mount cut off by an
+/// outage answers EIO to every stat): open files by their `mnt_id` in /proc/PID/fdinfo, working and
+/// root directories and mapped files by path in this mount namespace, and other mount namespaces that
+/// hold a mount of the same file system (a container started with `-v /mnt/a:/data`).
+public enum MountUsers {
+    /// The mount at `mountpoint` (resolved path) as /proc/self/mountinfo lists it.
+    struct MountEntry {
+        var id: String
+        var device: String
+    }
+
+    static func entry(at mountpoint: String, in mountinfo: String) -> MountEntry? {
+        // The last entry for a path is the one on top.
+        mountinfo.split(separator: "\n").last { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            return fields.count > 4 && BerthMount.unescape(fields[4]) == mountpoint
+        }.map { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            return MountEntry(id: String(fields[0]), device: String(fields[2]))
+        }
+    }
+
+    /// Every process other than this one (and `excluding`, the mount's own server) that uses the mount
+    /// at `mountpoint`; empty when nothing is mounted there.
+    public static func processes(using mountpoint: String, excluding: Set<Int32> = []) -> [MountUser] {
+        guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
+              let mount = entry(at: mountpoint, in: mountinfo) else { return [] }
+        let ownNamespace = link("/proc/self/ns/mnt")
+        let me = getpid()
+        var users: [MountUser] = []
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
+        for pid in pids.sorted() where pid != me && !excluding.contains(pid) {
+            let base = "/proc/\(pid)"
+            let command = ((try? String(contentsOfFile: base + "/comm", encoding: .utf8)) ?? "?")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let namespace = link(base + "/ns/mnt")
+            if namespace != nil && namespace != ownNamespace {
+                // Another namespace: whether it holds a mount of this file system (same device numbers).
+                let theirs = (try? String(contentsOfFile: base + "/mountinfo", encoding: .utf8)) ?? ""
+                let holds = theirs.split(separator: "\n").contains { line in
+                    let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+                    return fields.count > 2 && fields[2] == Substring(mount.device)
+                }
+                if holds { users.append(MountUser(pid: pid, command: command, use: .otherNamespace)) }
+                continue
+            }
+            if let use = use(of: base, mountpoint: mountpoint, mountID: mount.id) {
+                users.append(MountUser(pid: pid, command: command, use: use))
+            }
+        }
+        return users
+    }
+
+    private static func use(of base: String, mountpoint: String, mountID: String) -> MountUser.Use? {
+        func inside(_ path: String?) -> Bool {
+            guard let path else { return false }
+            return path == mountpoint || path.hasPrefix(mountpoint + "/")
+        }
+        if inside(link(base + "/cwd")) { return .workingDirectory }
+        if inside(link(base + "/root")) { return .rootDirectory }
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: base + "/fdinfo")) ?? []
+        for fd in fds {
+            let info = (try? String(contentsOfFile: base + "/fdinfo/" + fd, encoding: .utf8)) ?? ""
+            if info.split(separator: "\n").contains(where: { $0 == "mnt_id:\t" + mountID }) { return .openFile }
+        }
+        let maps = (try? String(contentsOfFile: base + "/maps", encoding: .utf8)) ?? ""
+        for line in maps.split(separator: "\n") {
+            if let slash = line.firstIndex(of: "/"), inside(String(line[slash...])) { return .mappedFile }
+        }
+        return nil
+    }
+
+    private static func link(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, Int(PATH_MAX))
+        guard count > 0 else { return nil }
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
