@@ -8,9 +8,8 @@ import Synchronization
 /// Never forks (shared notes fuse-from-swift.md, "Daemonizing kills the process"): a background
 /// mount is a separately spawned process that calls this.
 public enum MountServer {
-    /// Worker threads at most. A caller blocked in F_SETLKW or flock on this mount holds one worker
-    /// until the lock is granted, so up to `maxThreads - 1` waits can block at once before other
-    /// requests queue behind them.
+    /// Worker threads at most. A lock wait (F_SETLKW, blocking flock) holds none: it is parked in the
+    /// mount's `LockWaitQueue` and answered from that queue's one thread (`Operations.answerLock`).
     public static let maxThreads: UInt32 = 256
 
     /// Mounts `configuration.backingDirectory` on `configuration.mountpoint` and serves it. Calls
