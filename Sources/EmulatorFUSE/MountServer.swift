@@ -24,7 +24,7 @@ public enum MountServer {
         }
         try prepareMountpoint(configuration.mountpoint)
         try createDirectory(configuration.sharedStateDirectory)
-        raiseOpenFileLimit()
+        let openFileLimit = raiseOpenFileLimit()
 
         let rootFD = Glibc.open(configuration.backingDirectory, BERTH_O_PATH | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { throw .backingDirectory(configuration.backingDirectory, errno: errno) }
@@ -111,7 +111,10 @@ public enum MountServer {
             pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
             defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
             let nudger = ShutdownNudger(session: session, watching: fs)
+            let reclaimer = DescriptorReclaimer(session: session, fs: fs, mountpoint: configuration.mountpoint,
+                                                 openFileLimit: openFileLimit)
             let status = fuse_session_loop_mt(session, loopConfig)
+            reclaimer.stop()
             nudger.stop()
             // Positive: the signal that ended the loop (a requested stop); negative: an error.
             if status < 0 { throw .loop(errno: -status) }

@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// One user of a shared mount cannot make it unusable for the others (issue 10, item 9): lock waits
-/// hold no server thread and can be interrupted or killed.
+/// hold no server thread and can be interrupted or killed; the server's descriptors do not run out
+/// for files one process creates, lists or holds open.
 @Suite(.serialized, .enabled(if: canMount, "needs root and /dev/fuse"))
 struct TenantIsolationMountTests {
     /// A python3 driver: this process holds an exclusive lock on `path` (flock or lockf) while `waiters`
@@ -159,6 +160,94 @@ struct TenantIsolationMountTests {
         let lock = { kind == "fcntl" ? recordLock(fd, F_WRLCK) : bsdLock(fd, LOCK_EX | LOCK_NB) }
         #expect(waitUntil { lock() == 0 }, "the lock is free once its holder died")
     }
+
+    /// A python3 driver: creates `creates` files in `dir` through the mount, holds `hold` of them open
+    /// and says "holding", lstats every entry of `listed` (an `ls -l`) and says "listed", then waits
+    /// for a line on stdin. Errors are counted, not raised.
+    static let descriptorsScript = """
+        import os, resource, sys
+        d, creates, hold, listed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        os.mkdir(d)
+        errors = 0
+        for i in range(creates):
+            try: os.close(os.open("%s/f%d" % (d, i), os.O_CREAT | os.O_WRONLY, 0o644))
+            except OSError: errors += 1
+        held = []
+        for i in range(hold):
+            try: held.append(os.open("%s/f%d" % (d, i), os.O_RDONLY))
+            except OSError: errors += 1
+        print("holding", len(held), errors, flush=True)
+        sys.stdin.readline()
+        seen, errors = 0, 0
+        for entry in os.scandir(listed):
+            try: entry.stat(follow_symlinks=False); seen += 1
+            except OSError: errors += 1
+        print("listed", seen, errors, flush=True)
+        sys.stdin.readline()
+        """
+
+    /// 20,000 creates, 10,000 files held open by one process and an `ls -l` of 100,000 entries used to
+    /// exhaust the server's descriptors (one per file the kernel knows, one per open handle), and then
+    /// every other process got EMFILE, opening existing files too. Names the kernel merely caches are
+    /// given back now; a file held open still costs the server two descriptors, so where the server
+    /// cannot raise its limit past 20,000 (root without CAP_SYS_RESOURCE, as in some containers) the
+    /// process holds a quarter of the server's limit instead of 10,000 (SEMANTICS.md, *Descriptors*).
+    @Test func oneProcesssFilesDoNotExhaustTheServersDescriptors() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // The listed directory is filled on the backing side: 100,000 creates through the mount
+        // would take most of the test's time, and it is the listing that makes the server open files.
+        let bulk = scratch.backing + "/bulk"
+        try FileManager.default.createDirectory(atPath: bulk, withIntermediateDirectories: true)
+        for index in 0..<100_000 {
+            let fd = open(bulk + "/e\(index)", O_CREAT | O_WRONLY, 0o644)
+            if fd >= 0 { close(fd) }
+        }
+        let mount = try ServedMount(scratch, at: "a")
+        defer { mount.stop() }
+        let m = mount.mountpoint
+        #expect(writeFile(m + "/existing", Array("still here".utf8)) == 0)
+        let serverLimit = Self.openFileLimit(of: mount.process.processIdentifier) ?? 0
+        let held = min(10_000, serverLimit / 4)
+        print("server open-file limit \(serverLimit); holding \(held) files open")
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", Self.descriptorsScript, m + "/many", "20000", "\(held)", m + "/bulk"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        defer {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        let lines = LineReader(output.fileHandleForReading.fileDescriptor)
+
+        let holding = lines.next(timeout: 60)
+        #expect(holding == "holding \(held) 0", "creating 20,000 files and opening \(held): \(holding ?? "no answer")")
+        #expect(readFile(m + "/existing") == Array("still here".utf8),
+                "another process must open an existing file while one holds \(held) open")
+        #expect(writeFile(m + "/new-while-held", [1]) == 0)
+
+        input.fileHandleForWriting.write(Data("\n".utf8))
+        let listed = lines.next(timeout: 60)
+        #expect(listed == "listed 100000 0", "the listing of 100,000 entries: \(listed ?? "no answer")")
+        #expect(readFile(m + "/existing") == Array("still here".utf8),
+                "another process must open an existing file after a listing of 100,000 entries")
+        input.fileHandleForWriting.write(Data("\n".utf8))
+    }
+}
+
+extension TenantIsolationMountTests {
+    /// The soft RLIMIT_NOFILE of process `pid`, from /proc/PID/limits.
+    static func openFileLimit(of pid: Int32) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else { return nil }
+        return line.split(separator: " ").dropFirst(3).first.flatMap { Int($0) }
+    }
 }
 
 /// The pthread of a test thread, once it has started.
@@ -167,4 +256,33 @@ final class ThreadID: @unchecked Sendable {
     private var stored: pthread_t?
     var value: pthread_t? { lock.withLock { stored } }
     func set(_ value: pthread_t) { lock.withLock { stored = value } }
+}
+
+/// Reads a child's output line by line, with a timeout per line.
+final class LineReader {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(_ fd: Int32) { self.fd = fd }
+
+    func next(timeout: Double) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { return nil }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, Int32(min(left, 1) * 1000)) >= 0 else { return nil }
+            if poller.revents != 0 {
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                let n = read(fd, &chunk, chunk.count)
+                if n <= 0 { return nil }
+                buffer += chunk.prefix(n)
+            }
+        }
+    }
 }
