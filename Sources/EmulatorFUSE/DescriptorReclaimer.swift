@@ -112,20 +112,20 @@ final class DescriptorReclaimer: Sendable {
         while let (ino, directory) = pending.popLast(), !stopped.load(ordering: .relaxed) {
             let fd = openat(directory.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard fd >= 0 else { continue }
-            var st = stat()
-            guard fstat(fd, &st) == 0, let dir = fdopendir(fd) else {
+            guard let dir = fdopendir(fd) else {
                 close(fd)
                 continue
             }
-            let device = UInt64(st.st_dev)
             while let entry = readdir(dir) {
                 let name = UnsafeRawPointer(entry).advanced(by: Operations.direntNameOffset)
                     .assumingMemoryBound(to: CChar.self)
                 let length = strlen(name)
                 if (length == 1 && name[0] == 0x2E) || (length == 2 && name[0] == 0x2E && name[1] == 0x2E) { continue }
-                // Only names whose file the kernel holds (found by the entry's inode number, without a
-                // stat): each notification takes the directory's lock in the kernel.
-                guard let known = fs.inodes.known(InodeKey(device: device, inode: UInt64(entry.pointee.d_ino)))
+                // Only names whose file the kernel holds: each notification takes the directory's lock
+                // in the kernel. (A stat, not the entry's d_ino, which overlayfs may report otherwise.)
+                var info = stat()
+                guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0,
+                      let known = fs.inodes.known(InodeKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
                 else { continue }
                 if !known.isRegular && keepDirectories {
                     pending.append((fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(known).toOpaque())), known))

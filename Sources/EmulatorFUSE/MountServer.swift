@@ -103,8 +103,8 @@ public enum MountServer {
             fuse_loop_cfg_set_max_threads(loopConfig, maxThreads)
             fuse_loop_cfg_set_idle_threads(loopConfig, 8)
             // The loop may run on a dispatch worker thread, which blocks most signals; libfuse's
-            // workers inherit this thread's mask, and they must receive the stop signals and the
-            // wake signal that ends lock waits.
+            // workers inherit this thread's mask, and they must receive the stop signals; this thread
+            // must receive the wake signal with which ShutdownNudger ends the loop's wait.
             var unblock = sigset_t(), previous = sigset_t()
             sigemptyset(&unblock)
             for signal in [SIGINT, SIGTERM, SIGHUP, LockWaits.wakeSignal] { sigaddset(&unblock, signal) }
