@@ -131,6 +131,9 @@ final class DescriptorReclaimer: Sendable {
                     pending.append((fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(known).toOpaque())), known))
                     continue
                 }
+                // Not once the loop has ended: a request the kernel still holds a directory's lock for
+                // would then never be answered, and the notification would wait for it.
+                if fuse_session_exited(se) != 0 { break }
                 _ = fuse_lowlevel_notify_inval_entry(se, ino, name, length)
             }
             closedir(dir)
