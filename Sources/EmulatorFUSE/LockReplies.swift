@@ -8,7 +8,7 @@ extension Operations {
     /// `LockWaitQueue` and this worker thread returns unanswered (libfuse's low-level API lets a
     /// request be answered from any thread, later: it lives until its reply). The queue answers it when
     /// the lock is granted, EINTR when the caller is interrupted (the registered interrupt callback
-    /// wakes the queue at once) or the session ends, EIO when an outage cuts the mount off. So no
+    /// wakes the queue at once), ENOLCK when the session ends, EIO when an outage cuts the mount off. So no
     /// number of waiters takes a server thread, and a waiter can be killed. `taking`: a lock is being
     /// taken, and the kernel's cache of the file is dropped before the grant is answered.
     static func answerLock(_ req: fuse_req_t?, _ fs: MountFileSystem, _ ino: fuse_ino_t, wait: Bool, taking: Bool,

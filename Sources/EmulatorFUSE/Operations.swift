@@ -196,14 +196,16 @@ enum Operations {
     /// Whether a parked lock wait for `req` must end ungranted, and with which errno: EIO once the
     /// mount is cut off by an outage (every operation on a cut-off mount answers EIO, emulator.md
     /// §Common to all), EINTR once the caller was interrupted (a signal, or a SIGKILL, which the kernel
-    /// cannot deliver while the caller waits for this answer) or the session is ending.
+    /// cannot deliver while the caller waits for this answer), ENOLCK once the session is ending. Not
+    /// EINTR then: the kernel turns a lock request's EINTR into ERESTARTSYS, which only a pending
+    /// signal turns back into EINTR or a restart; with none, the caller got errno 512.
     static func abandonment(_ req: fuse_req_t?, _ fs: MountFileSystem) -> @Sendable () -> Int32? {
         let request = UInt(bitPattern: req)
         let session = fs.sessionAddress.load(ordering: .relaxed)
         return {
             if fs.isCutOff { return EIO }
             if fuse_req_interrupted(OpaquePointer(bitPattern: request)) != 0 { return EINTR }
-            if let se = OpaquePointer(bitPattern: session), fuse_session_exited(se) != 0 { return EINTR }
+            if let se = OpaquePointer(bitPattern: session), fuse_session_exited(se) != 0 { return ENOLCK }
             return nil
         }
     }

@@ -161,6 +161,54 @@ struct TenantIsolationMountTests {
         #expect(waitUntil { lock() == 0 }, "the lock is free once its holder died")
     }
 
+    /// Lock waits in progress when the server is stopped end with ENOLCK at once. They used to get
+    /// EINTR, which the kernel turns into ERESTARTSYS for lock requests: without a signal pending, the
+    /// waiting programs saw errno 512.
+    @Test(arguments: ["flock", "fcntl"])
+    func waitsInProgressWhenTheServerStopsFailWithENOLCK(kind: String) throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try ServedMount(scratch, at: "a")
+        defer { mount.stop() }
+        let path = mount.mountpoint + "/f"
+        #expect(writeFile(path, [1]) == 0)
+        let holder = try LockHolder(path: path, kind: kind)
+        defer { holder.kill9() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", """
+            import fcntl, os, sys
+            kids = []
+            for _ in range(5):
+                pid = os.fork()
+                if pid == 0:
+                    f = open(sys.argv[1], "r+")
+                    try:
+                        if sys.argv[2] == "flock": fcntl.flock(f, fcntl.LOCK_EX)
+                        else: fcntl.lockf(f, fcntl.LOCK_EX)
+                        os.write(1, b"granted\\n")
+                    except OSError as e:
+                        os.write(1, b"errno %d\\n" % e.errno)
+                    os._exit(0)
+                kids.append(pid)
+            for pid in kids: os.waitpid(pid, 0)
+            """, path, kind]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        usleep(700_000)
+        #expect(process.isRunning, "the waiters must wait while the lock is held")
+        let stopped = Date()
+        mount.stop()
+        #expect(waitUntil(timeout: 5) { !process.isRunning })
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n").map(String.init)
+        #expect(lines == Array(repeating: "errno \(ENOLCK)", count: 5), "\(lines)")
+        #expect(Date().timeIntervalSince(stopped) < 5)
+    }
+
     /// A python3 driver: creates `creates` files in `dir` through the mount, holds `hold` of them open
     /// and says "holding", lstats every entry of `listed` (an `ls -l`) and says "listed", then waits
     /// for a line on stdin. Errors are counted, not raised.

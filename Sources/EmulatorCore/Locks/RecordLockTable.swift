@@ -118,9 +118,10 @@ public final class RecordLockTable: Sendable {
         entries.withLock { entries in entries.keys.contains { $0.file == file } }
     }
 
-    /// Drops everything and answers every waiting request EINTR (unmount).
+    /// Drops everything and answers every waiting request ENOLCK (unmount; see `Operations.abandonment`
+    /// for why not EINTR).
     public func releaseAll() {
-        waits.close(answering: EINTR)
+        waits.close(answering: ENOLCK)
         let all = entries.withLock { entries -> [Entry] in
             defer { entries.removeAll() }
             return Array(entries.values)
