@@ -8,9 +8,8 @@ import Synchronization
 /// Never forks (shared notes fuse-from-swift.md, "Daemonizing kills the process"): a background
 /// mount is a separately spawned process that calls this.
 public enum MountServer {
-    /// Worker threads at most. A caller blocked in F_SETLKW or flock on this mount holds one worker
-    /// until the lock is granted, so up to `maxThreads - 1` waits can block at once before other
-    /// requests queue behind them.
+    /// Worker threads at most. A lock wait (F_SETLKW, blocking flock) holds none: it is parked in the
+    /// mount's `LockWaitQueue` and answered from that queue's one thread (`Operations.answerLock`).
     public static let maxThreads: UInt32 = 256
 
     /// Mounts `configuration.backingDirectory` on `configuration.mountpoint` and serves it. Calls
@@ -28,7 +27,7 @@ public enum MountServer {
         umask(0)
         try prepareMountpoint(configuration.mountpoint)
         try createDirectory(configuration.sharedStateDirectory)
-        raiseOpenFileLimit()
+        let openFileLimit = raiseOpenFileLimit()
 
         let rootFD = Glibc.open(configuration.backingDirectory, BERTH_O_PATH | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { throw .backingDirectory(configuration.backingDirectory, errno: errno) }
@@ -107,15 +106,18 @@ public enum MountServer {
             fuse_loop_cfg_set_max_threads(loopConfig, maxThreads)
             fuse_loop_cfg_set_idle_threads(loopConfig, 8)
             // The loop may run on a dispatch worker thread, which blocks most signals; libfuse's
-            // workers inherit this thread's mask, and they must receive the stop signals and the
-            // wake signal that ends lock waits.
+            // workers inherit this thread's mask, and they must receive the stop signals; this thread
+            // must receive the wake signal with which ShutdownNudger ends the loop's wait.
             var unblock = sigset_t(), previous = sigset_t()
             sigemptyset(&unblock)
             for signal in [SIGINT, SIGTERM, SIGHUP, LockWaits.wakeSignal] { sigaddset(&unblock, signal) }
             pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
             defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
             let nudger = ShutdownNudger(session: session, watching: fs)
+            let reclaimer = DescriptorReclaimer(session: session, fs: fs, mountpoint: configuration.mountpoint,
+                                                 openFileLimit: openFileLimit)
             let status = fuse_session_loop_mt(session, loopConfig)
+            reclaimer.stop()
             nudger.stop()
             // Positive: the signal that ended the loop (a requested stop); negative: an error.
             if status < 0 { throw .loop(errno: -status) }
@@ -123,15 +125,38 @@ public enum MountServer {
     }
 
     /// The server holds a descriptor for every file and directory the kernel knows on the mount (as
-    /// libfuse's passthrough_hp does), so a directory of a few thousand files would hit a shell's usual
-    /// soft limit of 1,024 and answer EMFILE to creates and opens; EFS and FSx have no such limit. The
-    /// soft limit is raised to the hard one, as passthrough_hp does at start-up.
-    static func raiseOpenFileLimit() {
+    /// libfuse's passthrough_hp does) and one per open file, so its open-file limit bounds what all the
+    /// mount's users together can look up and hold open: one process creating 20,000 files, listing
+    /// 100,000 with `ls -l` or holding 10,000 open used to use up a hard limit of 20,000, and every
+    /// other process then got EMFILE, opening existing files too. Root (CAP_SYS_RESOURCE) raises both
+    /// limits to the kernel's ceiling for one process, `fs.nr_open` (1,048,576 by default); others
+    /// raise the soft limit to the hard one, as passthrough_hp does. Returns the soft limit now in force.
+    @discardableResult
+    static func raiseOpenFileLimit() -> UInt64 {
         let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
         var limit = rlimit()
-        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(resource, &limit)
+        guard getrlimit(resource, &limit) == 0 else { return 0 }
+        if let ceiling = kernelOpenFileCeiling(), ceiling > limit.rlim_max {
+            var raised = rlimit(rlim_cur: rlim_t(ceiling), rlim_max: rlim_t(ceiling))
+            if setrlimit(resource, &raised) == 0 { return UInt64(ceiling) }
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            if setrlimit(resource, &limit) != 0 { _ = getrlimit(resource, &limit) }
+        }
+        return UInt64(limit.rlim_cur)
+    }
+
+    /// `/proc/sys/fs/nr_open`: the highest RLIMIT_NOFILE a process may be given.
+    static func kernelOpenFileCeiling() -> rlim_t? {
+        let fd = Glibc.open("/proc/sys/fs/nr_open", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = read(fd, &buffer, buffer.count)
+        guard count > 0 else { return nil }
+        let digits = buffer.prefix(count).prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        return rlim_t(String(decoding: digits, as: UTF8.self))
     }
 
     /// The mountpoint must be an existing directory. Mounts left answering ENOTCONN by servers that

@@ -253,23 +253,21 @@ enum Operations {
         return (UInt64(max(0, st.st_size)), InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
     }
 
-    /// The lock-wait abandonment test for `req`: the caller was interrupted, or the session is ending.
-    static func abandonment(_ req: fuse_req_t?, _ fs: MountFileSystem) -> @Sendable () -> Bool {
+    /// Whether a parked lock wait for `req` must end ungranted, and with which errno: EIO once the
+    /// mount is cut off by an outage (every operation on a cut-off mount answers EIO, emulator.md
+    /// §Common to all), EINTR once the caller was interrupted (a signal, or a SIGKILL, which the kernel
+    /// cannot deliver while the caller waits for this answer), ENOLCK once the session is ending. Not
+    /// EINTR then: the kernel turns a lock request's EINTR into ERESTARTSYS, which only a pending
+    /// signal turns back into EINTR or a restart; with none, the caller got errno 512.
+    static func abandonment(_ req: fuse_req_t?, _ fs: MountFileSystem) -> @Sendable () -> Int32? {
         let request = UInt(bitPattern: req)
         let session = fs.sessionAddress.load(ordering: .relaxed)
         return {
-            if fuse_req_interrupted(OpaquePointer(bitPattern: request)) != 0 { return true }
-            if let se = OpaquePointer(bitPattern: session), fuse_session_exited(se) != 0 { return true }
-            // An outage that starts during the wait ends it too: every operation on a cut-off mount
-            // answers EIO (emulator.md §Common to all); `lockWaitError` turns the abandonment into EIO.
-            return fs.isCutOff
+            if fs.isCutOff { return EIO }
+            if fuse_req_interrupted(OpaquePointer(bitPattern: request)) != 0 { return EINTR }
+            if let se = OpaquePointer(bitPattern: session), fuse_session_exited(se) != 0 { return ENOLCK }
+            return nil
         }
-    }
-
-    /// The errno a lock request that could not be granted answers: EIO when the wait was given up
-    /// because the mount is cut off by an outage, the lock error's own otherwise.
-    static func lockWaitError(_ error: LockError, _ fs: MountFileSystem) -> Int32 {
-        error == .interrupted && fs.isCutOff ? EIO : error.errno
     }
 
     // MARK: - Session
@@ -939,14 +937,16 @@ enum Operations {
         let request = RecordLock(type: Int32(lock.pointee.l_type), start: Int64(lock.pointee.l_start),
                                  length: Int64(lock.pointee.l_len))
         if request.kind != .unlock { inode.hadRecordLocks.store(true, ordering: .relaxed) }
-        do throws(LockError) {
-            try fs.locks.set(request, file: inode.key, owner: fi.pointee.lock_owner, tag: fi.pointee.fh,
-                             wait: sleep != 0, shouldAbandon: abandonment(req, fs),
-                             open: { fs.reopenForLocks(inode) })
-            if request.kind != .unlock { dropKernelCache(fs, ino, .pagesAndAttributes) }
-            fuse_reply_err(req, 0)
-        } catch {
-            fuse_reply_err(req, lockWaitError(error, fs))
+        let owner = fi.pointee.lock_owner, tag = fi.pointee.fh
+        answerLock(req, fs, ino, wait: sleep != 0, taking: request.kind != .unlock) {
+            do throws(LockError) {
+                try fs.locks.set(request, file: inode.key, owner: owner, tag: tag, open: { fs.reopenForLocks(inode) })
+                return .granted
+            } catch .wouldBlock {
+                return .blocked
+            } catch {
+                return .failed(error.errno)
+            }
         }
     }
 
@@ -954,13 +954,19 @@ enum Operations {
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, _) = begin(req, ino) else { return }
         guard let (operation, wait) = BSDLock.decode(op) else { return fuse_reply_err(req, EINVAL).discard() }
-        do throws(LockError) {
-            try BSDLock.apply(operation, fd: Int32(truncatingIfNeeded: fi.pointee.fh), wait: wait,
-                              shouldAbandon: abandonment(req, fs))
-            if operation != .unlock { dropKernelCache(fs, ino, .pagesAndAttributes) }
-            fuse_reply_err(req, 0)
-        } catch {
-            fuse_reply_err(req, lockWaitError(error, fs))
+        // The handle's own backing descriptor carries its flock lock; the kernel keeps the handle open
+        // until this request is answered, however long it waits.
+        let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
+        answerLock(req, fs, ino, wait: wait, taking: operation != .unlock) {
+            do throws(LockError) {
+                try BSDLock.apply(operation, fd: fd)
+                if operation == .unlock { fs.locks.waits.wake() }
+                return .granted
+            } catch .wouldBlock {
+                return .blocked
+            } catch {
+                return .failed(error.errno)
+            }
         }
     }
 }

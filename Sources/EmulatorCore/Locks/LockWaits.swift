@@ -1,39 +1,16 @@
 #if os(Linux)
+import Dispatch
 import Glibc
 import Synchronization
 
-/// Lets a thread blocked in a lock wait (`F_OFD_SETLKW`, `flock` without `LOCK_NB`) be abandoned: when
-/// the process waiting on the mount is interrupted, or the mount is shutting down. A watchdog thread,
-/// running only while someone waits, asks each waiter's `shouldAbandon` every `tick` and, when it says
-/// yes, sends the waiting thread a signal whose handler does nothing and is installed without
-/// `SA_RESTART`, so the blocking call returns EINTR. The watchdog keeps signalling until the waiter
-/// leaves, which closes the race of a signal arriving just before the thread enters the call.
-public final class LockWaits: Sendable {
+/// The no-op wake signal: sent to a server thread to make a blocking call it is in return EINTR (the
+/// mount server uses it to end its loop's wait when asked to stop).
+public enum LockWaits {
     /// SIGUSR2: neither the Swift runtime nor libfuse uses it.
     public static let wakeSignal = SIGUSR2
-    public static let shared = LockWaits()
 
-    struct Waiter {
-        var thread: pthread_t
-        var shouldAbandon: @Sendable () -> Bool
-    }
-
-    struct State {
-        var waiters: [UInt64: Waiter] = [:]
-        var nextID: UInt64 = 0
-        var watchdogRunning = false
-    }
-
-    private let state = Mutex(State())
-    let tickMicroseconds: UInt32
-
-    init(tickMicroseconds: UInt32 = 20_000) {
-        self.tickMicroseconds = tickMicroseconds
-        Self.installWakeHandler()
-    }
-
-    /// Installs the no-op handler for `wakeSignal` (once per process): a thread sent the signal
-    /// returns EINTR from the blocking call it is in.
+    /// Installs the no-op handler for `wakeSignal` (once per process), without `SA_RESTART`, so that a
+    /// thread sent the signal returns EINTR from the blocking call it is in.
     public static func installWakeHandler() { installHandler }
 
     private static let installHandler: Void = {
@@ -43,66 +20,194 @@ public final class LockWaits: Sendable {
         action.sa_flags = 0  // no SA_RESTART: the blocked call must return EINTR
         sigaction(wakeSignal, &action, nil)
     }()
+}
 
-    /// Runs `body` (which blocks) while registered, so that the watchdog signals this thread once
-    /// `shouldAbandon` returns true.
-    func whileRegistered<T>(shouldAbandon: @escaping @Sendable () -> Bool, _ body: () -> T) -> T {
-        let me = pthread_self()
-        let (id, startWatchdog) = state.withLock { state -> (UInt64, Bool) in
-            state.nextID += 1
-            state.waiters[state.nextID] = Waiter(thread: me, shouldAbandon: shouldAbandon)
-            let start = !state.watchdogRunning
-            state.watchdogRunning = true
-            return (state.nextID, start)
+/// What one non-blocking try of a waiting lock request came to.
+public enum LockAttempt: Sendable, Equatable {
+    case granted
+    /// Still held by another owner: try again later.
+    case blocked
+    /// Failed for good; the request is answered with this errno.
+    case failed(Int32)
+}
+
+/// Lock requests that wait (F_SETLKW, `flock` without LOCK_NB) without holding the thread that
+/// received them: the request is parked here unanswered, and one thread per queue tries the parked
+/// requests again, without blocking, whenever `wake` says a lock was released or a request was
+/// interrupted, and otherwise on a timer (a release through another mount or process is seen only by
+/// trying). So any number of waits costs no server thread, and a wait whose caller is interrupted or
+/// killed is answered at once instead of holding the caller in an uninterruptible sleep.
+///
+/// Each waiter is answered exactly once: by this queue's thread (granted, failed, abandoned) or by
+/// `close`, never by two. Requests are tried in arrival order, so among waiters that can all proceed
+/// the oldest gets the lock first.
+public final class LockWaitQueue: Sendable {
+    public struct Waiter: Sendable {
+        /// Tries the lock without blocking.
+        public var attempt: @Sendable () -> LockAttempt
+        /// nil while the wait may go on; the errno to answer once it must end ungranted (EINTR for an
+        /// interrupted caller, EIO for a mount cut off by an outage).
+        public var abandonment: @Sendable () -> Int32?
+        /// Answers the request: 0 when granted, an errno otherwise. Called exactly once.
+        public var answer: @Sendable (Int32) -> Void
+
+        public init(attempt: @escaping @Sendable () -> LockAttempt,
+                    abandonment: @escaping @Sendable () -> Int32?,
+                    answer: @escaping @Sendable (Int32) -> Void) {
+            self.attempt = attempt
+            self.abandonment = abandonment
+            self.answer = answer
         }
-        if startWatchdog { startWatchdogThread() }
-        // Dispatch's worker threads block most signals; the wake signal must get through here.
-        var unblock = sigset_t(), previous = sigset_t()
-        sigemptyset(&unblock)
-        sigaddset(&unblock, Self.wakeSignal)
-        pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
-        defer {
-            _ = state.withLock { $0.waiters.removeValue(forKey: id) }
-            pthread_sigmask(SIG_SETMASK, &previous, nil)
-        }
-        return body()
     }
 
-    var waiterCount: Int { state.withLock { $0.waiters.count } }
+    struct State {
+        /// Arrived since the thread last took them; appended to the end of its list (arrival order).
+        var arrived: [Waiter] = []
+        var waiting = 0
+        var threadRunning = false
+        var closing: Int32?
+        var closed = false
+        /// Set by `wake`: the next pass tries every waiter, whatever its due time.
+        var woken = false
+    }
 
-    private func startWatchdogThread() {
+    private let state = Mutex(State())
+    private let signal = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    /// Nanoseconds between passes (see `run`).
+    let fastestRetry: UInt64
+    let slowestRetry: UInt64
+
+    /// `fastestRetry`, `slowestRetry`: how soon blocked requests are tried again (in microseconds) when
+    /// nothing wakes the queue: first after `fastestRetry`, then twice as long each time nothing was
+    /// granted, up to `slowestRetry`. A release through another mount or process is noticed within
+    /// that time, and so is an abandonment nobody woke the queue for (an outage).
+    public init(fastestRetry: UInt64 = 1_000, slowestRetry: UInt64 = 8_000) {
+        self.fastestRetry = fastestRetry * 1_000
+        self.slowestRetry = max(fastestRetry, slowestRetry) * 1_000
+    }
+
+    /// Waiters parked and not answered yet.
+    public var count: Int { state.withLock { $0.waiting + $0.arrived.count } }
+
+    /// Parks `waiter` (after a first try found the lock held). After `close` it is answered at once
+    /// with the errno `close` was given.
+    public func add(_ waiter: Waiter) {
+        let (refusal, start) = state.withLock { state -> (Int32?, Bool) in
+            if let closing = state.closing { return (closing, false) }
+            state.arrived.append(waiter)
+            let start = !state.threadRunning
+            state.threadRunning = true
+            return (nil, start)
+        }
+        if let refusal { return waiter.answer(refusal) }
+        if start { startThread() }
+        signal.signal()
+    }
+
+    /// Something may have changed for the parked waiters (a lock was released on this mount, a request
+    /// was interrupted): they are all tried again now.
+    public func wake() {
+        let running = state.withLock { state -> Bool in
+            state.woken = true
+            return state.threadRunning
+        }
+        if running { signal.signal() }
+    }
+
+    /// Answers every parked waiter with `errno` (the mount is going away), and every later one too;
+    /// returns once no answer is being given any more.
+    public func close(answering errno: Int32) {
+        let (running, orphans) = state.withLock { state -> (Bool, [Waiter]) in
+            if state.closing != nil { return (false, []) }
+            state.closing = errno
+            if state.threadRunning { return (true, []) }
+            defer { state.arrived.removeAll() }
+            return (false, state.arrived)
+        }
+        for waiter in orphans { waiter.answer(errno) }
+        if running {
+            signal.signal()
+            finished.wait()
+        }
+    }
+
+    private func startThread() {
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let started = pthread_create(&thread, nil, { raw in
             guard let raw else { return nil }
-            let waits = Unmanaged<LockWaits>.fromOpaque(raw).takeRetainedValue()
-            waits.watch()
+            // Signals are for the threads that serve requests (and their stop handlers), not this one.
+            var all = sigset_t()
+            sigfillset(&all)
+            pthread_sigmask(SIG_BLOCK, &all, nil)
+            Unmanaged<LockWaitQueue>.fromOpaque(raw).takeRetainedValue().run()
             return nil
         }, context)
         if started == 0 {
             pthread_detach(thread)
         } else {
-            Unmanaged<LockWaits>.fromOpaque(context).release()
-            state.withLock { $0.watchdogRunning = false }
+            // No thread: nobody could ever answer them, so they are answered now.
+            Unmanaged<LockWaitQueue>.fromOpaque(context).release()
+            let stranded = state.withLock { state -> [Waiter] in
+                state.threadRunning = false
+                defer { state.arrived.removeAll() }
+                return state.arrived
+            }
+            for waiter in stranded { waiter.answer(EAGAIN) }
         }
     }
 
-    private func watch() {
+    /// The queue's thread: a pass tries every waiter, oldest first, so that among waiters that can
+    /// all proceed the oldest gets the lock; passes follow each other after `fastestRetry`, twice as
+    /// long each time nothing was granted, up to `slowestRetry`, and at once after a `wake`.
+    private func run() {
+        var parked: [Waiter] = []
+        var interval = fastestRetry
         while true {
-            usleep(tickMicroseconds)
-            let keepRunning = state.withLock { state -> Bool in
-                if state.waiters.isEmpty {
-                    state.watchdogRunning = false
+            let (arrived, woken, closing) = state.withLock { state -> ([Waiter], Bool, Int32?) in
+                defer {
+                    state.arrived.removeAll()
+                    state.woken = false
+                }
+                state.waiting = parked.count + state.arrived.count
+                return (state.arrived, state.woken, state.closing)
+            }
+            parked += arrived
+            if let closing {
+                for waiter in parked { waiter.answer(closing) }
+                state.withLock { state in
+                    state.waiting = 0
+                    state.threadRunning = false
+                }
+                finished.signal()
+                return
+            }
+            var granted = false
+            parked = parked.filter { waiter in
+                if let errno = waiter.abandonment() {
+                    waiter.answer(errno)
                     return false
                 }
-                // Signalled under the lock: a registered waiter has not returned yet, so its thread is
-                // alive.
-                for waiter in state.waiters.values where waiter.shouldAbandon() {
-                    pthread_kill(waiter.thread, Self.wakeSignal)
+                switch waiter.attempt() {
+                case .granted:
+                    waiter.answer(0)
+                    granted = true
+                    return false
+                case .failed(let errno):
+                    waiter.answer(errno)
+                    return false
+                case .blocked:
+                    return true
                 }
-                return true
             }
-            if !keepRunning { return }
+            interval = woken || granted || !arrived.isEmpty ? fastestRetry : min(interval * 2, slowestRetry)
+            state.withLock { $0.waiting = parked.count }
+            if parked.isEmpty {
+                _ = signal.wait(timeout: .distantFuture)
+            } else {
+                _ = signal.wait(timeout: .now() + .nanoseconds(Int(interval)))
+            }
         }
     }
 }

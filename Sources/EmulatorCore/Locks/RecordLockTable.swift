@@ -15,7 +15,7 @@ import Synchronization
 /// file, or dies) drops all of its locks on the file, exactly as POSIX drops a process's locks.
 public final class RecordLockTable: Sendable {
     /// A lock owner's descriptor. Closed when the last user leaves after it was retired, so a thread
-    /// blocked on it never sees its number reused.
+    /// locking through it never sees its number reused.
     final class OwnerFD: Sendable {
         let fd: Int32
         struct Use {
@@ -39,11 +39,11 @@ public final class RecordLockTable: Sendable {
     }
 
     private let entries = Mutex([Key: Entry]())
-    private let waits: LockWaits
+    /// The requests of this table's users that wait for a lock (F_SETLKW, blocking `flock`): woken
+    /// whenever a lock is released here, closed by `releaseAll`.
+    public let waits: LockWaitQueue
 
-    public init() { waits = .shared }
-
-    init(waits: LockWaits) { self.waits = waits }
+    public init(waits: LockWaitQueue = LockWaitQueue()) { self.waits = waits }
 
     /// How many owners hold a descriptor (for tests and diagnostics).
     public var ownerCount: Int { entries.withLock { $0.count } }
@@ -67,13 +67,12 @@ public final class RecordLockTable: Sendable {
         return Int32(fl.l_type) == F_UNLCK ? nil : RecordLock(fl)
     }
 
-    /// F_SETLK / F_SETLKW (`wait`): takes, changes or (with `.unlock`) drops `owner`'s lock on a range.
-    /// `open` returns a new descriptor on the backing file (or -errno), readable and writable where the
-    /// file allows; `tag` is the FUSE file handle the request came through. A wait ends when the lock
-    /// is granted, or with `.interrupted` once `shouldAbandon` returns true.
+    /// F_SETLK: takes, changes or (with `.unlock`) drops `owner`'s lock on a range, without waiting:
+    /// a conflict answers `.wouldBlock`. `open` returns a new descriptor on the backing file (or -errno),
+    /// readable and writable where the file allows; `tag` is the FUSE file handle the request came
+    /// through. F_SETLKW is this, tried again from `waits` until it is granted.
     public func set(
-        _ request: RecordLock, file: InodeKey, owner: UInt64, tag: UInt64, wait: Bool,
-        shouldAbandon: @escaping @Sendable () -> Bool = { false }, open: () -> Int32
+        _ request: RecordLock, file: InodeKey, owner: UInt64, tag: UInt64, open: () -> Int32
     ) throws(LockError) {
         let handle: OwnerFD
         if let existing = acquire(file: file, owner: owner) {
@@ -87,29 +86,21 @@ public final class RecordLockTable: Sendable {
         }
         defer { leave(handle) }
         var fl = request.flock()
-        if !wait || request.kind == .unlock {
-            guard fcntl(handle.fd, RecordLock.F_OFD_SETLK, &fl) == 0 else {
-                let code = errno
-                throw code == EAGAIN || code == EACCES ? .wouldBlock : .system(code)
-            }
-            return
+        guard fcntl(handle.fd, RecordLock.F_OFD_SETLK, &fl) == 0 else {
+            let code = errno
+            throw code == EAGAIN || code == EACCES ? .wouldBlock : .system(code)
         }
-        let result: LockError? = waits.whileRegistered(shouldAbandon: shouldAbandon) {
-            while true {
-                if fcntl(handle.fd, RecordLock.F_OFD_SETLKW, &fl) == 0 { return nil }
-                let code = errno
-                if code != EINTR { return .system(code) }
-                if shouldAbandon() { return .interrupted }
-            }
-        }
-        if let result { throw result }
+        if request.kind == .unlock { waits.wake() }
     }
 
     /// Drops every lock `owner` holds on `file` (FUSE flush: the owner closed a descriptor of the file,
     /// and POSIX then releases all of its locks on it).
     public func releaseOwner(file: InodeKey, owner: UInt64) {
         let removed = entries.withLock { $0.removeValue(forKey: Key(file: file, owner: owner)) }
-        if let removed { retire(removed.handle) }
+        if let removed {
+            retire(removed.handle)
+            waits.wake()
+        }
     }
 
     /// Drops the locks of owners that first locked through the file handle `tag` (FUSE release).
@@ -119,6 +110,7 @@ public final class RecordLockTable: Sendable {
             return keys.compactMap { entries.removeValue(forKey: $0) }
         }
         for entry in removed { retire(entry.handle) }
+        if !removed.isEmpty { waits.wake() }
     }
 
     /// Whether any owner holds a descriptor for `file` (lets flush skip the table when nothing is locked).
@@ -126,8 +118,10 @@ public final class RecordLockTable: Sendable {
         entries.withLock { entries in entries.keys.contains { $0.file == file } }
     }
 
-    /// Drops everything (unmount).
+    /// Drops everything and answers every waiting request ENOLCK (unmount; see `Operations.abandonment`
+    /// for why not EINTR).
     public func releaseAll() {
+        waits.close(answering: ENOLCK)
         let all = entries.withLock { entries -> [Entry] in
             defer { entries.removeAll() }
             return Array(entries.values)
@@ -249,33 +243,18 @@ public enum BSDLock {
         case shared, exclusive, unlock
     }
 
-    /// Applies `operation` to `fd`; when `wait` is false a conflict answers `.wouldBlock` at once,
-    /// otherwise the call blocks until granted or `shouldAbandon` returns true.
-    public static func apply(
-        _ operation: Operation, fd: Int32, wait: Bool, shouldAbandon: @escaping @Sendable () -> Bool = { false },
-        waits: LockWaits = .shared
-    ) throws(LockError) {
-        var op: Int32
+    /// Applies `operation` to `fd` without waiting: a conflict answers `.wouldBlock`. A blocking
+    /// `flock` is this, tried again from a `LockWaitQueue` until it is granted.
+    public static func apply(_ operation: Operation, fd: Int32) throws(LockError) {
+        let op: Int32
         switch operation {
         case .shared: op = LOCK_SH
         case .exclusive: op = LOCK_EX
         case .unlock: op = LOCK_UN
         }
-        if !wait || operation == .unlock {
-            guard flock(fd, op | LOCK_NB) == 0 else {
-                throw errno == EWOULDBLOCK ? .wouldBlock : .system(errno)
-            }
-            return
+        guard flock(fd, op | LOCK_NB) == 0 else {
+            throw errno == EWOULDBLOCK ? .wouldBlock : .system(errno)
         }
-        let result: LockError? = waits.whileRegistered(shouldAbandon: shouldAbandon) {
-            while true {
-                if flock(fd, op) == 0 { return nil }
-                let code = errno
-                if code != EINTR { return .system(code) }
-                if shouldAbandon() { return .interrupted }
-            }
-        }
-        if let result { throw result }
     }
 
     /// From flock(2)'s operation bits: the operation and whether LOCK_NB was absent.
@@ -294,14 +273,11 @@ public enum BSDLock {
 public enum LockError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Held by another owner and the request did not wait (F_SETLK, LOCK_NB).
     case wouldBlock
-    /// The wait was abandoned (the waiting process got a signal, or the mount is going away).
-    case interrupted
     case system(Int32)
 
     public var errno: Int32 {
         switch self {
         case .wouldBlock: EAGAIN
-        case .interrupted: EINTR
         case .system(let code): code
         }
     }
@@ -309,7 +285,6 @@ public enum LockError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .wouldBlock: "the range is locked by another owner"
-        case .interrupted: "the lock wait was interrupted"
         case .system(let code): String(cString: strerror(code))
         }
     }
