@@ -47,7 +47,9 @@ extension Operations {
     /// one system call to the caller: checking again could only fail on a name that changed within that
     /// call, a race a local file system resolves either way, and failing it would hand ESTALE to the
     /// program.
-    static let retryWindowNanoseconds: UInt64 = 2_000_000
+    /// Generous, since a loaded machine may deschedule the kernel's thread between the two: only the
+    /// lookup of the very name answered ESTALE is trusted, and only by the open that follows it.
+    static let retryWindowNanoseconds: UInt64 = 100_000_000
 
     /// Answers ESTALE for a name found stale, noting when (`staleOrigin` trusts the lookups of the
     /// kernel's retry).
@@ -82,7 +84,10 @@ extension Operations {
         let now = removals.current
         // An inode without an origin came from no lookup this mount can check: taken as current.
         guard let origin = inode.origin.withLock({ $0 }), origin.checkedAt != now else { return nil }
-        if origin.isRetry, monotonicNanoseconds() &- origin.lookedUpAt < retryWindowNanoseconds { return nil }
+        if origin.isRetry, monotonicNanoseconds() &- origin.lookedUpAt < retryWindowNanoseconds {
+            inode.origin.withLock { $0?.isRetry = false }
+            return nil
+        }
         var st = stat()
         let found = withCName(origin.name) { fstatat(origin.parent.fd, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
         guard found, InodeKey(st) == inode.key else { return origin }

@@ -10,7 +10,7 @@ public struct MountUser: Sendable, Equatable, CustomStringConvertible {
         case workingDirectory = "works in it"
         case rootDirectory = "has it as its root"
         case mappedFile = "has a file there mapped"
-        case otherNamespace = "sees it in its own mount namespace (a container's bind mount)"
+        case boundElsewhere = "has it bind-mounted in its own mount namespace (a container's volume)"
     }
 
     public var pid: Int32
@@ -22,13 +22,23 @@ public struct MountUser: Sendable, Equatable, CustomStringConvertible {
 
 /// Finds the processes that use a mount without asking its server anything (a mount cut off by an
 /// outage answers EIO to every stat): open files by their `mnt_id` in /proc/PID/fdinfo, working and
-/// root directories and mapped files by path in this mount namespace, and other mount namespaces that
-/// hold a mount of the same file system (a container started with `-v /mnt/a:/data`).
+/// root directories and mapped files by path, in this mount namespace and in others that hold a copy of
+/// the mount, and other mount namespaces that bind-mounted the file system elsewhere (a container
+/// started with `-v /mnt/a:/data`).
 public enum MountUsers {
     /// The mount at `mountpoint` (resolved path) as /proc/self/mountinfo lists it.
     struct MountEntry {
         var id: String
         var device: String
+    }
+
+    /// Every mount of the file system `device` (`major:minor`) in a mountinfo text, with its path.
+    static func entries(of device: String, in mountinfo: String) -> [(id: String, mountpoint: String)] {
+        mountinfo.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count > 4, fields[2] == Substring(device) else { return nil }
+            return (String(fields[0]), BerthMount.unescape(fields[4]))
+        }
     }
 
     static func entry(at mountpoint: String, in mountinfo: String) -> MountEntry? {
@@ -57,13 +67,23 @@ public enum MountUsers {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let namespace = link(base + "/ns/mnt")
             if namespace != nil && namespace != ownNamespace {
-                // Another namespace: whether it holds a mount of this file system (same device numbers).
+                // Another mount namespace: its mounts of this file system (same device numbers), found
+                // by its own mountinfo. A copy at the same path is what every namespace made while the
+                // mount existed holds (unshare, a service's private /tmp): it counts only when a
+                // process there works in it. A mount elsewhere was made on purpose (docker -v
+                // /mnt/a:/data) and counts as it stands.
                 let theirs = (try? String(contentsOfFile: base + "/mountinfo", encoding: .utf8)) ?? ""
-                let holds = theirs.split(separator: "\n").contains { line in
-                    let fields = line.split(separator: " ", omittingEmptySubsequences: false)
-                    return fields.count > 2 && fields[2] == Substring(mount.device)
+                let copies = entries(of: mount.device, in: theirs)
+                if copies.contains(where: { $0.mountpoint != mountpoint }) {
+                    users.append(MountUser(pid: pid, command: command, use: .boundElsewhere))
+                    continue
                 }
-                if holds { users.append(MountUser(pid: pid, command: command, use: .otherNamespace)) }
+                for copy in copies {
+                    if let use = use(of: base, mountpoint: copy.mountpoint, mountID: copy.id) {
+                        users.append(MountUser(pid: pid, command: command, use: use))
+                        break
+                    }
+                }
                 continue
             }
             if let use = use(of: base, mountpoint: mountpoint, mountID: mount.id) {

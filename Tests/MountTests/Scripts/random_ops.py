@@ -2,7 +2,7 @@
 
 Usage: random_ops.py SEED MOUNT_A MOUNT_B OUTSIDE OPS SECONDS [--no-directory-moves]
 Prints one JSON object: operations run, errno counts, and examples of EIO and ESTALE.
---no-directory-moves: renames move files and symbolic links only. A directory that another mount moved
+--no-directory-moves: directories are made only under names that are never renamed, so no rename moves one. A directory that another mount moved
 to another parent can make the kernel itself answer ESTALE to a lookup (fs/dcache.c, __d_unalias: the
 directory's cached alias cannot be moved while a rename holds the lock), which no server can prevent.
 Symbolic links point into OUTSIDE (absolute) as well as inside the volume: run it in a mount namespace
@@ -16,6 +16,8 @@ seed, mount_a, mount_b, outside, ops, seconds = (
     int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
 moves_directories = "--no-directory-moves" not in sys.argv[7:]
 NAMES = ["x", "y", "d", "e", "d/x", "d/y", "d/e", "e/x", "d/e/x"]
+# With --no-directory-moves, directories are made only under these names, which are never renamed.
+DIRECTORIES = {"d", "e", "d/e"}
 TARGETS = [outside + "/victim", outside + "/made", outside, "x", "../x", "d"]
 WATCHED = {errno.EIO: "EIO", errno.ESTALE: "ESTALE"}
 
@@ -26,7 +28,8 @@ def worker(index, queue):
     deadline = time.monotonic() + seconds
     while done < ops and time.monotonic() < deadline:
         root = rng.choice([mount_a, mount_b])
-        path = root + "/" + rng.choice(NAMES)
+        rel = rng.choice(NAMES)
+        path = root + "/" + rel
         other = rng.choice([mount_a, mount_b]) + "/" + rng.choice(NAMES)
         kind = rng.choice(["create", "excl", "trunc", "write", "read", "unlink", "mkdir", "rmdir", "rename",
                            "symlink", "link", "stat", "lstat", "listdir", "chmod", "readlink", "openat"])
@@ -53,11 +56,13 @@ def worker(index, queue):
             elif kind == "unlink":
                 os.unlink(path)
             elif kind == "mkdir":
+                if not moves_directories and rel not in DIRECTORIES:
+                    continue
                 os.mkdir(path, 0o755)
             elif kind == "rmdir":
                 os.rmdir(path)
             elif kind == "rename":
-                if not moves_directories and os.path.isdir(path) and not os.path.islink(path):
+                if not moves_directories and rel in DIRECTORIES:
                     continue
                 os.rename(path, other.replace(mount_b if root == mount_a else mount_a, root))
             elif kind == "symlink":
