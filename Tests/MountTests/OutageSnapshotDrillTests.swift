@@ -273,6 +273,45 @@ struct OutageSnapshotDrillTests {
         #expect(readFile(host) == Array("host".utf8))
     }
 
+    /// The CLI copies and removes a 2,100-deep tree from a shell's small `ulimit -n`: the walk keeps a
+    /// bounded number of directories open, not one (or two) per level.
+    @Test func aDeepTreeSnapshotsRestoresAndDeletesUnderASmallOpenFileLimit() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a")
+        var fd = open(berth.state + "/volumes/" + volume + "/data", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        for _ in 0..<2_100 {
+            let made = mkdirat(fd, "d", 0o755) == 0
+            let next = made ? openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
+            close(fd)
+            fd = next
+            try #require(fd >= 0)
+        }
+        close(fd)
+        func limited(_ arguments: String...) throws -> CLITestRun {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -S -n 256 && exec \"$0\" \"$@\"", try ServedMount.berthBinary().path]
+                + arguments + ["--state-dir", berth.state]
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return CLITestRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                              stderr: String(decoding: stderr, as: UTF8.self))
+        }
+        let snapshot = try limited("snapshot", "create", volume)
+        #expect(snapshot.status == 0, "\(snapshot.stderr)")
+        let restored = try limited("volume", "create", "--type", "ebs", "--az", "us-east-1b", "--from-snapshot", snapshot.trimmedStdout)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        for id in [restored.trimmedStdout, volume] { #expect(try limited("volume", "delete", id).status == 0) }
+        #expect(try limited("snapshot", "delete", snapshot.trimmedStdout).status == 0)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: berth.state + "/volumes")) ?? []).isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: berth.state + "/snapshots")) ?? []).isEmpty)
+    }
+
     /// Sets or clears the immutable attribute (`chattr +i`); false where the file system has none.
     func setImmutable(_ path: String, _ on: Bool) -> Bool {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
