@@ -276,6 +276,31 @@ import Testing
         #expect(!exists(sandbox.stateDirectory.volumeDirectory(volume.id)))
     }
 
+    @Test func theRemoverDoesNotEnterAMountPointNotEvenABindMountOfTheSameFileSystem() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("berth-remove-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/host", withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: root + "/host/file"))
+        try FileManager.default.createDirectory(atPath: root + "/tree/sub/mnt", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/tree/sub/other"))
+        guard mount(root + "/host", root + "/tree/sub/mnt", nil, UInt(MS_BIND), nil) == 0 else {
+            try TreeRemover.removeTree(at: root)
+            return  // no mounting here (not root, or no CAP_SYS_ADMIN): nothing to test
+        }
+        defer {
+            _ = umount2(root + "/tree/sub/mnt", Int32(MNT_DETACH))
+            try? TreeRemover.removeTree(at: root)
+        }
+        do {
+            try TreeRemover.removeTree(at: root + "/tree")
+            Issue.record("removing a tree with a mount inside it reported success")
+        } catch {
+            #expect(error.description.contains("tree/sub/mnt is a mount point"), "\(error)")
+            #expect(error.count == 1, "only the mount point is reported, not the directories above it: \(error)")
+        }
+        #expect(directoryEntries(root + "/host") == ["file"], "nothing was removed through the mount")
+        #expect(directoryEntries(root + "/tree/sub") == ["mnt"], "everything else went")
+    }
+
     @Test func theRemoverUnlinksALinkRootAndNeverFollowsOne() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("berth-remove-\(UUID().uuidString)").path
         defer { try? TreeRemover.removeTree(at: root) }
