@@ -276,7 +276,7 @@ import Testing
         #expect(!exists(sandbox.stateDirectory.volumeDirectory(volume.id)))
     }
 
-    @Test func theRemoverDoesNotEnterAMountPointNotEvenABindMountOfTheSameFileSystem() throws {
+    @Test func noWalkEntersAMountPointNotEvenABindMountOfTheSameFileSystem() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("berth-remove-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root + "/host", withIntermediateDirectories: true)
         try Data("keep".utf8).write(to: URL(fileURLWithPath: root + "/host/file"))
@@ -290,6 +290,11 @@ import Testing
             _ = umount2(root + "/tree/sub/mnt", Int32(MNT_DETACH))
             try? TreeRemover.removeTree(at: root)
         }
+        // A snapshot copies the mount point as an empty directory; the capacity scan counts nothing there.
+        let report = try TreeCopier().copyTree(from: root + "/tree", to: root + "/copy")
+        #expect(report.files == 1 && report.bytes == 1)
+        #expect(directoryEntries(root + "/copy/sub") == ["mnt", "other"] && directoryEntries(root + "/copy/sub/mnt") == [])
+        #expect(try UsageScanner.usedBytes(under: root + "/tree") == 1)
         do {
             try TreeRemover.removeTree(at: root + "/tree")
             Issue.record("removing a tree with a mount inside it reported success")

@@ -82,7 +82,7 @@ public enum CapacityFigures {
 public enum UsageScanner {
     /// The sum of regular files' lengths under `root`, each inode once. A walk of directory descriptors
     /// (`DirectoryChain`): no symbolic link is followed (the root's included), names are bytes, any depth
-    /// is scanned. Entries that vanish during the scan are skipped; an unreadable directory is an error,
+    /// is scanned, and nothing mounted inside is counted (`MountIdentity`). Entries that vanish during the scan are skipped; an unreadable directory is an error,
     /// since a wrong figure would misreport ENOSPC.
     public static func usedBytes(under root: String) throws(SharedStateError) -> UInt64 {
         let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -92,6 +92,7 @@ public enum UsageScanner {
             if rootFD >= 0 { close(rootFD) }
             throw .system(operation: "scan", path: root, errno: code)
         }
+        let rootMount = MountIdentity(rootFD, rootInfo)
         var chain = DirectoryChain()
         chain.push(rootFD, rootInfo)
         defer { chain.closeAll() }
@@ -126,6 +127,10 @@ public enum UsageScanner {
                     let code = errno
                     close(child)
                     throw .system(operation: "scan", path: PathDisplay.join(root, names + [name]), errno: code)
+                }
+                guard rootMount.contains(child, childInfo) else {
+                    close(child)  // something mounted here: not the volume's bytes
+                    continue
                 }
                 chain.push(child, childInfo)
                 names.append(name)

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CBerthShims
 import Glibc
 
 // What every walk of a volume's tree (snapshot, restore, clone, delete, capacity scan) is made of. A
@@ -121,6 +122,32 @@ struct DirectoryChain {
         for level in levels[firstOpen...] { close(level.fd) }
         levels.removeAll()
         firstOpen = 0
+    }
+}
+
+/// The mount a walk started on, to tell a directory with something mounted on it (another file
+/// system, or a bind mount of this one, told apart by `statx`'s mount id where the kernel gives it)
+/// from one of the tree's own. A walk does not cross into another mount: a volume's tree never
+/// legitimately holds one, and what is mounted there is not the volume's to copy, count or delete.
+struct MountIdentity {
+    let device: UInt64
+    let mount: UInt64?
+
+    init(_ fd: Int32, _ info: stat) {
+        device = UInt64(info.st_dev)
+        mount = Self.mountID(fd)
+    }
+
+    /// Whether the directory `fd` (described by `info`) is on this same mount.
+    func contains(_ fd: Int32, _ info: stat) -> Bool {
+        guard UInt64(info.st_dev) == device else { return false }
+        guard let mount else { return true }
+        return Self.mountID(fd) == mount
+    }
+
+    private static func mountID(_ fd: Int32) -> UInt64? {
+        var id: UInt64 = 0
+        return berth_mount_id(fd, &id) == 0 ? id : nil
     }
 }
 

@@ -13,8 +13,8 @@ import Glibc
 /// descriptors (`DirectoryChain`): every entry is reached with `openat`/`fstatat` relative to its
 /// directory, never following a symbolic link (a symlink is copied as one, the root of the tree
 /// included: a root that is a symlink is refused with `ELOOP`); names are copied as bytes, whatever
-/// they are; and any depth the file system allows is copied with a bounded number of descriptors and
-/// no recursion.
+/// they are; any depth the file system allows is copied with a bounded number of descriptors and no
+/// recursion; and nothing mounted inside the tree is copied (`MountIdentity`).
 public struct TreeCopier: Sendable {
     public enum Method: String, Sendable, Codable {
         case reflink, copy
@@ -118,6 +118,7 @@ public struct TreeCopier: Sendable {
     /// an explicit stack. Takes ownership of both descriptors.
     private func walk(_ sourceRoot: Int32, _ sourceInfo: stat, _ destinationRoot: Int32, _ destinationInfo: stat,
                       _ report: inout Report, root: String) throws(CopyError) {
+        let rootMount = MountIdentity(sourceRoot, sourceInfo)
         var sources = DirectoryChain(), destinations = DirectoryChain()
         sources.push(sourceRoot, sourceInfo)
         destinations.push(destinationRoot, destinationInfo)
@@ -166,7 +167,9 @@ public struct TreeCopier: Sendable {
                 report.directories += 1
                 sources.push(sourceFD, sourceChild)
                 destinations.push(destinationFD, destinationChild)
-                guard let entries = DirectoryListing.read(sourceFD) else {
+                // A mount point is copied as the directory it is, without what is mounted on it.
+                let entries = rootMount.contains(sourceFD, sourceChild) ? DirectoryListing.read(sourceFD) : DirectoryListing()
+                guard let entries else {
                     throw CopyError(path: path(name), operation: "read directory", errno: errno)
                 }
                 frames.append(Frame(entries: entries, info: sourceChild, name: name))

@@ -1,14 +1,12 @@
 #if canImport(Glibc)
-import CBerthShims
 import Glibc
 
 /// Removes a volume's or snapshot's tree, as root, whatever processes using the volume made of it: a
 /// walk of directory descriptors (`DirectoryChain`) that unlinks each entry relative to its directory,
 /// so a symbolic link is removed, never followed (the root's too); names are bytes; any depth the file
 /// system allows is removed with a bounded number of descriptors and no recursion. It stays on the
-/// root's mount: a directory with something mounted on it (another file system, or a bind mount of
-/// this one, told apart by `statx`'s mount id) is neither entered nor removed (as
-/// `rm --one-file-system`).
+/// root's mount (`MountIdentity`): a directory with something mounted on it is neither entered nor
+/// removed (as `rm --one-file-system`).
 ///
 /// What cannot be removed is not ignored: the walk removes everything else, then throws `Failure`
 /// naming what is left.
@@ -77,7 +75,7 @@ public enum TreeRemover {
     /// Removes everything in `root` (whose descriptor it takes), depth first with an explicit stack.
     /// Returns whether all of it went.
     private static func emptyDirectory(_ root: Int32, _ rootInfo: stat, path: String, _ problems: inout Problems) -> Bool {
-        let rootMount = mountID(root)
+        let rootMount = MountIdentity(root, rootInfo)
         var chain = DirectoryChain()
         chain.push(root, rootInfo)
         defer { chain.closeAll() }
@@ -119,7 +117,7 @@ public enum TreeRemover {
                 frames[depth].incomplete = true
                 continue
             }
-            guard info.st_dev == rootInfo.st_dev, rootMount == nil || mountID(child) == rootMount else {
+            guard rootMount.contains(child, info) else {
                 close(child)
                 problems.add("\(shown(name)) is a mount point; not entered", nil)
                 frames[depth].incomplete = true
@@ -150,12 +148,6 @@ public enum TreeRemover {
         let isDirectory = fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && info.st_mode & S_IFMT == S_IFDIR
         errno = code
         return isDirectory
-    }
-
-    /// The id of the mount `fd` is on, nil where the kernel does not say.
-    private static func mountID(_ fd: Int32) -> UInt64? {
-        var id: UInt64 = 0
-        return berth_mount_id(fd, &id) == 0 ? id : nil
     }
 
     /// What could not be removed: the first few in words, and how many in all.
