@@ -2,6 +2,9 @@
 #include "berth_shims.h"
 #include <unistd.h>
 #include <sys/xattr.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <errno.h>
 
 ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t len) {
     return copy_file_range(fd_in, NULL, fd_out, NULL, len, 0);
@@ -12,4 +15,26 @@ ssize_t berth_lgetxattr(const char *path, const char *name, void *value, size_t 
 }
 int berth_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
     return lsetxattr(path, name, value, size, flags);
+}
+ssize_t berth_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
+ssize_t berth_fgetxattr(int fd, const char *name, void *value, size_t size) {
+    return fgetxattr(fd, name, value, size);
+}
+int berth_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags) {
+    return fsetxattr(fd, name, value, size, flags);
+}
+int berth_mount_id(int fd, unsigned long long *id) {
+#ifdef STATX_MNT_ID
+    struct statx st;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &st) != 0) return -1;
+    if (!(st.stx_mask & STATX_MNT_ID)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    *id = st.stx_mnt_id;
+    return 0;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
 }

@@ -253,7 +253,8 @@ final class DrillCleanup: Sendable {
             try? mounter.unmount(attachment.mountpoint, stateDirectory: store.directory)
         }
         if let failedAZ { _ = try? store.setAZFailed(failedAZ, false) }
-        if removeWorkDirectory { try? FileManager.default.removeItem(atPath: workDirectory) }
+        // Not entering a mount point that failed to unmount: the volume behind it is not the drill's to delete.
+        if removeWorkDirectory { try? TreeRemover.removeTree(at: workDirectory) }
     }
 
     /// Ctrl-C or SIGTERM: clean up, then exit 130 or 143 as a shell expects.

@@ -1,5 +1,6 @@
 import CBerthShims
 import Foundation
+import StorageCatalog
 import Testing
 @testable import EmulatorCore
 
@@ -58,5 +59,265 @@ import Testing
         try Data("keep".utf8).write(to: URL(fileURLWithPath: root + "/dst/keep"))
         #expect(throws: TreeCopier.CopyError.self) { try TreeCopier().copyTree(from: root + "/src", to: root + "/dst") }
         #expect(try String(contentsOfFile: root + "/dst/keep", encoding: .utf8) == "keep")
+    }
+}
+
+/// Trees as processes using a mount can make them: names that are not UTF-8, depths past PATH_MAX,
+/// symbolic links to host paths, parts that cannot be removed. Snapshots, restores, clones, capacity
+/// scans and deletes walk them by descriptor, never following a link.
+@Suite struct HostileTreeTests {
+    /// Makes the file `name` (bytes) in `directory` with `contents`.
+    func makeFile(_ directory: Int32, _ name: [UInt8], _ contents: String) throws {
+        let fd = openat(directory, cName(name), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        try #require(fd >= 0, "create \(name): errno \(errno)")
+        defer { close(fd) }
+        let bytes = Array(contents.utf8)
+        #expect(write(fd, bytes, bytes.count) == bytes.count)
+    }
+
+    func cName(_ bytes: [UInt8]) -> [CChar] { bytes.map { CChar(bitPattern: $0) } + [0] }
+
+    func openDirectory(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try #require(fd >= 0, "open \(path): errno \(errno)")
+        return fd
+    }
+
+    /// The names in a directory, as bytes, sorted.
+    func rawNames(_ directory: Int32) -> [[UInt8]] {
+        let own = openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard own >= 0, let stream = fdopendir(own) else { return [] }
+        defer { closedir(stream) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: &entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if name != [46] && name != [46, 46] { names.append(name) }
+        }
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
+    func contents(_ directory: Int32, _ name: [UInt8]) -> String? {
+        let fd = openat(directory, cName(name), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &buffer, buffer.count)
+        return n < 0 ? nil : String(decoding: buffer.prefix(n), as: UTF8.self)
+    }
+
+    /// Makes `depth` nested directories `d` under `path`, with the file `leaf` at the bottom.
+    func makeDeepTree(_ path: String, depth: Int, leaf: String) throws {
+        var fd = try openDirectory(path)
+        for _ in 0..<depth {
+            try #require(mkdirat(fd, "d", 0o755) == 0)
+            let next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            close(fd)
+            try #require(next >= 0)
+            fd = next
+        }
+        defer { close(fd) }
+        try makeFile(fd, Array("leaf".utf8), leaf)
+    }
+
+    /// How many nested `d` directories there are under `path`, and what `leaf` at the bottom holds.
+    func deepTree(_ path: String) throws -> (depth: Int, leaf: String?) {
+        var fd = try openDirectory(path)
+        var depth = 0
+        while true {
+            let next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if next < 0 { break }
+            close(fd)
+            fd = next
+            depth += 1
+        }
+        defer { close(fd) }
+        return (depth, contents(fd, Array("leaf".utf8)))
+    }
+
+    func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    @Test func namesThatAreNotUTF8AreSnapshottedRestoredClonedAndCountedByteExact() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        for type in [ServiceID.efs, .fsxOpenZFS] {
+            let volume = try store.createVolume(type: type, az: "us-east-1a")
+            let data = try openDirectory(sandbox.stateDirectory.dataDirectory(volume.id))
+            defer { close(data) }
+            try makeFile(data, [0x61, 0xff], "bytes")  // "a\xff"
+            try #require(mkdirat(data, cName([0x64, 0xfe]), 0o755) == 0)
+            let sub = openat(data, cName([0x64, 0xfe]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            defer { close(sub) }
+            try makeFile(sub, [0xc3, 0x28], "more")  // an invalid two-byte sequence
+            #expect(try UsageScanner.usedBytes(under: sandbox.stateDirectory.dataDirectory(volume.id)) == 9)
+
+            let snapshot = try store.takeSnapshot(of: volume.id)
+            #expect(snapshot.copy.files == 2 && snapshot.copy.bytes == 9)
+            let restored = try store.createVolume(type: type, az: "us-east-1b", fromSnapshot: snapshot.snapshot.id)
+            let copy = try openDirectory(sandbox.stateDirectory.dataDirectory(restored.id))
+            defer { close(copy) }
+            #expect(rawNames(copy) == [[0x61, 0xff], [0x64, 0xfe]])
+            #expect(contents(copy, [0x61, 0xff]) == "bytes")
+            let copySub = openat(copy, cName([0x64, 0xfe]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            defer { close(copySub) }
+            #expect(rawNames(copySub) == [[0xc3, 0x28]])
+            #expect(contents(copySub, [0xc3, 0x28]) == "more")
+            #expect(try UsageScanner.usedBytes(under: sandbox.stateDirectory.dataDirectory(restored.id)) == 9)
+            try store.deleteVolume(restored.id)
+            try store.deleteSnapshot(snapshot.snapshot.id)
+            #expect(!exists(sandbox.stateDirectory.volumeDirectory(restored.id)))
+            #expect(!exists(sandbox.stateDirectory.snapshotDirectory(snapshot.snapshot.id)))
+        }
+    }
+
+    @Test func aTree2100DeepSnapshotsRestoresScansAndDeletesLeavingNothing() throws {
+        let sandbox = try StateSandbox()
+        defer {
+            try? TreeRemover.removeTree(at: sandbox.root)
+            sandbox.cleanUp()
+        }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .ebs, az: "us-east-1a")
+        let data = sandbox.stateDirectory.dataDirectory(volume.id)
+        try makeDeepTree(data, depth: 2_100, leaf: "bottom")
+        #expect(try UsageScanner.usedBytes(under: data) == 6)
+
+        let snapshot = try store.takeSnapshot(of: volume.id)
+        #expect(snapshot.copy.directories == 2_101 && snapshot.copy.files == 1)
+        let restored = try store.createVolume(type: .ebs, az: "us-east-1a", fromSnapshot: snapshot.snapshot.id)
+        let copy = try deepTree(sandbox.stateDirectory.dataDirectory(restored.id))
+        #expect(copy.depth == 2_100 && copy.leaf == "bottom")
+
+        try store.deleteVolume(restored.id)
+        try store.deleteVolume(volume.id)
+        try store.deleteSnapshot(snapshot.snapshot.id)
+        #expect(directoryEntries(sandbox.stateDirectory.volumesDirectory) == [])
+        #expect(directoryEntries(sandbox.stateDirectory.snapshotsDirectory) == [])
+    }
+
+    @Test func symlinksToHostPathsAreCopiedAsLinksAndNeverFollowed() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let host = sandbox.root + "/host"
+        try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        try Data("host secret".utf8).write(to: URL(fileURLWithPath: host + "/secret"))
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .efs, az: "us-east-1a")
+        let data = sandbox.stateDirectory.dataDirectory(volume.id)
+        try FileManager.default.createSymbolicLink(atPath: data + "/to-file", withDestinationPath: host + "/secret")
+        try FileManager.default.createSymbolicLink(atPath: data + "/to-dir", withDestinationPath: host)
+        #expect(try UsageScanner.usedBytes(under: data) == 0, "a link's target is not the volume's")
+
+        let snapshot = try store.takeSnapshot(of: volume.id)
+        #expect(snapshot.copy.bytes == 0, "nothing of the host was read into the snapshot")
+        let snapshotData = sandbox.stateDirectory.snapshotDirectory(snapshot.snapshot.id) + "/data"
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: snapshotData + "/to-file") == host + "/secret")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: snapshotData + "/to-dir") == host)
+        let restored = try store.createVolume(type: .efs, az: "us-east-1a", fromSnapshot: snapshot.snapshot.id)
+        #expect(try FileManager.default.destinationOfSymbolicLink(
+            atPath: sandbox.stateDirectory.dataDirectory(restored.id) + "/to-dir") == host)
+
+        // A data directory that is itself a link to a host directory is not walked either.
+        let linked = try store.createVolume(type: .efs, az: "us-east-1a")
+        let linkedData = sandbox.stateDirectory.dataDirectory(linked.id)
+        try #require(rmdir(linkedData) == 0 && symlink(host, linkedData) == 0)
+        #expect(throws: SharedStateError.self) { try UsageScanner.usedBytes(under: linkedData) }
+        #expect(throws: StateError.self) { try store.takeSnapshot(of: linked.id) }
+        #expect(directoryEntries(sandbox.stateDirectory.snapshotsDirectory) == [snapshot.snapshot.id.rawValue],
+                "the refused snapshot left nothing")
+
+        for id in [restored.id, volume.id, linked.id] { try store.deleteVolume(id) }
+        try store.deleteSnapshot(snapshot.snapshot.id)
+        #expect(directoryEntries(sandbox.stateDirectory.volumesDirectory) == [])
+        #expect(directoryEntries(host) == ["secret"])
+        #expect(try String(contentsOfFile: host + "/secret", encoding: .utf8) == "host secret")
+    }
+
+    /// Sets or clears the immutable attribute (`chattr +i`); false where the file system has none.
+    func setImmutable(_ path: String, _ on: Bool) -> Bool {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var flags: Int32 = 0
+        guard withUnsafeMutablePointer(to: &flags, { ioctl(fd, 0x8008_6601, $0) }) == 0 else { return false }  // FS_IOC_GETFLAGS
+        flags = on ? flags | 0x10 : flags & ~0x10  // FS_IMMUTABLE_FL
+        return withUnsafeMutablePointer(to: &flags, { ioctl(fd, 0x4008_6602, $0) }) == 0  // FS_IOC_SETFLAGS
+    }
+
+    @Test func aDeleteThatCannotRemoveEverythingFailsAndSaysWhatRemains() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .ebs, az: "us-east-1a")
+        let data = sandbox.stateDirectory.dataDirectory(volume.id)
+        try FileManager.default.createDirectory(atPath: data + "/stuck", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: data + "/stuck/inner"))
+        try Data("y".utf8).write(to: URL(fileURLWithPath: data + "/other"))
+        guard setImmutable(data + "/stuck", true) else { return }  // no immutable attribute here: nothing to test
+        defer { _ = setImmutable(data + "/stuck", false) }
+
+        let error = stateError { () throws(StateError) in try store.deleteVolume(volume.id) }
+        guard case .storage(let message) = error else {
+            Issue.record("expected the delete to fail, got \(String(describing: error))")
+            return
+        }
+        #expect(message.contains(sandbox.stateDirectory.volumeDirectory(volume.id)) && message.contains("stuck/inner"), "\(message)")
+        #expect(!exists(data + "/other"), "everything else went")
+        #expect(exists(data + "/stuck/inner"))
+        #expect(stateError { () throws(StateError) in try store.describeVolume(volume.id) } == .volumeNotFound(volume.id), "the record is gone")
+
+        // The remover itself: the same tree, reported the same way.
+        #expect(throws: TreeRemover.Failure.self) { try TreeRemover.removeTree(at: sandbox.stateDirectory.volumeDirectory(volume.id)) }
+        _ = setImmutable(data + "/stuck", false)
+        try TreeRemover.removeTree(at: sandbox.stateDirectory.volumeDirectory(volume.id))
+        #expect(!exists(sandbox.stateDirectory.volumeDirectory(volume.id)))
+    }
+
+    @Test func noWalkEntersAMountPointNotEvenABindMountOfTheSameFileSystem() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("berth-remove-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root + "/host", withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: root + "/host/file"))
+        try FileManager.default.createDirectory(atPath: root + "/tree/sub/mnt", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/tree/sub/other"))
+        guard mount(root + "/host", root + "/tree/sub/mnt", nil, UInt(MS_BIND), nil) == 0 else {
+            try TreeRemover.removeTree(at: root)
+            return  // no mounting here (not root, or no CAP_SYS_ADMIN): nothing to test
+        }
+        defer {
+            _ = umount2(root + "/tree/sub/mnt", Int32(MNT_DETACH))
+            try? TreeRemover.removeTree(at: root)
+        }
+        // A snapshot copies the mount point as an empty directory; the capacity scan counts nothing there.
+        let report = try TreeCopier().copyTree(from: root + "/tree", to: root + "/copy")
+        #expect(report.files == 1 && report.bytes == 1)
+        #expect(directoryEntries(root + "/copy/sub") == ["mnt", "other"] && directoryEntries(root + "/copy/sub/mnt") == [])
+        #expect(try UsageScanner.usedBytes(under: root + "/tree") == 1)
+        do {
+            try TreeRemover.removeTree(at: root + "/tree")
+            Issue.record("removing a tree with a mount inside it reported success")
+        } catch {
+            #expect(error.description.contains("tree/sub/mnt is a mount point"), "\(error)")
+            #expect(error.count == 1, "only the mount point is reported, not the directories above it: \(error)")
+        }
+        #expect(directoryEntries(root + "/host") == ["file"], "nothing was removed through the mount")
+        #expect(directoryEntries(root + "/tree/sub") == ["mnt"], "everything else went")
+    }
+
+    @Test func theRemoverUnlinksALinkRootAndNeverFollowsOne() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("berth-remove-\(UUID().uuidString)").path
+        defer { try? TreeRemover.removeTree(at: root) }
+        try FileManager.default.createDirectory(atPath: root + "/host", withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: root + "/host/file"))
+        try FileManager.default.createDirectory(atPath: root + "/tree/sub", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/tree/sub/link", withDestinationPath: root + "/host")
+        try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: root + "/host")
+        try TreeRemover.removeTree(at: root + "/link")
+        try TreeRemover.removeTree(at: root + "/tree")
+        try TreeRemover.removeTree(at: root + "/missing")
+        #expect(directoryEntries(root) == ["host"])
+        #expect(directoryEntries(root + "/host") == ["file"])
     }
 }

@@ -200,6 +200,144 @@ struct OutageSnapshotDrillTests {
         #expect(try berth.run("unmount", inC).status == 0)
     }
 
+    /// What processes using a mount may make, as `berth snapshot create`, `volume create --from-snapshot`
+    /// and `delete` then meet it: a name that is not UTF-8 (it made every snapshot fail with `stat`), a
+    /// tree deeper than PATH_MAX (snapshots failed with "File name too long", and `volume delete` said 0
+    /// with the data still on disk), a symlink to a host file (copied as a link; the host file is never
+    /// read, changed or deleted).
+    @Test func namesAsBytesDeepTreesAndHostLinksMadeThroughAMountSnapshotRestoreAndDelete() throws {
+        let berth = try Berth()
+        let host = berth.root + "/host-file"
+        #expect(writeFile(host, Array("host".utf8)) == 0)
+        let volume = try berth.createVolume("--type", "efs", "--az", "us-east-1a")
+        let mount = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, mount, "--az", "us-east-1a", "--background").status == 0)
+        let name: [CChar] = [0x61, CChar(bitPattern: 0xff), 0]  // "a\xff"
+        let depth = 2_100
+        do {
+            let top = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            try #require(top >= 0)
+            defer { close(top) }
+            let file = openat(top, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            try #require(file >= 0, "errno \(errno)")
+            #expect(write(file, "bytes", 5) == 5)
+            close(file)
+            #expect(symlinkat(host, top, "escape") == 0)
+            var fd = dup(top)
+            for level in 0..<depth {
+                let made = mkdirat(fd, "d", 0o755) == 0
+                let next = made ? openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
+                close(fd)
+                fd = next
+                try #require(fd >= 0, "level \(level): errno \(errno)")
+            }
+            close(fd)
+        }
+        let snapshotRun = try berth.run("snapshot", "create", volume)
+        #expect(snapshotRun.status == 0, "\(snapshotRun.stderr)")
+        let snapshot = snapshotRun.trimmedStdout
+        #expect(try berth.run("unmount", mount).status == 0)
+
+        let restored = try berth.createVolume("--type", "efs", "--az", "us-east-1b", "--from-snapshot", snapshot)
+        let inB = try berth.mountpoint("b")
+        #expect(try berth.run("mount", restored, inB, "--az", "us-east-1b", "--background").status == 0)
+        do {
+            let top = open(inB, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            try #require(top >= 0)
+            defer { close(top) }
+            let file = openat(top, name, O_RDONLY | O_CLOEXEC)
+            #expect(file >= 0, "a\\xff restored under its own bytes")
+            var buffer = [UInt8](repeating: 0, count: 16)
+            if file >= 0 {
+                #expect(read(file, &buffer, 16) == 5 && Array(buffer.prefix(5)) == Array("bytes".utf8))
+                close(file)
+            }
+            var target = [CChar](repeating: 0, count: 4096)
+            let length = readlinkat(top, "escape", &target, target.count - 1)
+            #expect(length >= 0 && String(decoding: target.prefix(max(length, 0)).map { UInt8(bitPattern: $0) }, as: UTF8.self) == host)
+            var fd = dup(top)
+            var levels = 0
+            while true {
+                let next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if next < 0 { break }
+                close(fd)
+                fd = next
+                levels += 1
+            }
+            close(fd)
+            #expect(levels == depth)
+        }
+        #expect(try berth.run("unmount", inB).status == 0)
+        for id in [restored, volume] { #expect(try berth.run("volume", "delete", id).status == 0) }
+        #expect(try berth.run("snapshot", "delete", snapshot).status == 0)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: berth.state + "/volumes")) ?? []).isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: berth.state + "/snapshots")) ?? []).isEmpty)
+        #expect(readFile(host) == Array("host".utf8))
+    }
+
+    /// The CLI copies and removes a 2,100-deep tree from a shell's small `ulimit -n`: the walk keeps a
+    /// bounded number of directories open, not one (or two) per level.
+    @Test func aDeepTreeSnapshotsRestoresAndDeletesUnderASmallOpenFileLimit() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a")
+        var fd = open(berth.state + "/volumes/" + volume + "/data", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        for _ in 0..<2_100 {
+            let made = mkdirat(fd, "d", 0o755) == 0
+            let next = made ? openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
+            close(fd)
+            fd = next
+            try #require(fd >= 0)
+        }
+        close(fd)
+        func limited(_ arguments: String...) throws -> CLITestRun {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -S -n 256 && exec \"$0\" \"$@\"", try ServedMount.berthBinary().path]
+                + arguments + ["--state-dir", berth.state]
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let stdout = out.fileHandleForReading.readDataToEndOfFile()
+            let stderr = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return CLITestRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                              stderr: String(decoding: stderr, as: UTF8.self))
+        }
+        let snapshot = try limited("snapshot", "create", volume)
+        #expect(snapshot.status == 0, "\(snapshot.stderr)")
+        let restored = try limited("volume", "create", "--type", "ebs", "--az", "us-east-1b", "--from-snapshot", snapshot.trimmedStdout)
+        #expect(restored.status == 0, "\(restored.stderr)")
+        for id in [restored.trimmedStdout, volume] { #expect(try limited("volume", "delete", id).status == 0) }
+        #expect(try limited("snapshot", "delete", snapshot.trimmedStdout).status == 0)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: berth.state + "/volumes")) ?? []).isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: berth.state + "/snapshots")) ?? []).isEmpty)
+    }
+
+    /// Sets or clears the immutable attribute (`chattr +i`); false where the file system has none.
+    func setImmutable(_ path: String, _ on: Bool) -> Bool {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var flags: Int32 = 0
+        guard withUnsafeMutablePointer(to: &flags, { ioctl(fd, 0x8008_6601, $0) }) == 0 else { return false }  // FS_IOC_GETFLAGS
+        flags = on ? flags | 0x10 : flags & ~0x10  // FS_IMMUTABLE_FL
+        return withUnsafeMutablePointer(to: &flags, { ioctl(fd, 0x4008_6602, $0) }) == 0  // FS_IOC_SETFLAGS
+    }
+
+    @Test func aDeleteThatCannotRemoveTheDataExitsNonZeroNamingWhatRemains() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a")
+        let data = berth.state + "/volumes/" + volume + "/data"
+        try FileManager.default.createDirectory(atPath: data + "/stuck", withIntermediateDirectories: true)
+        #expect(writeFile(data + "/stuck/inner", [1]) == 0)
+        guard setImmutable(data + "/stuck", true) else { return }  // no immutable attribute here: nothing to test
+        defer { _ = setImmutable(data + "/stuck", false) }
+        let run = try berth.run("volume", "delete", volume)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains(berth.state + "/volumes/" + volume) && run.stderr.contains("stuck/inner"), "\(run.stderr)")
+    }
+
     /// Runs `berth drill az-failure` and returns its JSON report.
     func drill(_ berth: Berth, _ arguments: String...) throws -> [String: Any] {
         let run = try berth.run(["drill", "az-failure", "--format", "json", "--quiet"] + arguments)

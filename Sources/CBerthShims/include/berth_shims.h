@@ -10,4 +10,9 @@ ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t len);
 ssize_t berth_llistxattr(const char *path, char *list, size_t size);
 ssize_t berth_lgetxattr(const char *path, const char *name, void *value, size_t size);
 int berth_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
+ssize_t berth_flistxattr(int fd, char *list, size_t size);
+ssize_t berth_fgetxattr(int fd, const char *name, void *value, size_t size);
+int berth_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
+/// The id of the mount `fd` is on (statx STATX_MNT_ID, Linux 5.8): 0, or -1 with errno set.
+int berth_mount_id(int fd, unsigned long long *id);
 #endif

@@ -80,36 +80,71 @@ public enum CapacityFigures {
 
 /// How much a backing directory holds by the capacity rule above.
 public enum UsageScanner {
-    /// The sum of regular files' lengths under `root`, each inode once. Entries that vanish during the
-    /// scan are skipped; an unreadable directory is an error, since a wrong figure would misreport ENOSPC.
+    /// The sum of regular files' lengths under `root`, each inode once. A walk of directory descriptors
+    /// (`DirectoryChain`): no symbolic link is followed (the root's included), names are bytes, any depth
+    /// is scanned, and nothing mounted inside is counted (`MountIdentity`). Entries that vanish during the scan are skipped; an unreadable directory is an error,
+    /// since a wrong figure would misreport ENOSPC.
     public static func usedBytes(under root: String) throws(SharedStateError) -> UInt64 {
+        let rootFD = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        var rootInfo = stat()
+        guard rootFD >= 0, fstat(rootFD, &rootInfo) == 0 else {
+            let code = errno
+            if rootFD >= 0 { close(rootFD) }
+            throw .system(operation: "scan", path: root, errno: code)
+        }
+        let rootMount = MountIdentity(rootFD, rootInfo)
+        var chain = DirectoryChain()
+        chain.push(rootFD, rootInfo)
+        defer { chain.closeAll() }
+        guard let rootEntries = DirectoryListing.read(rootFD) else {
+            throw .system(operation: "scan", path: root, errno: errno)
+        }
+        var listings = [rootEntries]
+        var names: [[CChar]] = []  // of the directories below the root being scanned, for messages
         var seen = Set<InodeKey>()
         var total: UInt64 = 0
-        var pending = [root]
-        while let directory = pending.popLast() {
-            guard let dir = opendir(directory) else {
-                if errno == ENOENT && directory != root { continue }
-                throw .system(operation: "scan", path: directory, errno: errno)
+        while let depth = listings.indices.last {
+            guard let name = listings[depth].next() else {
+                listings.removeLast()
+                guard !listings.isEmpty else { break }
+                let code = chain.pop()
+                guard code == 0 else { throw .system(operation: "scan", path: PathDisplay.join(root, names), errno: code) }
+                names.removeLast()
+                continue
             }
-            defer { closedir(dir) }
-            let dirFD = dirfd(dir)
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            let directory = chain.top
+            var info = stat()
+            guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                let child = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard child >= 0 else {
+                    if errno == ENOENT || errno == ENOTDIR || errno == ELOOP { continue }  // gone or replaced
+                    throw .system(operation: "scan", path: PathDisplay.join(root, names + [name]), errno: errno)
                 }
-                if name == "." || name == ".." { continue }
-                var info = stat()
-                guard fstatat(dirFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-                switch info.st_mode & S_IFMT {
-                case S_IFDIR: pending.append(directory + "/" + name)
-                case S_IFREG:
-                    if info.st_nlink > 1 {
-                        let key = InodeKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-                        if !seen.insert(key).inserted { continue }
-                    }
-                    total += UInt64(max(0, info.st_size))
-                default: break
+                var childInfo = stat()
+                guard fstat(child, &childInfo) == 0 else {
+                    let code = errno
+                    close(child)
+                    throw .system(operation: "scan", path: PathDisplay.join(root, names + [name]), errno: code)
                 }
+                guard rootMount.contains(child, childInfo) else {
+                    close(child)  // something mounted here: not the volume's bytes
+                    continue
+                }
+                chain.push(child, childInfo)
+                names.append(name)
+                guard let entries = DirectoryListing.read(child) else {
+                    throw .system(operation: "scan", path: PathDisplay.join(root, names), errno: errno)
+                }
+                listings.append(entries)
+            case S_IFREG:
+                if info.st_nlink > 1 {
+                    let key = InodeKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+                    if !seen.insert(key).inserted { continue }
+                }
+                total += UInt64(max(0, info.st_size))
+            default: break
             }
         }
         return total

@@ -70,14 +70,14 @@ public final class CloneSharing: Sendable {
         defer { flock(lock, LOCK_UN) }
         // Another mount may have copied it while this one waited.
         guard fstatat(directory, name, &st, AT_SYMLINK_NOFOLLOW) == 0, isShared(st) else { return 0 }
-        let base = "/proc/self/fd/\(directory)/"
-        let source = base + String(cString: name)
+        // Relative to the directory's descriptor, following no symlink: `name` is whatever bytes the
+        // mount was given, and a regular file is all that is ever shared.
         let temporaryName = ".berth-copy-up-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
-            try TreeCopier().copyFile(from: source, to: base + temporaryName)
+            try TreeCopier().copyFile(named: name, in: directory, to: temporaryName, in: directory)
         } catch {
             _ = unlinkat(directory, temporaryName, 0)
-            return (error as? TreeCopier.CopyError)?.errno ?? EIO
+            return error.errno
         }
         guard renameat(directory, temporaryName, directory, name) == 0 else {
             let code = errno

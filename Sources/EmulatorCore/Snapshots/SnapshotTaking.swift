@@ -30,9 +30,16 @@ extension StateStore {
             let snapshot = try completeSnapshot(pending.id, pausedAt: pausedAt, copy: report, durationSeconds: paused)
             return SnapshotTaken(snapshot: snapshot, copy: report, pausedSeconds: paused)
         } catch {
-            _ = try? deleteSnapshot(pending.id, evenIfPending: true)
-            if let error = error as? StateError { throw error }
-            throw .storage("snapshot of \(volumeID) failed: \(error)")
+            // Nothing is left behind, or the message says what is.
+            var leftBehind = ""
+            do {
+                try deleteSnapshot(pending.id, evenIfPending: true)
+            } catch let cleanup {
+                leftBehind = "; \(cleanup.message)"
+            }
+            if let error = error as? StateError, leftBehind.isEmpty { throw error }
+            let reason = (error as? StateError)?.message ?? "\(error)"
+            throw .storage("snapshot of \(volumeID) failed: \(reason)\(leftBehind)")
         }
     }
 }

@@ -5,9 +5,16 @@ import Glibc
 
 /// Copies a directory tree for snapshots and restores: each regular file by reflink (FICLONE) where the
 /// backing filesystem shares extents (XFS with reflink, Btrfs), else by `copy_file_range`, else by
-/// read/write. Keeps modes, times, symlinks and `user.` extended attributes (FSx for Windows keeps a
-/// name's original case in one). Reports which method it used, since the cost differs by orders of
-/// magnitude.
+/// read/write. Keeps modes, owners, times, symlinks and `user.` extended attributes (FSx for Windows
+/// keeps a name's original case in one). Reports which method it used, since the cost differs by
+/// orders of magnitude.
+///
+/// The tree is a volume's, made by processes Berth does not trust, so the copy is a walk of directory
+/// descriptors (`DirectoryChain`): every entry is reached with `openat`/`fstatat` relative to its
+/// directory, never following a symbolic link (a symlink is copied as one, the root of the tree
+/// included: a root that is a symlink is refused with `ELOOP`); names are copied as bytes, whatever
+/// they are; any depth the file system allows is copied with a bounded number of descriptors and no
+/// recursion; and nothing mounted inside the tree is copied (`MountIdentity`).
 public struct TreeCopier: Sendable {
     public enum Method: String, Sendable, Codable {
         case reflink, copy
@@ -46,65 +53,191 @@ public struct TreeCopier: Sendable {
         self.linkRegularFiles = linkRegularFiles
     }
 
-    /// Copies one regular file `source` to the new file `destination` (data, mode, owner, times, `user.`
-    /// extended attributes).
-    public func copyFile(from source: String, to destination: String) throws {
-        var info = stat()
-        guard lstat(source, &info) == 0 else { throw CopyError(path: source, operation: "stat", errno: errno) }
+    #if canImport(Glibc)
+    /// Copies the regular file `name` in the directory `sourceDirectory` to the new file `newName` in
+    /// `destinationDirectory` (data, mode, owner, times, `user.` extended attributes). Neither name is
+    /// followed if it is a symbolic link: a source that is not a regular file is refused.
+    public func copyFile(named name: UnsafePointer<CChar>, in sourceDirectory: Int32,
+                         to newName: UnsafePointer<CChar>, in destinationDirectory: Int32) throws(CopyError) {
         var report = Report()
-        try copyFile(source, destination, info, &report)
+        let shown = PathDisplay.show(Array(UnsafeBufferPointer(start: name, count: strlen(name) + 1)))
+        try copyFile(sourceDirectory, name, destinationDirectory, newName, expected: nil, &report, path: { shown })
     }
 
-    /// Copies the contents of `source` into `destination`, which must not exist yet.
-    public func copyTree(from source: String, to destination: String) throws -> Report {
+    /// Copies the contents of `source` into `destination`, which must not exist yet. `source` itself
+    /// must be a directory, not a symbolic link to one; `destination`'s parent directory is taken as
+    /// given.
+    public func copyTree(from source: String, to destination: String) throws(CopyError) -> Report {
+        let sourceFD = open(source, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard sourceFD >= 0 else { throw CopyError(path: source, operation: "open", errno: errno) }
+        var sourceInfo = stat()
+        guard fstat(sourceFD, &sourceInfo) == 0 else {
+            let code = errno
+            close(sourceFD)
+            throw CopyError(path: source, operation: "stat", errno: code)
+        }
+        guard let (parentPath, name) = splitLastName(destination) else {
+            close(sourceFD)
+            throw CopyError(path: destination, operation: "mkdir", errno: EINVAL)
+        }
+        let parent = open(parentPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else {
+            let code = errno
+            close(sourceFD)
+            throw CopyError(path: parentPath, operation: "open", errno: code)
+        }
+        defer { close(parent) }
+        guard mkdirat(parent, name, 0o700) == 0 else {
+            let code = errno
+            close(sourceFD)
+            throw CopyError(path: destination, operation: "mkdir", errno: code)
+        }
+        let destinationFD = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        var destinationInfo = stat()
+        guard destinationFD >= 0, fstat(destinationFD, &destinationInfo) == 0 else {
+            let code = errno
+            if destinationFD >= 0 { close(destinationFD) }
+            close(sourceFD)
+            throw CopyError(path: destination, operation: "open", errno: code)
+        }
         var report = Report()
-        try copyDirectory(source, destination, &report)
+        report.directories += 1
+        try walk(sourceFD, sourceInfo, destinationFD, destinationInfo, &report, root: source)
         return report
     }
 
-    private func copyDirectory(_ source: String, _ destination: String, _ report: inout Report) throws {
-        var info = stat()
-        guard lstat(source, &info) == 0 else { throw CopyError(path: source, operation: "stat", errno: errno) }
-        guard mkdir(destination, 0o700) == 0 else { throw CopyError(path: destination, operation: "mkdir", errno: errno) }
-        report.directories += 1
-        guard let dir = opendir(source) else { throw CopyError(path: source, operation: "opendir", errno: errno) }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    /// One directory being copied: its names not yet copied, its `stat` (applied to the copy once its
+    /// contents are in, so a read-only directory can be filled), and its name in its parent.
+    private struct Frame {
+        var entries: DirectoryListing
+        let info: stat
+        let name: [CChar]
+    }
+
+    /// Copies the tree under `sourceRoot` into the empty directory `destinationRoot`, depth first with
+    /// an explicit stack. Takes ownership of both descriptors.
+    private func walk(_ sourceRoot: Int32, _ sourceInfo: stat, _ destinationRoot: Int32, _ destinationInfo: stat,
+                      _ report: inout Report, root: String) throws(CopyError) {
+        let rootMount = MountIdentity(sourceRoot, sourceInfo)
+        var sources = DirectoryChain(), destinations = DirectoryChain()
+        sources.push(sourceRoot, sourceInfo)
+        destinations.push(destinationRoot, destinationInfo)
+        defer {
+            sources.closeAll()
+            destinations.closeAll()
+        }
+        guard let rootEntries = DirectoryListing.read(sourceRoot) else {
+            throw CopyError(path: root, operation: "read directory", errno: errno)
+        }
+        var frames = [Frame(entries: rootEntries, info: sourceInfo, name: [])]
+        func path(_ name: [CChar]?) -> String {
+            PathDisplay.join(root, frames.dropFirst().map(\.name) + (name.map { [$0] } ?? []))
+        }
+        while let depth = frames.indices.last {
+            guard let name = frames[depth].entries.next() else {
+                let done = frames.removeLast()
+                try copyAttributes(from: sources.top, to: destinations.top, done.info, path: { path(done.name) })
+                guard !frames.isEmpty else { break }
+                var code = sources.pop()
+                if code == 0 { code = destinations.pop() }
+                guard code == 0 else { throw CopyError(path: path(nil), operation: "reopen", errno: code) }
+                continue
             }
-            if name == "." || name == ".." { continue }
-            let from = source + "/" + name, to = destination + "/" + name
+            let from = sources.top, to = destinations.top
             var child = stat()
-            guard lstat(from, &child) == 0 else { throw CopyError(path: from, operation: "stat", errno: errno) }
+            guard fstatat(from, name, &child, AT_SYMLINK_NOFOLLOW) == 0 else {
+                throw CopyError(path: path(name), operation: "stat", errno: errno)
+            }
             switch child.st_mode & S_IFMT {
-            case S_IFDIR: try copyDirectory(from, to, &report)
+            case S_IFDIR:
+                let (sourceFD, sourceChild) = try openDirectory(from, name, expected: child, path: { path(name) })
+                guard mkdirat(to, name, 0o700) == 0 else {
+                    let code = errno
+                    close(sourceFD)
+                    throw CopyError(path: path(name), operation: "mkdir", errno: code)
+                }
+                let destinationFD: Int32
+                let destinationChild: stat
+                do {
+                    (destinationFD, destinationChild) = try openDirectory(to, name, expected: nil, path: { path(name) })
+                } catch {
+                    close(sourceFD)
+                    throw error
+                }
+                report.directories += 1
+                sources.push(sourceFD, sourceChild)
+                destinations.push(destinationFD, destinationChild)
+                // A mount point is copied as the directory it is, without what is mounted on it.
+                let entries = rootMount.contains(sourceFD, sourceChild) ? DirectoryListing.read(sourceFD) : DirectoryListing()
+                guard let entries else {
+                    throw CopyError(path: path(name), operation: "read directory", errno: errno)
+                }
+                frames.append(Frame(entries: entries, info: sourceChild, name: name))
             case S_IFREG where linkRegularFiles:
-                guard link(from, to) == 0 else { throw CopyError(path: to, operation: "link", errno: errno) }
+                guard linkat(from, name, to, name, 0) == 0 else {
+                    throw CopyError(path: path(name), operation: "link", errno: errno)
+                }
                 report.files += 1
                 report.bytes += UInt64(max(child.st_size, 0))
                 report.linkedInodes.append(UInt64(child.st_ino))
-            case S_IFREG: try copyFile(from, to, child, &report)
+            case S_IFREG:
+                try copyFile(from, name, to, name, expected: child, &report, path: { path(name) })
             case S_IFLNK:
-                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-                let length = readlink(from, &buffer, buffer.count - 1)
-                guard length >= 0 else { throw CopyError(path: from, operation: "readlink", errno: errno) }
-                buffer[length] = 0
-                guard symlink(buffer, to) == 0 else { throw CopyError(path: to, operation: "symlink", errno: errno) }
+                var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let length = readlinkat(from, name, &target, target.count - 1)
+                guard length >= 0 else { throw CopyError(path: path(name), operation: "readlink", errno: errno) }
+                target[length] = 0
+                guard symlinkat(target, to, name) == 0 else {
+                    throw CopyError(path: path(name), operation: "symlink", errno: errno)
+                }
+                // The link's own owner and times (its mode is always 0777 on Linux).
+                _ = fchownat(to, name, child.st_uid, child.st_gid, AT_SYMLINK_NOFOLLOW)
+                var times = [child.st_atim, child.st_mtim]
+                _ = utimensat(to, name, &times, AT_SYMLINK_NOFOLLOW)
                 report.files += 1
             default:
                 continue  // sockets, FIFOs and devices have no data to snapshot
             }
         }
-        try copyAttributes(source, destination, info)
     }
 
-    private func copyFile(_ from: String, _ to: String, _ info: stat, _ report: inout Report) throws {
-        let input = open(from, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw CopyError(path: from, operation: "open", errno: errno) }
+    /// Opens the directory `name` in `directory` without following a symlink, checking it is (still)
+    /// the directory `expected` describes when given.
+    private func openDirectory(_ directory: Int32, _ name: [CChar], expected: stat?,
+                               path: () -> String) throws(CopyError) -> (Int32, stat) {
+        let fd = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw CopyError(path: path(), operation: "open", errno: errno) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw CopyError(path: path(), operation: "stat", errno: code)
+        }
+        if let expected, info.st_dev != expected.st_dev || info.st_ino != expected.st_ino {
+            close(fd)
+            throw CopyError(path: path(), operation: "open", errno: ESTALE)  // replaced while being copied
+        }
+        return (fd, info)
+    }
+
+    private func copyFile(_ fromDirectory: Int32, _ fromName: UnsafePointer<CChar>,
+                          _ toDirectory: Int32, _ toName: UnsafePointer<CChar>, expected: stat?,
+                          _ report: inout Report, path: () -> String) throws(CopyError) {
+        // O_NONBLOCK: if the name became a FIFO since it was looked at, the open must not wait for a
+        // writer; the fstat below then refuses it.
+        let input = openat(fromDirectory, fromName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard input >= 0 else { throw CopyError(path: path(), operation: "open", errno: errno) }
         defer { close(input) }
-        let output = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw CopyError(path: to, operation: "create", errno: errno) }
+        var info = stat()
+        guard fstat(input, &info) == 0 else { throw CopyError(path: path(), operation: "stat", errno: errno) }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw CopyError(path: path(), operation: "open", errno: info.st_mode & S_IFMT == S_IFDIR ? EISDIR : EINVAL)
+        }
+        if let expected, info.st_dev != expected.st_dev || info.st_ino != expected.st_ino {
+            throw CopyError(path: path(), operation: "open", errno: ESTALE)  // replaced while being copied
+        }
+        let output = openat(toDirectory, toName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw CopyError(path: path(), operation: "create", errno: errno) }
         defer { close(output) }
         report.files += 1
         report.bytes += UInt64(max(info.st_size, 0))
@@ -113,18 +246,18 @@ public struct TreeCopier: Sendable {
             if allowReflink, ioctl(output, 0x4004_9409, input) == 0 {
                 report.reflinkedFiles += 1
             } else if allowReflink {
-                try copyData(input, output, size: Int(info.st_size), path: to)
+                try copyData(input, output, size: Int(info.st_size), path: path)
                 report.copiedFiles += 1
             } else {
                 // Not copy_file_range: on XFS and Btrfs it shares extents much as a reflink does.
-                try readWrite(input, output, path: to)
+                try readWrite(input, output, path: path)
                 report.copiedFiles += 1
             }
         }
-        try copyAttributes(from, to, info, fd: output)
+        try copyAttributes(from: input, to: output, info, path: path)
     }
 
-    private func copyData(_ input: Int32, _ output: Int32, size: Int, path: String) throws {
+    private func copyData(_ input: Int32, _ output: Int32, size: Int, path: () -> String) throws(CopyError) {
         var remaining = size
         while remaining > 0 {
             let copied = berth_copy_file_range(input, output, remaining)
@@ -137,56 +270,65 @@ public struct TreeCopier: Sendable {
             if errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL {
                 return try readWrite(input, output, path: path)
             }
-            throw CopyError(path: path, operation: "copy_file_range", errno: errno)
+            throw CopyError(path: path(), operation: "copy_file_range", errno: errno)
         }
     }
 
-    private func readWrite(_ input: Int32, _ output: Int32, path: String) throws {
+    private func readWrite(_ input: Int32, _ output: Int32, path: () -> String) throws(CopyError) {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
             if n == 0 { return }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw CopyError(path: path, operation: "read", errno: errno)
+                throw CopyError(path: path(), operation: "read", errno: errno)
             }
             var offset = 0
             while offset < n {
-                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + offset, n - offset) }  // non-nil: count > 0
+                let w = buffer.withUnsafeBytes { raw in
+                    write(output, raw.baseAddress.map { $0 + offset }, n - offset)
+                }
                 if w < 0 {
                     if errno == EINTR { continue }
-                    throw CopyError(path: path, operation: "write", errno: errno)
+                    throw CopyError(path: path(), operation: "write", errno: errno)
                 }
                 offset += w
             }
         }
     }
 
-    private func copyAttributes(_ from: String, _ to: String, _ info: stat, fd: Int32? = nil) throws {
-        copyUserXattrs(from, to)
-        chmod(to, info.st_mode & 0o7777)
-        chown(to, info.st_uid, info.st_gid)
+    /// `user.` extended attributes, owner, mode and times, from one open file or directory to another.
+    /// The owner before the mode, since a change of owner clears set-user-ID and set-group-ID bits.
+    private func copyAttributes(from source: Int32, to destination: Int32, _ info: stat,
+                                path: () -> String) throws(CopyError) {
+        copyUserXattrs(source, destination)
+        _ = fchown(destination, info.st_uid, info.st_gid)
+        guard fchmod(destination, info.st_mode & 0o7777) == 0 else {
+            throw CopyError(path: path(), operation: "chmod", errno: errno)
+        }
         var times = [info.st_atim, info.st_mtim]
-        if let fd { futimens(fd, &times) } else { utimensat(AT_FDCWD, to, &times, AT_SYMLINK_NOFOLLOW) }
+        _ = futimens(destination, &times)
     }
 
-    private func copyUserXattrs(_ from: String, _ to: String) {
-        let size = berth_llistxattr(from, nil, 0)
+    private func copyUserXattrs(_ source: Int32, _ destination: Int32) {
+        let size = berth_flistxattr(source, nil, 0)
         guard size > 0 else { return }
         var names = [CChar](repeating: 0, count: size)
-        let got = berth_llistxattr(from, &names, size)
+        let got = berth_flistxattr(source, &names, size)
         guard got > 0 else { return }
+        let prefix = Array("user.".utf8).map { CChar(bitPattern: $0) }
         var start = 0
-        for index in 0..<got where names[index] == 0 {
-            let name = String(decoding: names[start..<index].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        for index in 0..<min(got, names.count) where names[index] == 0 {
+            let name = Array(names[start...index])  // NUL-terminated, bytes as listed
             start = index + 1
-            guard name.hasPrefix("user.") else { continue }
-            let valueSize = berth_lgetxattr(from, name, nil, 0)
+            guard name.count > prefix.count, name.starts(with: prefix) else { continue }
+            let valueSize = berth_fgetxattr(source, name, nil, 0)
             guard valueSize >= 0 else { continue }
             var value = [UInt8](repeating: 0, count: max(valueSize, 1))
-            let read = berth_lgetxattr(from, name, &value, valueSize)
+            let read = berth_fgetxattr(source, name, &value, valueSize)
             guard read >= 0 else { continue }
-            berth_lsetxattr(to, name, value, read, 0)
+            _ = berth_fsetxattr(destination, name, value, read, 0)
         }
     }
+    #endif
 }

@@ -122,7 +122,7 @@ public final class StateStore: Sendable {
                 return volume
             }
         } catch {
-            if madeDirectories { try? FileManager.default.removeItem(atPath: volumeDirectory) }
+            if madeDirectories { try? TreeRemover.removeTree(at: volumeDirectory) }
             throw error
         }
     }
@@ -157,8 +157,9 @@ public final class StateStore: Sendable {
             return volume
         }
         // After the commit: a process killed between the two leaves an orphaned directory, which
-        // `removeOrphanedVolumeDirectories` clears; never a row without its data.
-        try? FileManager.default.removeItem(atPath: directory.volumeDirectory(id))
+        // `removeOrphanedVolumeDirectories` clears; never a row without its data. What cannot be
+        // removed is reported, with the path that remains.
+        try removeDeletedData(directory.volumeDirectory(id), of: id.rawValue)
         return volume
     }
 
@@ -275,7 +276,7 @@ public final class StateStore: Sendable {
         guard !candidates.isEmpty else { return }
         let known = Set(try attempt { try VolumeRecord.fetchAll(db) }.map(\.volume.id))
         for id in candidates where !known.contains(id) {
-            try? FileManager.default.removeItem(atPath: directory.volumeDirectory(id))
+            try? TreeRemover.removeTree(at: directory.volumeDirectory(id))
         }
     }
 
@@ -423,7 +424,7 @@ public final class StateStore: Sendable {
             _ = try Self.attempt { try SnapshotRecord.deleteOne(db, key: id.rawValue) }
             return snapshot
         }
-        try? FileManager.default.removeItem(atPath: directory.snapshotDirectory(id))
+        try removeDeletedData(directory.snapshotDirectory(id), of: id.rawValue)
         return snapshot
     }
 
@@ -449,7 +450,7 @@ public final class StateStore: Sendable {
             let path = directory.volumeDirectory(id)
             let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
             guard let modified, modified < cutoff else { continue }
-            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(id) }
+            if (try? TreeRemover.removeTree(at: path)) != nil { removed.append(id) }
         }
         return removed
     }
@@ -470,7 +471,7 @@ public final class StateStore: Sendable {
                                         sharedStateDirectory: sharedDirectory)
                 return
             } catch let error as TreeCopier.CopyError where error.errno == EXDEV || error.errno == EPERM || error.errno == EMLINK {
-                try? FileManager.default.removeItem(atPath: data)
+                try? TreeRemover.removeTree(at: data)
             }
         }
         _ = try TreeCopier().copyTree(from: snapshotData, to: data)
@@ -522,7 +523,7 @@ public final class StateStore: Sendable {
         onReap?(reaped)
         // Their partial copies are of no use; the records stay, in state error, until deleted (as EC2
         // keeps a snapshot that failed).
-        for id in abandoned { try? FileManager.default.removeItem(atPath: directory.snapshotDirectory(id)) }
+        for id in abandoned { try? TreeRemover.removeTree(at: directory.snapshotDirectory(id)) }
         return result
     }
 
