@@ -17,7 +17,8 @@ extension StateStore {
         let destination = directory.snapshotDirectory(pending.id)
         let started = Date()
         do {
-            try makeDirectory(destination, mode: 0o700)
+            try makeStateDirectory(destination, mode: 0o700)
+            try StateMetadata.write(SnapshotMetadata(snapshot: pending), to: StateMetadata.snapshotPath(directory, pending.id))
             var pausedAt = Date()
             let report = try WriteFreeze.whileFrozen(
                 sharedStateDirectory: directory.sharedDirectory(volumeID), servers: attachments.map(\.server.pid)
