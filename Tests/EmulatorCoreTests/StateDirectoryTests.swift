@@ -172,6 +172,28 @@ struct StateDirectoryTests {
         #expect(FileManager.default.fileExists(atPath: elsewhere + "/volumes/" + volume.id.rawValue))
     }
 
+    @Test func aPlantedDataLinkIsNeitherSnapshottedNorRestored() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let (volume, snapshot) = try populated(sandbox)
+        let elsewhere = sandbox.root + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: elsewhere + "/secret", contents: Data([1])))
+        let snapshotData = sandbox.stateDirectory.snapshotDirectory(snapshot.id) + "/data"
+        try FileManager.default.removeItem(atPath: snapshotData)
+        #expect(symlink(elsewhere, snapshotData) == 0)
+        let store = try sandbox.store()
+        #expect(stateError { () throws(StateError) in
+            try store.createVolume(type: .efs, az: "us-east-1a", fromSnapshot: snapshot.id)
+        }?.description.contains("symbolic link") == true)
+        let data = sandbox.stateDirectory.dataDirectory(volume.id)
+        try FileManager.default.removeItem(atPath: data)
+        #expect(symlink(elsewhere, data) == 0)
+        #expect(stateError { () throws(StateError) in try store.takeSnapshot(of: volume.id) }?.description.contains("symbolic link") == true)
+        #expect(try store.listSnapshots().count == 1)
+        #expect(try store.listVolumes().count == 1)
+    }
+
     @Test func aZoneFlagLinkedToAnotherFileIsRefusedAndTheFileIsUntouched() throws {
         let sandbox = try StateSandbox()
         defer { sandbox.cleanUp() }

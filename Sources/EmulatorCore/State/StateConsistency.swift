@@ -165,7 +165,7 @@ public enum StateInventory {
                         repairable: true)
                 continue
             }
-            do { try StateDirectory.checkExistingDirectory(path, what: "the directory of \(id)") } catch {
+            do { try directory.checkSnapshotDirectories(id) } catch {
                 problem(id.rawValue, error.message, repairable: false)
                 continue
             }
@@ -259,7 +259,7 @@ extension StateStore {
             }
             let snapshots = Dictionary(uniqueKeysWithValues: try Self.attempt { try SnapshotRecord.fetchAll(db) }.map { ($0.id, $0.snapshot) })
             for id in StateInventory.snapshotDirectories(directory) where !intents.contains(id.rawValue) {
-                guard (try? StateDirectory.checkExistingDirectory(directory.snapshotDirectory(id), what: "the directory of \(id)")) != nil else { continue }
+                guard (try? directory.checkSnapshotDirectories(id)) != nil else { continue }
                 let path = StateMetadata.snapshotPath(directory, id)
                 let metadata = try? StateMetadata.read(SnapshotMetadata.self, from: path)
                 if let record = snapshots[id] {

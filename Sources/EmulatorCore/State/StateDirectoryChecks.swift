@@ -115,7 +115,20 @@ extension StateDirectory {
         if lstat(dataDirectory(id), &info) == 0 {
             let type = info.st_mode & S_IFMT
             guard type == S_IFDIR else {
-                throw .unsafeStateDirectory("the data directory \(dataDirectory(id)) of \(id) is \(fileKind(type)), not a directory; it is not served")
+                throw .unsafeStateDirectory("the data directory \(dataDirectory(id)) of \(id) is \(fileKind(type)), not a directory; it is not used")
+            }
+        }
+    }
+
+    /// A snapshot's directory only the user controls and its `data` a real directory, before it is
+    /// restored from or deleted.
+    public func checkSnapshotDirectories(_ id: SnapshotID) throws(StateError) {
+        guard try Self.checkExistingDirectory(snapshotDirectory(id), what: "the directory of \(id)") else { return }
+        var info = stat()
+        if lstat(snapshotDirectory(id) + "/data", &info) == 0 {
+            let type = info.st_mode & S_IFMT
+            guard type == S_IFDIR else {
+                throw .unsafeStateDirectory("the data directory \(snapshotDirectory(id))/data of \(id) is \(fileKind(type)), not a directory")
             }
         }
     }

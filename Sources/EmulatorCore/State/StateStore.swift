@@ -94,6 +94,8 @@ public final class StateStore: Sendable {
         var options = try VolumeOptions.validate(
             type: type, sizeGiB: sizeGiB, name: name, storageClass: storageClass, deployment: deployment, standbyAZ: standbyAZ,
             lustre: lustre)
+        // A restore copies from the snapshot's own directory, never through a link planted in its place.
+        if let fromSnapshot { try directory.checkSnapshotDirectories(fromSnapshot) }
         let id = VolumeID.generate(for: type)
         let volumeDirectory = directory.volumeDirectory(id)
         // Recorded and committed before any directory is made: if this process is killed before the
@@ -510,7 +512,7 @@ public final class StateStore: Sendable {
     /// Deletes a snapshot and its data. Refused while it is still being taken (`IncorrectState`).
     @discardableResult
     public func deleteSnapshot(_ id: SnapshotID, evenIfPending: Bool = false) throws(StateError) -> Snapshot {
-        try StateDirectory.checkExistingDirectory(directory.snapshotDirectory(id), what: "the directory of \(id)")
+        try directory.checkSnapshotDirectories(id)
         let snapshot = try decide { db throws(StateError) in
             let snapshot = try Self.snapshot(db, id)
             if snapshot.state == .pending && !evenIfPending { throw .snapshotPending(id) }
