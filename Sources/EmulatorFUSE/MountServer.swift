@@ -29,7 +29,7 @@ public enum MountServer {
         try createDirectory(configuration.sharedStateDirectory)
         let openFileLimit = raiseOpenFileLimit()
 
-        let rootFD = Glibc.open(configuration.backingDirectory, BERTH_O_PATH | O_DIRECTORY | O_CLOEXEC)
+        let rootFD = Glibc.open(configuration.backingDirectory, BERTH_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard rootFD >= 0 else { throw .backingDirectory(configuration.backingDirectory, errno: errno) }
         var rootStat = stat()
         guard statOf(rootFD, &rootStat) == 0 else {

@@ -82,6 +82,8 @@ enum BackgroundMount {
     /// Asks the server of `attachment` to unmount (SIGTERM, as Ctrl-C in the foreground) and waits until
     /// it has released the attachment. False when it did not within `timeout` seconds.
     static func stop(_ attachment: VolumeAttachment, store: StateStore, timeout: Double) -> Bool {
+        // The pid comes from the database: signal it only while it is still the berth server recorded.
+        guard attachment.server.isBerthProcess else { return false }
         kill(attachment.server.pid, SIGTERM)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {

@@ -20,7 +20,7 @@ struct Berth: AsyncParsableCommand {
             """,
         subcommands: [
             RecommendCommand.self, TaskdefCommand.self, RulesCommand.self,
-            VolumeCommand.self, MountCommand.self, UnmountCommand.self, SnapshotCommand.self, AZCommand.self,
+            VolumeCommand.self, MountCommand.self, UnmountCommand.self, SnapshotCommand.self, AZCommand.self, StateCommand.self,
             DrillCommand.self,
             ServeMountCommand.self,
         ]

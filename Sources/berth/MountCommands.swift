@@ -65,7 +65,7 @@ struct MountCommand: ParsableCommand {
                 guard let ready else { return }
                 // The caller has returned by now: stop holding its stdout and stderr open (a shell's
                 // `$(berth mount --background …)` would wait for them) and write to the log instead.
-                var log = open(store.directory.mountLogPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+                var log = open(store.directory.mountLogPath, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
                 if log < 0 { log = open("/dev/null", O_WRONLY | O_CLOEXEC) }
                 if log >= 0 {
                     dup2(log, STDOUT_FILENO)
@@ -138,6 +138,11 @@ struct UnmountCommand: ParsableCommand {
         guard let attachment = attachments.first(where: { $0.mountpoint == canonical }) else {
             if DeadMounts.state(of: mountpoint) == .disconnected, DeadMounts.clear(mountpoint) { return }
             printError("InvalidAttachment.NotFound: nothing is mounted by berth at \(canonical) (berth volume list shows the mounts)")
+            throw ExitStatus.invalidInput
+        }
+        guard attachment.server.isBerthProcess else {
+            printError("berth unmount: pid \(attachment.server.pid), recorded as the server of \(canonical), is not this berth "
+                       + "executable's process started at the recorded time; it was not signalled (unmount with `umount \(canonical)`)")
             throw ExitStatus.invalidInput
         }
         let users = MountUsers.processes(using: canonical, excluding: [attachment.server.pid])

@@ -203,25 +203,57 @@ import Glibc
         #expect(try store.deleteSnapshot(killed.id).id == killed.id)
     }
 
-    /// `volume create --from-snapshot` killed during its copy: the record never committed, the directory
-    /// with the partial copy stayed.
-    @Test func aVolumeDirectoryWithoutARecordIsRemovedOnTheNextLook() throws {
+    /// `volume create --from-snapshot` killed during its copy: its intent committed, its record never did,
+    /// the directory with the partial copy stayed. Removed on the next look because the intent says so and
+    /// its process is gone; a directory without such an intent stays (issue 10 item 3).
+    @Test func aVolumeDirectoryIsRemovedOnlyWhenARecordSaysItWasBeingMadeByAProcessNowGone() throws {
         let sandbox = try StateSandbox()
         defer { sandbox.cleanUp() }
         let store = try sandbox.store()
         let kept = try store.createVolume(type: .ebs, az: "us-east-1a", sizeGiB: 1)
         let orphan = VolumeID.generate(for: .ebs)
-        let partial = sandbox.stateDirectory.dataDirectory(orphan)
-        try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
-        #expect(FileManager.default.createFile(atPath: partial + "/half-copied", contents: Data([1, 2, 3])))
-        try FileManager.default.createDirectory(atPath: sandbox.stateDirectory.volumesDirectory + "/not-a-volume",
-                                                withIntermediateDirectories: true)
+        let unrecorded = VolumeID.generate(for: .ebs)
+        let running = VolumeID.generate(for: .ebs)
+        for id in [orphan, unrecorded, running] {
+            let partial = sandbox.stateDirectory.dataDirectory(id)
+            try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
+            #expect(FileManager.default.createFile(atPath: partial + "/half-copied", contents: Data([1, 2, 3])))
+        }
+        let dead = try deadPID()
+        try store.pool.write { db in
+            try DirectoryIntentRecord(id: orphan.rawValue, kind: .volume, action: .creating, pid: dead, processStartTime: 1,
+                                      createdAt: 0).insert(db)
+            let me = try #require(ServerProcess.current)
+            try DirectoryIntentRecord(id: running.rawValue, kind: .volume, action: .creating, pid: me.pid,
+                                      processStartTime: Int64(me.startTime), createdAt: 0).insert(db)
+        }
 
         try sandbox.store().reapStaleAttachments()
         #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory.volumeDirectory(orphan)))
         #expect(FileManager.default.fileExists(atPath: sandbox.stateDirectory.dataDirectory(kept.id)))
-        #expect(FileManager.default.fileExists(atPath: sandbox.stateDirectory.volumesDirectory + "/not-a-volume"),
-                "only what is named like a volume is Berth's to remove")
+        #expect(FileManager.default.fileExists(atPath: sandbox.stateDirectory.dataDirectory(unrecorded) + "/half-copied"),
+                "no record says it is being made: it may be data whose record was lost")
+        #expect(FileManager.default.fileExists(atPath: sandbox.stateDirectory.dataDirectory(running) + "/half-copied"),
+                "its creator is still running")
+        #expect(try store.pool.read { db in try DirectoryIntentRecord.fetchAll(db) }.map(\.id) == [running.rawValue])
+    }
+
+    /// `volume delete` killed after its commit, before the directory was gone.
+    @Test func anInterruptedDeletionIsFinishedByTheNextCommand() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .ebs, az: "us-east-1a", sizeGiB: 1)
+        let dead = try deadPID()
+        try store.pool.write { db in
+            _ = try VolumeRecord.deleteOne(db, key: volume.id.rawValue)
+            try DirectoryIntentRecord(id: volume.id.rawValue, kind: .volume, action: .deleting, pid: dead, processStartTime: 1,
+                                      createdAt: 0).insert(db)
+        }
+        #expect(StateInventory.check(sandbox.stateDirectory).map(\.subject) == [volume.id.rawValue])
+        try sandbox.store().reapStaleAttachments()
+        #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory.volumeDirectory(volume.id)))
+        #expect(StateInventory.check(sandbox.stateDirectory).isEmpty)
     }
 
     func insertAttachment(_ store: StateStore, volume: Volume, server: ServerProcess, mountpoint: String) throws -> VolumeAttachment {

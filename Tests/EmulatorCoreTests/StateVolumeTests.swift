@@ -221,15 +221,20 @@ import Testing
         #expect(throws: Never.self) { try store.createVolume(type: .ebs, az: "us-east-1a") }
     }
 
-    @Test func orphanedDirectoriesAreRemovedOnlyWhenOldAndUnowned() throws {
+    /// Issue 10 item 3: a directory no record names may be data whose record was lost; it is reported by
+    /// `berth state check`, never removed.
+    @Test func aDirectoryNoRecordNamesIsNeverRemoved() throws {
         let sandbox = try StateSandbox()
         defer { sandbox.cleanUp() }
         let store = try sandbox.store()
         let owned = try store.createVolume(type: .ebs, az: "us-east-1a")
-        let orphan = VolumeID.generate(for: .efs)
-        try FileManager.default.createDirectory(atPath: sandbox.stateDirectory.dataDirectory(orphan), withIntermediateDirectories: true)
-        #expect(try store.removeOrphanedVolumeDirectories(olderThan: 3_600).isEmpty)
-        #expect(try store.removeOrphanedVolumeDirectories(olderThan: -1) == [orphan])
-        #expect(directoryEntries(sandbox.stateDirectory.volumesDirectory) == [owned.id.rawValue])
+        let unrecorded = VolumeID.generate(for: .efs)
+        try FileManager.default.createDirectory(atPath: sandbox.stateDirectory.dataDirectory(unrecorded), withIntermediateDirectories: true)
+        try sandbox.store().reapStaleAttachments()
+        _ = try sandbox.store().listVolumes()
+        #expect(directoryEntries(sandbox.stateDirectory.volumesDirectory) == [owned.id.rawValue, unrecorded.rawValue].sorted())
+        let problems = StateInventory.check(sandbox.stateDirectory)
+        #expect(problems.map(\.subject) == [unrecorded.rawValue])
+        #expect(problems.first?.repairable == false, "no volume.json to rebuild its record from")
     }
 }

@@ -25,7 +25,7 @@ final class SharedWords: Sendable {
         precondition(count > 0 && count + Self.headerWords <= Self.byteCount / 8, "SharedWords holds at most one page")
         self.path = path
         self.count = count
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw .system(operation: "flock", path: path, errno: errno) }

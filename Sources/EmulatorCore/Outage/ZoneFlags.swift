@@ -7,16 +7,23 @@ public struct ZoneFlags: Sendable {
     private let flags: [String: SharedFlag]
 
     public init(directory: StateDirectory, zones: [String]) throws(StateError) {
-        try makeDirectory(directory.zonesDirectory, mode: 0o755)
         var flags: [String: SharedFlag] = [:]
-        for zone in zones {
-            do {
-                flags[zone] = try SharedFlag(path: directory.zoneFlagPath(zone))
-            } catch {
-                throw .storage(error.description)
-            }
-        }
+        for zone in zones { flags[zone] = try Self.open(directory: directory, zone: zone) }
         self.flags = flags
+    }
+
+    /// The flag of one AZ, made clear if it does not exist. Its directory must be one only the user
+    /// controls and the file is opened without following a symbolic link: a planted
+    /// `zones/<az>.down -> /etc/shadow` is refused, not truncated.
+    static func open(directory: StateDirectory, zone: String) throws(StateError) -> SharedFlag {
+        try makeStateDirectory(directory.zonesDirectory, mode: 0o755)
+        let path = directory.zoneFlagPath(zone)
+        try StateDirectory.checkExistingFile(path)
+        do {
+            return try SharedFlag(path: path)
+        } catch {
+            throw .storage(error.description)
+        }
     }
 
     public func flag(_ zone: String) -> SharedFlag? { flags[zone] }

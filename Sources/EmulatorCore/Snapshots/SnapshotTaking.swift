@@ -13,11 +13,14 @@ extension StateStore {
     /// (`WriteFreeze`), copies its data (reflinks where the backing file system has them, else a copy),
     /// resumes them, and records the snapshot `completed`. On any failure nothing is left behind.
     public func takeSnapshot(of volumeID: VolumeID, name: String? = nil, allowReflink: Bool = true) throws(StateError) -> SnapshotTaken {
+        // The copy reads the volume's own data directory, never through a link planted in its place.
+        try directory.checkVolumeDirectories(volumeID)
         let (pending, attachments) = try beginSnapshot(of: volumeID, name: name)
         let destination = directory.snapshotDirectory(pending.id)
         let started = Date()
         do {
-            try makeDirectory(destination, mode: 0o700)
+            try makeStateDirectory(destination, mode: 0o700)
+            try StateMetadata.write(SnapshotMetadata(snapshot: pending), to: StateMetadata.snapshotPath(directory, pending.id))
             var pausedAt = Date()
             let report = try WriteFreeze.whileFrozen(
                 sharedStateDirectory: directory.sharedDirectory(volumeID), servers: attachments.map(\.server.pid)

@@ -21,6 +21,7 @@ import Synchronization
 public final class WriteFreeze: Sendable {
     private let words: SharedWords
     private let acknowledgement: SharedWords
+    private let acknowledgementPath: String
     private let changesInFlight = Atomic<Int>(0)
     private let lockFD: Int32
     /// When this server first saw the current generation, to notice a snapshotter that died holding it.
@@ -28,14 +29,20 @@ public final class WriteFreeze: Sendable {
 
     /// The mount server's side.
     public init(sharedStateDirectory: String) throws(SharedStateError) {
+        Self.removeStaleAcknowledgements(sharedStateDirectory)
         words = try Self.openWords(sharedStateDirectory)
+        acknowledgementPath = Self.acknowledgementPath(sharedStateDirectory, pid: getpid())
         acknowledgement = try Self.openAcknowledgement(sharedStateDirectory, pid: getpid())
         let lockPath = sharedStateDirectory + "/freeze.lock"
-        lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        lockFD = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard lockFD >= 0 else { throw .system(operation: "open", path: lockPath, errno: errno) }
     }
 
-    deinit { close(lockFD) }
+    /// The server is done: its acknowledgement file goes with it (one per server pid would pile up).
+    deinit {
+        close(lockFD)
+        unlink(acknowledgementPath)
+    }
 
     /// Waits while a snapshot is being taken, then counts one change in flight. Pair with `leaveChange`.
     @inline(__always)
@@ -86,13 +93,15 @@ public final class WriteFreeze: Sendable {
         _ body: () throws -> T
     ) throws -> T {
         let lockPath = sharedStateDirectory + "/freeze.lock"
-        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard lockFD >= 0 else { throw SharedStateError.system(operation: "open", path: lockPath, errno: errno) }
         defer { close(lockFD) }
         while flock(lockFD, LOCK_EX) != 0 {
             guard errno == EINTR else { throw SharedStateError.system(operation: "flock", path: lockPath, errno: errno) }
         }
         defer { flock(lockFD, LOCK_UN) }
+        // Servers that exited meanwhile, whose files this opening recreated, or that were killed.
+        defer { removeStaleAcknowledgements(sharedStateDirectory) }
         let words = try openWords(sharedStateDirectory)
         let acknowledgements = try servers.map { pid throws(SharedStateError) in
             (pid, try openAcknowledgement(sharedStateDirectory, pid: pid))
@@ -124,7 +133,30 @@ public final class WriteFreeze: Sendable {
     }
 
     static func openAcknowledgement(_ directory: String, pid: Int32) throws(SharedStateError) -> SharedWords {
-        try SharedWords(path: directory + "/freeze-ack.\(pid)", count: 1, layout: 4) { () throws(SharedStateError) -> [UInt64] in [0] }
+        try SharedWords(path: acknowledgementPath(directory, pid: pid), count: 1, layout: 4) { () throws(SharedStateError) -> [UInt64] in [0] }
+    }
+
+    static let acknowledgementPrefix = "freeze-ack."
+
+    static func acknowledgementPath(_ directory: String, pid: Int32) -> String {
+        directory + "/" + acknowledgementPrefix + String(pid)
+    }
+
+    /// Removes the acknowledgement files of servers that are no longer running (killed, so their
+    /// `deinit` never ran).
+    static func removeStaleAcknowledgements(_ directory: String) {
+        guard let stream = opendir(directory) else { return }
+        defer { closedir(stream) }
+        var dead: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard name.hasPrefix(acknowledgementPrefix), let pid = Int32(name.dropFirst(acknowledgementPrefix.count)),
+                  pid > 0, ServerProcess.identify(pid: pid) == nil else { continue }
+            dead.append(name)
+        }
+        for name in dead { unlink(directory + "/" + name) }
     }
 
     static func monotonicSeconds() -> Double {

@@ -167,6 +167,24 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
     }
 }
 
+/// A directory being made or removed, recorded (and committed) before the change starts: the evidence the
+/// next command needs to finish or undo what a killed process left half-way. Directories are removed only
+/// when such a row says so and its process is gone (`StateStore.finishInterruptedChanges`).
+struct DirectoryIntentRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "directoryIntent"
+    enum Kind: String, Codable { case volume, snapshot }
+    enum Action: String, Codable { case creating, deleting }
+    /// The volume's or snapshot's id.
+    var id: String
+    var kind: Kind
+    var action: Action
+    var pid: Int32
+    var processStartTime: Int64
+    var createdAt: Int64
+
+    var process: ServerProcess { ServerProcess(pid: pid, startTime: UInt64(clamping: processStartTime)) }
+}
+
 enum StateSchema {
     /// Append migrations; never edit one that has shipped.
     static var migrator: DatabaseMigrator {
@@ -236,6 +254,16 @@ enum StateSchema {
             try db.alter(table: "snapshot") { t in
                 t.add(column: "creatorPid", .integer)
                 t.add(column: "creatorStartTime", .integer)
+            }
+        }
+        migrator.registerMigration("v4: directories being created or deleted") { db in
+            try db.create(table: "directoryIntent") { t in
+                t.primaryKey("id", .text)
+                t.column("kind", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("pid", .integer).notNull()
+                t.column("processStartTime", .integer).notNull()
+                t.column("createdAt", .integer).notNull()
             }
         }
         return migrator

@@ -23,6 +23,23 @@ extension ServerProcess {
 
     /// The same process is still running: the pid exists, is not a zombie, and started when this one did.
     public var isRunning: Bool { Self.identify(pid: pid) == self }
+
+    /// A pid read from the database is a claim: true only when that process is still the one recorded
+    /// (`isRunning`: same start time) and runs the same executable as this process (`/proc/<pid>/exe`;
+    /// a binary replaced since it started reads as `<path> (deleted)`). What Berth checks before it
+    /// signals a mount server.
+    public var isBerthProcess: Bool {
+        guard isRunning, let mine = executablePath(of: getpid()), let theirs = executablePath(of: pid) else { return false }
+        return theirs == mine || theirs == mine + " (deleted)"
+    }
+}
+
+/// The target of `/proc/<pid>/exe`; nil when it cannot be read (no such process, or not ours to inspect).
+func executablePath(of pid: Int32) -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+    guard count > 0 else { return nil }
+    return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// The bytes of `/proc/<pid>/stat` (procfs reports size 0, so read until end of file).

@@ -57,6 +57,14 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
     case regionMismatch(stateDirectory: String, stored: RegionConfiguration, requested: RegionConfiguration)
     /// No state directory could be determined.
     case noStateDirectory
+    /// The state directory, or something Berth keeps in it, is not one only the invoking user controls
+    /// (another owner, writable by group or others, a symbolic link, not a directory): refused as ssh
+    /// refuses such files. The message says which path and why.
+    case unsafeStateDirectory(String)
+    /// Volume or snapshot data is present but the database that records it is missing, empty or
+    /// unreadable: refused rather than recreated (a new database would not know the data). The message says
+    /// what is there and how to recover (`berth state repair`).
+    case stateDatabaseLost(String)
     /// SQLite or the file system failed underneath; not a refusal of the request itself.
     case storage(String)
 
@@ -77,7 +85,8 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
         case .oneZoneMountTargetMissing: "ResourceInitializationError"
         case .unsupportedPlatform, .unsupportedOperation: "UnsupportedOperation"
         case .snapshotHasClones: "BadRequest"
-        case .invalidParameter, .regionMismatch, .noStateDirectory: "InvalidParameterValue"
+        case .invalidParameter, .regionMismatch, .noStateDirectory, .unsafeStateDirectory: "InvalidParameterValue"
+        case .stateDatabaseLost: "IncorrectState"
         case .storage: "InternalError"
         }
     }
@@ -135,6 +144,8 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
                 + "use another --state-dir, or unset BERTH_REGION and BERTH_AZS"
         case .noStateDirectory:
             "no state directory: pass --state-dir, or set BERTH_STATE_DIR, XDG_STATE_HOME or HOME"
+        case .unsafeStateDirectory(let text), .stateDatabaseLost(let text):
+            text
         case .storage(let text):
             text
         }

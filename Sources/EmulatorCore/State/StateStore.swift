@@ -26,16 +26,28 @@ public final class StateStore: Sendable {
     /// Opens (creating if needed) the state under `directory`. `region` applies on first use; later it must
     /// match what is stored or only add AZs to it. `busyTimeout` is how long to wait for another process's
     /// transaction.
+    ///
+    /// Refused (`StateError.unsafeStateDirectory`) when the directory or anything Berth keeps in it is not
+    /// controlled by this user alone (see `StateDirectory.checkOwned`), and (`stateDatabaseLost`) when volume
+    /// or snapshot data is present but the database is missing, empty or unreadable, unless
+    /// `rebuildingLostDatabase` (`berth state repair`). Every opening makes the AZ flags agree with the
+    /// database (a command killed between the two leaves them apart).
     public init(directory: StateDirectory, region requested: RegionConfiguration? = nil,
-                busyTimeout: TimeInterval = 60) throws(StateError) {
+                busyTimeout: TimeInterval = 60, rebuildingLostDatabase: Bool = false) throws(StateError) {
         self.directory = directory
-        for path in [directory.path, directory.volumesDirectory, directory.snapshotsDirectory] {
-            try makeDirectory(path, mode: 0o700)
+        try directory.prepareRoot()
+        try directory.checkLayout()
+        for path in [directory.volumesDirectory, directory.snapshotsDirectory] {
+            try makeStateDirectory(path, mode: 0o700)
         }
         // Creating the database, switching it to WAL and migrating are not safe to race between processes
         // (GRDB's migrator reads the applied migrations before its write transaction), so opening is
         // serialised by an advisory lock on a file next to the database.
         let openLock = try FileLock(path: directory.lockPath)
+        let present = StateInventory.dataPresent(directory)
+        if !rebuildingLostDatabase, !present.isEmpty, StateInventory.databaseIsMissingOrEmpty(directory) {
+            throw .stateDatabaseLost(StateInventory.lostMessage(directory, present: present, reason: "is missing or empty"))
+        }
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "berth-state"
@@ -47,10 +59,14 @@ public final class StateStore: Sendable {
             pool = try DatabasePool(path: directory.databasePath, configuration: configuration)
             try StateSchema.migrator.migrate(pool)
         } catch {
+            if !present.isEmpty {
+                throw .stateDatabaseLost(StateInventory.lostMessage(directory, present: present, reason: "cannot be read (\(error))"))
+            }
             throw .storage("cannot open \(directory.databasePath): \(error)")
         }
         region = try Self.write(pool) { db throws(StateError) in try Self.settleRegion(db, requested: requested, directory: directory) }
         openLock.unlock()  // on the error paths above, its deinit unlocks
+        try reconcileZoneFlags()
     }
 
     /// The store for a command line: `--state-dir` or the environment's state directory, and the region
@@ -78,8 +94,14 @@ public final class StateStore: Sendable {
         var options = try VolumeOptions.validate(
             type: type, sizeGiB: sizeGiB, name: name, storageClass: storageClass, deployment: deployment, standbyAZ: standbyAZ,
             lustre: lustre)
+        // A restore copies from the snapshot's own directory, never through a link planted in its place.
+        if let fromSnapshot { try directory.checkSnapshotDirectories(fromSnapshot) }
         let id = VolumeID.generate(for: type)
         let volumeDirectory = directory.volumeDirectory(id)
+        // Recorded and committed before any directory is made: if this process is killed before the
+        // volume's record commits, the next command finds the intent with its process gone and removes the
+        // directory (`finishInterruptedChanges`). No other directory is ever removed for lack of a record.
+        try recordIntent(id.rawValue, .volume, .creating)
         var madeDirectories = false
         do {
             return try decide { db throws(StateError) in
@@ -105,9 +127,9 @@ public final class StateStore: Sendable {
                 // The directories are made inside the transaction, after every check, so a refusal touches
                 // nothing on disk; if the insert or the commit fails they are removed below.
                 madeDirectories = true
-                try makeDirectory(volumeDirectory, mode: 0o700)
-                if source == nil { try makeDirectory(directory.dataDirectory(id), mode: 0o755) }
-                try makeDirectory(directory.sharedDirectory(id), mode: 0o700)
+                try makeStateDirectory(volumeDirectory, mode: 0o700)
+                if source == nil { try makeStateDirectory(directory.dataDirectory(id), mode: 0o755) }
+                try makeStateDirectory(directory.sharedDirectory(id), mode: 0o700)
                 if let source {
                     // The copier makes the data directory itself, with the snapshot root's mode and owner.
                     // Inside the transaction, so no one mounts a half-restored volume; a reflink copy is quick.
@@ -118,11 +140,19 @@ public final class StateStore: Sendable {
                         throw .storage("restoring \(source.id): \(error)")
                     }
                 }
+                try StateMetadata.write(VolumeMetadata(region: region.name, zones: region.zones, volume: volume),
+                                        to: StateMetadata.volumePath(directory, id))
                 try Self.attempt { try VolumeRecord(volume).insert(db) }
+                _ = try Self.attempt { try DirectoryIntentRecord.deleteOne(db, key: id.rawValue) }
                 return volume
             }
         } catch {
-            if madeDirectories { try? TreeRemover.removeTree(at: volumeDirectory) }
+            // Without its directory the intent is dropped; if the directory stays, so does the intent, and the
+            // next command removes both once this process has exited.
+            if !madeDirectories || (try? TreeRemover.removeTree(at: volumeDirectory)) != nil
+                || !FileManager.default.fileExists(atPath: volumeDirectory) {
+                try? dropIntent(id.rawValue)
+            }
             throw error
         }
     }
@@ -149,17 +179,20 @@ public final class StateStore: Sendable {
     /// (efs/latest/ug/API_DeleteFileSystem.html: mount targets must be deleted first).
     @discardableResult
     public func deleteVolume(_ id: VolumeID) throws(StateError) -> Volume {
+        try directory.checkVolumeDirectories(id)
         let volume = try decide { db throws(StateError) in
             let volume = try Self.volume(db, id)
             let attachments = try Self.attachments(db, of: id)
             guard attachments.isEmpty else { throw .volumeInUse(id, attachments: attachments) }
             _ = try Self.attempt { try VolumeRecord.deleteOne(db, key: id.rawValue) }
+            // In the same commit as the record's deletion: a process killed before the directory is gone
+            // leaves this intent, and the next command finishes the removal.
+            try Self.insertIntent(db, id.rawValue, .volume, .deleting)
             return volume
         }
-        // After the commit: a process killed between the two leaves an orphaned directory, which
-        // `removeOrphanedVolumeDirectories` clears; never a row without its data. What cannot be
-        // removed is reported, with the path that remains.
-        try removeDeletedData(directory.volumeDirectory(id), of: id.rawValue)
+        // After the commit, with the deletion's intent recorded: what cannot be removed is reported with
+        // the path that remains, and the intent stays, so the next command retries once this one exits.
+        try removeAndDropIntent(directory.volumeDirectory(id), id: id.rawValue)
         return volume
     }
 
@@ -179,6 +212,8 @@ public final class StateStore: Sendable {
     ) throws(StateError) -> VolumeAttachment {
         let task = try task.map(Self.validateTask) ?? generateTaskID()
         let mountpoint = try mountpointForNewMount(mountpoint)
+        // What is served must be the volume's own directory, not a link planted in its place.
+        try directory.checkVolumeDirectories(volumeID)
         let processID = pid ?? getpid()
         guard let server = ServerProcess.identify(pid: processID) else {
             throw .invalidParameter("process \(processID), which is to serve the mount, is not running")
@@ -255,29 +290,73 @@ public final class StateStore: Sendable {
         try decide { db throws(StateError) in try Self.attachments(db) }
     }
 
-    /// Releases the attachments whose serving process has died; returns them (and records them for
-    /// `takeReapedAttachments()` like every other operation does).
+    /// Releases the attachments whose serving process has died, and finishes the directory changes
+    /// (`DirectoryIntentRecord`) that a killed process left half-way; returns the released attachments (and
+    /// records them for `takeReapedAttachments()` like every other operation does).
     @discardableResult
     public func reapStaleAttachments() throws(StateError) -> [VolumeAttachment] {
         var released: [VolumeAttachment] = []
         try decide(onReap: { released = $0 }) { db throws(StateError) in
-            try Self.removeOrphanVolumeDirectories(db, directory: directory)
+            try Self.finishInterruptedChanges(db, directory: directory)
         }
         return released
     }
 
-    /// Removes volume directories that no volume record names: what a `volume create --from-snapshot`
-    /// killed during its copy leaves (its transaction, and so its record, never committed). Done inside a
-    /// write transaction, because `createVolume` makes its directory inside its own: while this one holds
-    /// the lock, no creation is half-way, so a directory without a record is an orphan.
-    private static func removeOrphanVolumeDirectories(_ db: Database, directory: StateDirectory) throws(StateError) {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.volumesDirectory)) ?? []
-        let candidates = entries.compactMap { try? VolumeID(parsing: $0) }
-        guard !candidates.isEmpty else { return }
-        let known = Set(try attempt { try VolumeRecord.fetchAll(db) }.map(\.volume.id))
-        for id in candidates where !known.contains(id) {
-            try? TreeRemover.removeTree(at: directory.volumeDirectory(id))
+    /// Removes the directories whose intent row says they were being created or deleted by a process that
+    /// is gone, and then the row: what a `volume create --from-snapshot` killed during its copy, or a
+    /// `volume delete` killed before its directory was gone, leaves. Only on this evidence: a directory
+    /// that no record names is left alone (`berth state check` reports it). Done inside a write
+    /// transaction, so a creation that committed its volume meanwhile is seen.
+    private static func finishInterruptedChanges(_ db: Database, directory: StateDirectory) throws(StateError) {
+        let intents = try attempt { try DirectoryIntentRecord.fetchAll(db) }
+        for intent in intents where !intent.process.isRunning {
+            let path: String
+            switch intent.kind {
+            case .volume:
+                guard let id = VolumeID(rawValue: intent.id) else { continue }
+                // A creation whose record committed is complete; never remove a recorded volume's data.
+                if intent.action == .creating, try attempt({ try VolumeRecord.fetchOne(db, key: id.rawValue) }) != nil {
+                    _ = try attempt { try intent.delete(db) }
+                    continue
+                }
+                guard (try? directory.checkVolumeDirectories(id)) != nil else { continue }
+                path = directory.volumeDirectory(id)
+            case .snapshot:
+                guard let id = SnapshotID(rawValue: intent.id) else { continue }
+                if try attempt({ try SnapshotRecord.fetchOne(db, key: id.rawValue) }) != nil { continue }
+                guard (try? StateDirectory.checkExistingDirectory(directory.snapshotDirectory(id), what: "the directory of \(id)")) != nil
+                else { continue }
+                path = directory.snapshotDirectory(id)
+            }
+            guard (try? TreeRemover.removeTree(at: path)) != nil else { continue }
+            _ = try attempt { try intent.delete(db) }
         }
+    }
+
+    /// Records, in its own committed transaction, that this process is about to create or delete the
+    /// directory of `id`.
+    func recordIntent(_ id: String, _ kind: DirectoryIntentRecord.Kind, _ action: DirectoryIntentRecord.Action) throws(StateError) {
+        try decide { db throws(StateError) in try Self.insertIntent(db, id, kind, action) }
+    }
+
+    static func insertIntent(_ db: Database, _ id: String, _ kind: DirectoryIntentRecord.Kind,
+                             _ action: DirectoryIntentRecord.Action) throws(StateError) {
+        guard let me = ServerProcess.current else { throw .storage("cannot identify this process in /proc") }
+        let intent = DirectoryIntentRecord(id: id, kind: kind, action: action, pid: me.pid,
+                                           processStartTime: Int64(clamping: me.startTime),
+                                           createdAt: milliseconds(since1970: Date()))
+        try attempt { try intent.save(db) }
+    }
+
+    func dropIntent(_ id: String) throws(StateError) {
+        try decide { db throws(StateError) in _ = try Self.attempt { try DirectoryIntentRecord.deleteOne(db, key: id) } }
+    }
+
+    /// Removes a directory whose deletion is recorded; drops the intent once it is gone (else the next
+    /// command retries after this process exits).
+    func removeAndDropIntent(_ path: String, id: String) throws(StateError) {
+        try removeDeletedData(path, of: id)
+        try? dropIntent(id)
     }
 
     /// The attachments this store released because their server died, since the last call: their mount
@@ -324,12 +403,26 @@ public final class StateStore: Sendable {
     /// The AZ flags, made to agree with the database (a process killed between the two leaves them apart).
     @discardableResult
     public func syncZoneFlags() throws(StateError) -> ZoneFlags {
-        let flags = try zoneFlags()
-        for zone in try listAvailabilityZones() {
-            let down = zone.status == .failed
-            if flags.isDown(zone.name) != down { flags.flag(zone.name)?.set(down) }
+        try reconcileZoneFlags()
+        return try zoneFlags()
+    }
+
+    /// Makes every AZ's flag say what the database says, inside a write transaction, so that no `az fail`
+    /// or `az recover` commits between reading a status and setting its flag (`setAZFailed` sets the flag
+    /// again after its commit). Run by every opening of the store: a command killed between the flag and
+    /// the commit leaves them apart only until the next command of any kind. A flag file that does not
+    /// exist reads as clear; it is made only for a failed AZ, so reading commands change nothing.
+    func reconcileZoneFlags() throws(StateError) {
+        try Self.write(pool) { db throws(StateError) in
+            for zone in try Self.zones(db) {
+                let down = zone.status == .failed
+                var info = stat()
+                let path = directory.zoneFlagPath(zone.name)
+                if !down && lstat(path, &info) != 0 && errno == ENOENT { continue }
+                let flag = try ZoneFlags.open(directory: directory, zone: zone.name)
+                if flag.isSet != down { flag.set(down) }
+            }
         }
-        return flags
     }
 
     public func zoneFlags() throws(StateError) -> ZoneFlags {
@@ -408,6 +501,8 @@ public final class StateStore: Sendable {
             snapshot.files = copy.files
             snapshot.durationSeconds = durationSeconds
             try Self.attempt { try SnapshotRecord(snapshot).update(db) }
+            try StateMetadata.write(SnapshotMetadata(snapshot: SnapshotRecord(snapshot).snapshot),
+                                    to: StateMetadata.snapshotPath(directory, id))
             return snapshot
         }
     }
@@ -415,6 +510,7 @@ public final class StateStore: Sendable {
     /// Deletes a snapshot and its data. Refused while it is still being taken (`IncorrectState`).
     @discardableResult
     public func deleteSnapshot(_ id: SnapshotID, evenIfPending: Bool = false) throws(StateError) -> Snapshot {
+        try directory.checkSnapshotDirectories(id)
         let snapshot = try decide { db throws(StateError) in
             let snapshot = try Self.snapshot(db, id)
             if snapshot.state == .pending && !evenIfPending { throw .snapshotPending(id) }
@@ -422,9 +518,10 @@ public final class StateStore: Sendable {
                 .filter { $0.cloneOf == id }.map(\.id)
             if !clones.isEmpty { throw .snapshotHasClones(id, clones: clones) }
             _ = try Self.attempt { try SnapshotRecord.deleteOne(db, key: id.rawValue) }
+            try Self.insertIntent(db, id.rawValue, .snapshot, .deleting)
             return snapshot
         }
-        try removeDeletedData(directory.snapshotDirectory(id), of: id.rawValue)
+        try removeAndDropIntent(directory.snapshotDirectory(id), id: id.rawValue)
         return snapshot
     }
 
@@ -433,26 +530,6 @@ public final class StateStore: Sendable {
             throw .snapshotNotFound(id)
         }
         return record.snapshot
-    }
-
-    /// Removes `<state>/volumes/<id>` directories that no volume row owns and that are older than `age`
-    /// (younger ones may belong to a `createVolume` still in its transaction). Returns the ids removed.
-    @discardableResult
-    public func removeOrphanedVolumeDirectories(olderThan age: TimeInterval = 600) throws(StateError) -> [VolumeID] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.volumesDirectory)) ?? []
-        let candidates = names.compactMap(VolumeID.init(rawValue:))
-        let known = try decide { db throws(StateError) in
-            try Set(Self.attempt { try VolumeRecord.fetchAll(db) }.map(\.id))
-        }
-        let cutoff = Date().addingTimeInterval(-age)
-        var removed: [VolumeID] = []
-        for id in candidates where !known.contains(id) {
-            let path = directory.volumeDirectory(id)
-            let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
-            guard let modified, modified < cutoff else { continue }
-            if (try? TreeRemover.removeTree(at: path)) != nil { removed.append(id) }
-        }
-        return removed
     }
 
     /// Fills a new volume's data directory from a snapshot: a restore copies (reflinks where it can); an
@@ -501,7 +578,7 @@ public final class StateStore: Sendable {
     /// transaction. The released attachments are recorded only once the transaction has committed: a
     /// refused operation changes nothing, not even that. `alsoAccepting` lets a detach succeed for an
     /// attachment the reaper released a moment before.
-    private func decide<T>(
+    func decide<T>(
         alsoAccepting reapedMatch: ((VolumeAttachment) -> Bool)? = nil,
         onReap: (([VolumeAttachment]) -> Void)? = nil,
         _ body: (Database) throws(StateError) -> T
@@ -527,7 +604,7 @@ public final class StateStore: Sendable {
         return result
     }
 
-    private static func write<T>(_ pool: DatabasePool, _ body: (Database) throws(StateError) -> T) throws(StateError) -> T {
+    static func write<T>(_ pool: DatabasePool, _ body: (Database) throws(StateError) -> T) throws(StateError) -> T {
         do {
             return try pool.write { db in try body(db) }
         } catch let error as StateError {
@@ -538,7 +615,7 @@ public final class StateStore: Sendable {
     }
 
     /// Runs a GRDB call, turning its errors into `StateError.storage`.
-    private static func attempt<T>(_ call: () throws -> T) throws(StateError) -> T {
+    static func attempt<T>(_ call: () throws -> T) throws(StateError) -> T {
         do { return try call() } catch let error as StateError { throw error } catch {
             throw .storage("state database: \(error)")
         }
@@ -694,9 +771,9 @@ struct VolumeOptions {
     /// EC2's Name tag: at most 256 characters (AWS docs: AWSEC2/latest/UserGuide/Using_Tags.html).
     static func validateName(_ name: String?) throws(StateError) -> String? {
         guard let name else { return nil }
-        guard !name.isEmpty, name.count <= 256,
+        guard !name.isEmpty, name.count <= 256, name.contains(where: { !$0.isWhitespace }),
               name.unicodeScalars.allSatisfy({ $0.properties.generalCategory != .control }) else {
-            throw .invalidParameter("a name is 1 to 256 characters without control characters")
+            throw .invalidParameter("a name is 1 to 256 characters, not only spaces, without control characters")
         }
         return name
     }
@@ -774,7 +851,7 @@ struct FileLock: ~Copyable {
     private let descriptor: Int32
 
     init(path: String) throws(StateError) {
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw .storage("cannot open \(path): \(String(cString: strerror(errno)))") }
         while flock(descriptor, LOCK_EX) != 0 {
             guard errno == EINTR else {
@@ -794,11 +871,3 @@ struct FileLock: ~Copyable {
     deinit { close(descriptor) }
 }
 
-/// `mkdir` that accepts an existing directory.
-func makeDirectory(_ path: String, mode: mode_t) throws(StateError) {
-    if mkdir(path, mode) == 0 { return }
-    let code = errno
-    var info = stat()
-    if code == EEXIST, stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return }
-    throw .storage("cannot create \(path): \(String(cString: strerror(code)))")
-}
