@@ -108,9 +108,15 @@ extension StateDirectory {
     /// A volume's directories, before they are served or deleted: `volumes/<id>` and `shared` only the
     /// user controls, `data` a real directory (not a symbolic link; its owner and mode are the volume's
     /// root's, which tasks may change through a mount, so they are not checked).
-    public func checkVolumeDirectories(_ id: VolumeID) throws(StateError) {
+    /// `forDeletion`: a `data` that is anything else is removed as what it is (a link is unlinked, never
+    /// followed: TreeRemover), so only the directories around it are checked.
+    public func checkVolumeDirectories(_ id: VolumeID, forDeletion: Bool = false) throws(StateError) {
+        // The directories above it too: a `volumes` that is a link would lead every step below elsewhere.
+        try Self.checkExistingDirectory(path, what: "the state directory")
+        try Self.checkExistingDirectory(volumesDirectory, what: "the volumes directory")
         guard try Self.checkExistingDirectory(volumeDirectory(id), what: "the directory of \(id)") else { return }
         try Self.checkExistingDirectory(sharedDirectory(id), what: "the shared directory of \(id)")
+        if forDeletion { return }
         var info = stat()
         if lstat(dataDirectory(id), &info) == 0 {
             let type = info.st_mode & S_IFMT

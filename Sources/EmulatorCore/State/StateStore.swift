@@ -179,7 +179,7 @@ public final class StateStore: Sendable {
     /// (efs/latest/ug/API_DeleteFileSystem.html: mount targets must be deleted first).
     @discardableResult
     public func deleteVolume(_ id: VolumeID) throws(StateError) -> Volume {
-        try directory.checkVolumeDirectories(id)
+        try directory.checkVolumeDirectories(id, forDeletion: true)
         let volume = try decide { db throws(StateError) in
             let volume = try Self.volume(db, id)
             let attachments = try Self.attachments(db, of: id)
