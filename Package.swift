@@ -20,9 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // The service facts, each with its source: the one table the planner and the emulator share.
@@ -44,21 +42,18 @@ let package = Package(
             dependencies: [
                 "StorageCatalog", "CBerthShims",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSwift),
         // The thin FUSE layer that applies EmulatorCore's rules to real mounts.
         .target(
             name: "EmulatorFUSE",
-            dependencies: ["CFuse3", "EmulatorCore", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CFuse3", "EmulatorCore"],
             swiftSettings: strictSwift),
         .executableTarget(
             name: "berth",
             dependencies: [
                 "StorageCatalog", "Workloads", "StoragePlanner", "EmulatorCore", "EmulatorFUSE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift),
         .executableTarget(

@@ -37,12 +37,10 @@ static inline int berth_fallocate(int fd, int mode, off_t offset, off_t length) 
 /// multithreaded server creating files on behalf of its callers needs). Returns the previous value.
 static inline int berth_setfsuid(uid_t uid) { return (int)syscall(SYS_setfsuid, uid); }
 static inline int berth_setfsgid(gid_t gid) { return (int)syscall(SYS_setfsgid, gid); }
-static inline int berth_syncfs(int fd) { return (int)syscall(SYS_syncfs, fd); }
 
 // struct fuse_file_info has bitfields, which Swift imports as computed properties; these read and set
 // the ones the bridge needs without relying on the importer's bitfield support.
 static inline void berth_fi_set_keep_cache(struct fuse_file_info *fi, int on) { fi->keep_cache = on ? 1 : 0; }
-static inline int berth_fi_flock_release(const struct fuse_file_info *fi) { return fi->flock_release; }
 
 /// FUSE_BUFVEC_INIT is a macro Swift cannot import: one buffer that names a file descriptor and an
 /// explicit offset (FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK), as passthrough_hp builds for splice I/O.

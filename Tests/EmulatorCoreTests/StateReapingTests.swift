@@ -145,21 +145,6 @@ import Glibc
         #expect(try store.reapStaleAttachments() == [stale])
     }
 
-    @Test func reassigningTheServerKeepsTheAttachmentAlive() throws {
-        let sandbox = try StateSandbox()
-        defer { sandbox.cleanUp() }
-        let store = try sandbox.store()
-        let volume = try store.createVolume(type: .efs, az: "us-east-1a")
-        let server = try spawn("/bin/sleep", ["30"])
-        defer { stop(server) }
-        let attachment = try store.attach(volumeID: volume.id, az: "us-east-1a", mountpoint: sandbox.mountpoint("1"))
-        let handedOver = try store.reassignServer(of: attachment.id, to: server.processIdentifier)
-        #expect(handedOver.server.pid == server.processIdentifier && handedOver.id == attachment.id)
-        #expect(try store.listAttachments() == [handedOver])
-        #expect(stateError { () throws(StateError) in try store.reassignServer(of: attachment.id, to: try deadPIDForClosure()) }?
-            .awsErrorName == "InvalidParameterValue")
-    }
-
     @Test func mountpointStates() throws {
         let sandbox = try StateSandbox()
         defer { sandbox.cleanUp() }

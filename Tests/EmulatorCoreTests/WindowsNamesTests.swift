@@ -40,16 +40,19 @@ import Testing
         #expect(WindowsNames.refusal(for: "Ünïcödé naïve.txt") == nil)
     }
 
+    /// Whether two names denote the same file on Windows.
+    func sameName(_ a: String, _ b: String) -> Bool { WindowsNames.caseKey(a) == WindowsNames.caseKey(b) }
+
     @Test func namesCompareWithoutCaseBeyondASCII() {
-        #expect(WindowsNames.sameName("Report.TXT", "report.txt"))
-        #expect(WindowsNames.sameName("ÄRGER.doc", "ärger.DOC"))
-        #expect(WindowsNames.sameName("ΣΊΣΥΦΟΣ", "σίσυφος"))
-        #expect(WindowsNames.sameName("σ", "ς"))
-        #expect(WindowsNames.sameName("Straße", "STRAßE"))
-        #expect(!WindowsNames.sameName("Straße", "STRASSE"))
-        #expect(!WindowsNames.sameName("a.txt", "b.txt"))
+        #expect(sameName("Report.TXT", "report.txt"))
+        #expect(sameName("ÄRGER.doc", "ärger.DOC"))
+        #expect(sameName("ΣΊΣΥΦΟΣ", "σίσυφος"))
+        #expect(sameName("σ", "ς"))
+        #expect(sameName("Straße", "STRAßE"))
+        #expect(!sameName("Straße", "STRASSE"))
+        #expect(!sameName("a.txt", "b.txt"))
         // No normalisation: precomposed é and e + combining acute are different names, as on Windows.
-        #expect(!WindowsNames.sameName("caf\u{E9}", "cafe\u{301}"))
+        #expect(!sameName("caf\u{E9}", "cafe\u{301}"))
     }
 
     func ruleErrno(_ rules: any NameRules, _ bytes: [UInt8]) -> Int32? {

@@ -113,11 +113,6 @@ public final class RecordLockTable: Sendable {
         if !removed.isEmpty { waits.wake() }
     }
 
-    /// Whether any owner holds a descriptor for `file` (lets flush skip the table when nothing is locked).
-    public func hasOwners(file: InodeKey) -> Bool {
-        entries.withLock { entries in entries.keys.contains { $0.file == file } }
-    }
-
     /// Drops everything and answers every waiting request ENOLCK (unmount; see `Operations.abandonment`
     /// for why not EINTR).
     public func releaseAll() {

@@ -173,7 +173,4 @@ public enum WindowsNames {
         public let bytes: [UInt8]
         public init(bytes: [UInt8]) { self.bytes = bytes }
     }
-
-    /// Whether two names denote the same file on Windows.
-    public static func sameName(_ a: String, _ b: String) -> Bool { caseKey(a) == caseKey(b) }
 }

@@ -267,24 +267,6 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Hands an attachment to another serving process (`berth mount --background`: the foreground command
-    /// attaches, then the mount server it started takes over).
-    @discardableResult
-    public func reassignServer(of id: AttachmentID, to pid: Int32) throws(StateError) -> VolumeAttachment {
-        guard let server = ServerProcess.identify(pid: pid) else {
-            throw .invalidParameter("process \(pid), which is to serve the mount, is not running")
-        }
-        return try decide { db throws(StateError) in
-            guard var record = try Self.attempt({ try AttachmentRecord.fetchOne(db, key: id.rawValue) }) else {
-                throw .attachmentNotFound(id)
-            }
-            record.pid = server.pid
-            record.processStartTime = Int64(clamping: server.startTime)
-            try Self.attempt { try record.update(db) }
-            return record.attachment
-        }
-    }
-
     /// Every live attachment, oldest first.
     public func listAttachments() throws(StateError) -> [VolumeAttachment] {
         try decide { db throws(StateError) in try Self.attachments(db) }
