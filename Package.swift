@@ -47,12 +47,12 @@ let package = Package(
         // The thin FUSE layer that applies EmulatorCore's rules to real mounts.
         .target(
             name: "EmulatorFUSE",
-            dependencies: ["CFuse3", "EmulatorCore"],
+            dependencies: ["CFuse3", "CBerthShims", "EmulatorCore"],
             swiftSettings: strictSwift),
         .executableTarget(
             name: "berth",
             dependencies: [
-                "StorageCatalog", "Workloads", "StoragePlanner", "EmulatorCore", "EmulatorFUSE",
+                "StorageCatalog", "Workloads", "StoragePlanner", "EmulatorCore", "EmulatorFUSE", "CBerthShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift),

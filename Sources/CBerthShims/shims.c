@@ -5,6 +5,16 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <errno.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+const long berth_UTIME_NOW = UTIME_NOW;
+const long berth_UTIME_OMIT = UTIME_OMIT;
+const short berth_POSIX_SPAWN_SETSID = POSIX_SPAWN_SETSID;
+const short berth_POSIX_SPAWN_SETSIGMASK = POSIX_SPAWN_SETSIGMASK;
+const short berth_POSIX_SPAWN_SETSIGDEF = POSIX_SPAWN_SETSIGDEF;
+
+int berth_exit_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
 ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t len) {
     return copy_file_range(fd_in, NULL, fd_out, NULL, len, 0);

@@ -164,7 +164,7 @@ public enum MountServer {
     /// many are stacked there; `DeadMounts.state` says why it asks statvfs rather than stat.
     static func prepareMountpoint(_ path: String) throws(MountError) {
         for _ in 0..<DeadMounts.maximumStacked where DeadMounts.state(of: path) == .disconnected {
-            umount2(path, 2 /* MNT_DETACH */)
+            umount2(path, Int32(MNT_DETACH))
         }
         var st = stat()
         guard stat(path, &st) == 0 else { throw .mountpoint(path, errno: errno) }

@@ -1,4 +1,5 @@
 import CFuse3
+import CBerthShims
 import EmulatorCore
 import Glibc
 import Synchronization
@@ -370,8 +371,7 @@ enum Operations {
             if code != 0 { return fuse_reply_err(req, code).discard() }
         }
         if toSet & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME) != 0 {
-            // UTIME_NOW and UTIME_OMIT (bits/stat.h), which Swift does not import.
-            let now = (1 << 30) - 1, omit = (1 << 30) - 2
+            let now = berth_UTIME_NOW, omit = berth_UTIME_OMIT
             var times = [timespec(tv_sec: 0, tv_nsec: omit), timespec(tv_sec: 0, tv_nsec: omit)]
             if toSet & FUSE_SET_ATTR_ATIME_NOW != 0 { times[0].tv_nsec = now }
             else if toSet & FUSE_SET_ATTR_ATIME != 0 { times[0] = attr.pointee.st_atim }

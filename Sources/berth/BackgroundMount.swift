@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBerthShims
 import EmulatorCore
 import Foundation
 #if canImport(Glibc)
@@ -51,9 +52,7 @@ enum BackgroundMount {
         sigemptyset(&mask)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setsigmask(&attributes, &mask)
-        // POSIX_SPAWN_SETSID (0x80, glibc 2.26+) | POSIX_SPAWN_SETSIGMASK (0x08) | POSIX_SPAWN_SETSIGDEF
-        // (0x04): glibc's values, which Swift does not import.
-        posix_spawnattr_setflags(&attributes, 0x80 | 0x08 | 0x04)
+        posix_spawnattr_setflags(&attributes, berth_POSIX_SPAWN_SETSID | berth_POSIX_SPAWN_SETSIGMASK | berth_POSIX_SPAWN_SETSIGDEF)
         let argv: [UnsafeMutablePointer<CChar>?] = argumentVector.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var child: pid_t = 0
@@ -75,7 +74,7 @@ enum BackgroundMount {
         if got >= 5, String(decoding: buffer.prefix(5), as: UTF8.self) == "ready" { return child }
         var status: Int32 = 0
         waitpid(child, &status, 0)
-        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 1
+        let code = max(berth_exit_status(status), 1)
         throw ExitCode(code == 0 ? 1 : code)
     }
 

@@ -168,7 +168,7 @@ struct ContainmentMountTests {
     @Test func dfShowsNoMoreRoomThanTheBackingDiskHas() throws {
         let scratch = try Scratch()
         defer {
-            umount2(scratch.backing, 2)
+            umount2(scratch.backing, Int32(MNT_DETACH))
             scratch.remove()
         }
         #expect(Glibc.mount("berth-small", scratch.backing, "tmpfs", 0, "size=16m") == 0)

@@ -15,4 +15,16 @@ ssize_t berth_fgetxattr(int fd, const char *name, void *value, size_t size);
 int berth_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
 /// The id of the mount `fd` is on (statx STATX_MNT_ID, Linux 5.8): 0, or -1 with errno set.
 int berth_mount_id(int fd, unsigned long long *id);
+
+// Named constants that Swift's Glibc module leaves out (expression macros, or behind _GNU_SOURCE),
+// given their values by the C compiler in shims.c rather than spelled as literals in Swift.
+/// utimensat(2)'s tv_nsec values: set to now, leave alone.
+extern const long berth_UTIME_NOW;
+extern const long berth_UTIME_OMIT;
+/// posix_spawnattr_setflags(3) flags (POSIX_SPAWN_SETSID needs _GNU_SOURCE).
+extern const short berth_POSIX_SPAWN_SETSID;
+extern const short berth_POSIX_SPAWN_SETSIGMASK;
+extern const short berth_POSIX_SPAWN_SETSIGDEF;
+/// wait(2)'s status: the exit status when the child exited, else -1.
+int berth_exit_status(int status);
 #endif
