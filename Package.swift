@@ -63,9 +63,11 @@ let package = Package(
         .testTarget(name: "PlannerTests", dependencies: ["StorageCatalog", "Workloads", "StoragePlanner"], swiftSettings: strictSwift),
         .testTarget(name: "EmulatorCoreTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strictSwift),
         .testTarget(
-            name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims"], exclude: ["Scripts"],
+            name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport"], exclude: ["Scripts"],
             swiftSettings: strictSwift),
-        .testTarget(name: "CLITests", dependencies: ["StoragePlanner"], swiftSettings: strictSwift),
+        .testTarget(name: "CLITests", dependencies: ["StoragePlanner", "BerthTestSupport"], swiftSettings: strictSwift),
+        // What the test targets share: finding the built binary.
+        .target(name: "BerthTestSupport", path: "Tests/BerthTestSupport", swiftSettings: strictSwift),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,9 +1,10 @@
+import BerthTestSupport
 import Foundation
 import Testing
 
 /// End-to-end: the built `berth` binary, as users and scripts run it.
 @Suite struct CLITests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = BuiltBinary.packageRoot
 
     struct Run {
         var status: Int32
@@ -11,20 +12,7 @@ import Testing
         var stderr: String
     }
 
-    /// `berth` sits next to the test bundle in the build products directory.
-    static func berthBinary() throws -> URL {
-        var dir = Bundle.main.bundleURL
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("berth")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        for config in ["debug", "release"] {
-            let candidate = root.appendingPathComponent(".build/\(config)/berth")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "berth binary next to \(Bundle.main.bundleURL.path)"])
-    }
+    static func berthBinary() throws -> URL { try BuiltBinary.berth() }
 
     static func berth(_ arguments: String...) throws -> Run {
         let process = Process()

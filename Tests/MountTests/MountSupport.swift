@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -7,12 +8,10 @@ import Glibc
 let canMount = geteuid() == 0 && FileManager.default.fileExists(atPath: "/dev/fuse")
 
 enum MountTestError: Error, CustomStringConvertible {
-    case berthNotFound(String)
     case notReady(String)
 
     var description: String {
         switch self {
-        case .berthNotFound(let near): "no built berth binary next to \(near); run swift build first"
         case .notReady(let detail): "the mount did not become ready: \(detail)"
         }
     }
@@ -47,18 +46,9 @@ final class ServedMount {
     let mountpoint: String
     private let stderrPipe = Pipe()
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = BuiltBinary.packageRoot
 
-    /// `berth` is built next to the test bundle (`.build/<config>/`).
-    static func berthBinary() throws -> URL {
-        var dir = Bundle.main.bundleURL
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("berth")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        throw MountTestError.berthNotFound(Bundle.main.bundleURL.path)
-    }
+    static func berthBinary() throws -> URL { try BuiltBinary.berth() }
 
     /// Starts serving and returns once the mount answers (the server writes "ready" to its stdout).
     /// `softOpenFileLimit`: start the server with that soft RLIMIT_NOFILE, as a shell with `ulimit -n` would.

@@ -47,9 +47,15 @@ import Workloads
         #expect(efs["rootDirectory"] == nil)  // must be omitted with an access point
         #expect(d.placeholders.contains { $0.placeholder == "<EFS_FILE_SYSTEM_ID>" })
         #expect(!d.placeholders.contains { $0.placeholder == "<IMAGE>" })
-        guard case .array(let containers) = try #require(d.taskDefinition["containerDefinitions"]) else { return }
+        guard case .array(let containers) = try #require(d.taskDefinition["containerDefinitions"]) else {
+            Issue.record("containerDefinitions is not an array")
+            return
+        }
         #expect(containers.first?["image"] == "repo/cms:1")
-        guard case .array(let mounts) = try #require(containers.first?["mountPoints"]) else { return }
+        guard case .array(let mounts) = try #require(containers.first?["mountPoints"]) else {
+            Issue.record("mountPoints is not an array")
+            return
+        }
         #expect(mounts.first?["sourceVolume"] == (try volume(d))["name"])
         #expect(mounts.first?["containerPath"] == "/data")
     }
@@ -70,11 +76,17 @@ import Workloads
 
     @Test func readOnlyEBSFansOutFromASnapshot() throws {
         let d = try draft("reference-data.yaml")
-        guard case .array(let list) = try #require(d.volumeConfigurations) else { return }
+        guard case .array(let list) = try #require(d.volumeConfigurations) else {
+            Issue.record("volumeConfigurations is not an array")
+            return
+        }
         #expect(list.first?["managedEBSVolume"]?["snapshotId"] == "<EBS_SNAPSHOT_ID>")
         #expect(d.taskDefinition["runtimePlatform"]?["cpuArchitecture"] == "ARM64")
         guard case .array(let containers) = try #require(d.taskDefinition["containerDefinitions"]),
-              case .array(let mounts) = try #require(containers.first?["mountPoints"]) else { return }
+              case .array(let mounts) = try #require(containers.first?["mountPoints"]) else {
+            Issue.record("containerDefinitions or its mountPoints is not an array")
+            return
+        }
         #expect(mounts.first?["readOnly"] == true)
     }
 
@@ -94,7 +106,10 @@ import Workloads
         let d = try draft(file)
         #expect(d.service == service)
         let host = try #require(try volume(d)["host"])
-        guard case .string(let path) = try #require(host["sourcePath"]) else { return }
+        guard case .string(let path) = try #require(host["sourcePath"]) else {
+            Issue.record("host.sourcePath is not a string")
+            return
+        }
         #expect(path.hasPrefix("/mnt/berth/"))
         #expect(d.notes.contains { $0.contains(path) && $0.contains("mount") })
         #expect(d.taskDefinition["requiresCompatibilities"] == ["EC2"])
