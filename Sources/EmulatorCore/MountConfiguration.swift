@@ -1,3 +1,4 @@
+public import StorageCatalog
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,7 @@ public struct MountConfiguration: Sendable {
     /// One of the service identifiers of workload-profile.md (`ebs`, `efs`, `fsx-lustre`, `fsx-windows`,
     /// `fsx-openzfs`, `fsx-ontap`). The mount's subtype is `berth-<serviceType>` (`df -PT` shows
     /// `fuse.berth-efs`).
-    public var serviceType: String
+    public var serviceType: ServiceID
     /// Absolute path of the directory holding the volume's data.
     public var backingDirectory: String
     /// Absolute path of the directory the volume is mounted on.
@@ -38,7 +39,7 @@ public struct MountConfiguration: Sendable {
     public var extendedAttributes: Bool
 
     public init(
-        volumeID: String, serviceType: String, backingDirectory: String, mountpoint: String,
+        volumeID: String, serviceType: ServiceID, backingDirectory: String, mountpoint: String,
         readOnly: Bool = false, capacityBytes: UInt64? = nil, sharedStateDirectory: String,
         cachePolicy: CachePolicy? = nil, reachability: any Reachability = AlwaysReachable(),
         nameRules: (any NameRules)? = nil, allowOtherUsers: Bool = MountSharing.otherUsersAllowed,
@@ -62,25 +63,21 @@ public struct MountConfiguration: Sendable {
     /// lists named attributes as unsupported), and Linux carries extended attributes over NFS from 4.2 on
     /// (RFC 8276): on an EFS mount they answer EOPNOTSUPP (as reported in noobaa/noobaa-core#7843).
     /// The other services keep what the backing file system does.
-    public static func hasExtendedAttributes(serviceType type: String) -> Bool {
-        type != "efs"
+    public static func hasExtendedAttributes(serviceType type: ServiceID) -> Bool {
+        type != .efs
     }
 
     /// FSx for Windows File Server serves NTFS over SMB, so its new names follow Windows's rules (seed
     /// §Amazon FSx für Windows File Server); every other service is POSIX.
-    public static func defaultNameRules(forServiceType type: String) -> any NameRules {
-        type == "fsx-windows" ? WindowsNameRules() : POSIXNameRules()
+    public static func defaultNameRules(forServiceType type: ServiceID) -> any NameRules {
+        type == .fsxWindows ? WindowsNameRules() : POSIXNameRules()
     }
-
-    /// The six service identifiers this layer knows (workload-profile.md §Services).
-    public static let serviceTypes: Set<String> = ["ebs", "efs", "fsx-lustre", "fsx-windows", "fsx-openzfs", "fsx-ontap"]
 
     /// Problems that make the configuration unusable, each with a message for people.
     public func validate() throws(MountConfigurationError) {
         if volumeID.isEmpty || !volumeID.utf8.allSatisfy(Self.isIDByte) {
             throw .invalidVolumeID(volumeID)
         }
-        if !Self.serviceTypes.contains(serviceType) { throw .unknownServiceType(serviceType) }
         for (role, path) in [("backing directory", backingDirectory), ("mountpoint", mountpoint),
                              ("shared state directory", sharedStateDirectory)] {
             guard path.hasPrefix("/") else { throw .notAbsolute(role: role, path: path) }
@@ -102,7 +99,6 @@ public struct MountConfiguration: Sendable {
 
 public enum MountConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidVolumeID(String)
-    case unknownServiceType(String)
     case notAbsolute(role: String, path: String)
     case mountpointIsBacking(String)
     case zeroCapacity
@@ -110,8 +106,6 @@ public enum MountConfigurationError: Error, Equatable, Sendable, CustomStringCon
     public var description: String {
         switch self {
         case .invalidVolumeID(let id): "invalid volume id \"\(id)\": use letters, digits, '-', '_' and '.'"
-        case .unknownServiceType(let type):
-            "unknown volume type \"\(type)\"; expected one of \(MountConfiguration.serviceTypes.sorted().joined(separator: ", "))"
         case .notAbsolute(let role, let path): "the \(role) must be an absolute path, got \"\(path)\""
         case .mountpointIsBacking(let path): "the mountpoint \(path) is the volume's own backing directory"
         case .zeroCapacity: "a volume's capacity must be more than 0 bytes"
@@ -131,8 +125,8 @@ public enum CachePolicy: String, Sendable, CaseIterable {
     case shared
 
     /// EBS is exclusive; every file service is shared.
-    public static func `default`(forServiceType type: String) -> CachePolicy {
-        type == "ebs" ? .exclusive : .shared
+    public static func `default`(forServiceType type: ServiceID) -> CachePolicy {
+        type == .ebs ? .exclusive : .shared
     }
 }
 

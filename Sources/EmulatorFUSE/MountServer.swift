@@ -72,7 +72,7 @@ public enum MountServer {
             userdata.release()
         }
 
-        var options = "fsname=\(configuration.volumeID),subtype=berth-\(configuration.serviceType)"
+        var options = "fsname=\(configuration.volumeID),subtype=berth-\(configuration.serviceType.rawValue)"
         // default_permissions: the kernel checks modes and ownership as a local filesystem would;
         // allow_other: tasks and container runtimes run as other users than the one mounting; only
         // where fusermount3 would accept it (MountSharing), since it refuses the whole mount otherwise.

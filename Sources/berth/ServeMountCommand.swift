@@ -1,6 +1,7 @@
 import ArgumentParser
 import EmulatorCore
 import EmulatorFUSE
+import StorageCatalog
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,7 @@ struct ServeMountCommand: ParsableCommand {
     @Option(help: "Directory holding the volume's data.") var backing: String
     @Option(help: "Directory to mount the volume on.") var mountpoint: String
     @Option(name: .customLong("volume-id"), help: "Volume id (vol-… or fs-…); the mount's fsname.") var volumeID: String
-    @Option(help: "Service type: ebs, efs, fsx-lustre, fsx-windows, fsx-openzfs, fsx-ontap.") var type: String
+    @Option(help: "Service type: ebs, efs, fsx-lustre, fsx-windows, fsx-openzfs, fsx-ontap.") var type: ServiceID
     @Option(name: .customLong("shared-state"), help: "Per-volume directory all mounts of the volume share.")
     var sharedState: String
     @Flag(name: .customLong("read-only"), help: "Refuse every change with EROFS.") var readOnly = false

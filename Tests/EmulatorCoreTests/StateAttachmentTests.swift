@@ -301,7 +301,7 @@ import Testing
         #expect(configuration.backingDirectory == sandbox.stateDirectory.dataDirectory(volume.id))
         #expect(configuration.sharedStateDirectory == sandbox.stateDirectory.sharedDirectory(volume.id))
         #expect(configuration.readOnly && configuration.capacityBytes == 100 << 30)
-        #expect(configuration.serviceType == "fsx-openzfs" && configuration.mountpoint == sandbox.mountpoint("1"))
+        #expect(configuration.serviceType == .fsxOpenZFS && configuration.mountpoint == sandbox.mountpoint("1"))
         #expect(throws: Never.self) { try configuration.validate() }
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import EmulatorCore
+import StorageCatalog
 
 @Suite struct WindowsNamesTests {
     @Test(arguments: ["CON", "con", "Nul", "nul.txt", "NUL.tar.gz", "com1", "LPT9.log", "AUX ", "PRN .txt", "COM¹"])
@@ -60,13 +61,13 @@ import Testing
     }
 
     @Test func mountsOfFSxForWindowsUseWindowsRulesAndOthersPOSIX() {
-        let windows = MountConfiguration.defaultNameRules(forServiceType: "fsx-windows")
+        let windows = MountConfiguration.defaultNameRules(forServiceType: .fsxWindows)
         #expect(windows.checksNames)
         #expect(ruleErrno(windows, Array("nul.txt".utf8)) == EINVAL)
         #expect(ruleErrno(windows, Array("a:b".utf8)) == EINVAL)
         #expect(ruleErrno(windows, [0x66, 0xFF, 0x66]) == EINVAL, "bytes that are not UTF-8 have no Windows spelling")
         #expect(ruleErrno(windows, Array("Report.TXT".utf8)) == nil)
-        for type in ["ebs", "efs", "fsx-lustre", "fsx-openzfs", "fsx-ontap"] {
+        for type in ServiceID.allCases where type != .fsxWindows {
             let rules = MountConfiguration.defaultNameRules(forServiceType: type)
             #expect(!rules.checksNames, "\(type) is POSIX")
             #expect(ruleErrno(rules, Array("nul.txt".utf8)) == nil)

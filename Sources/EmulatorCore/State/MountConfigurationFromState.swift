@@ -5,7 +5,7 @@ extension MountConfiguration {
     public init(volume: Volume, attachment: VolumeAttachment, stateDirectory directory: StateDirectory,
                 reachability: any Reachability = AlwaysReachable()) {
         self.init(
-            volumeID: volume.id.rawValue, serviceType: volume.type.rawValue,
+            volumeID: volume.id.rawValue, serviceType: volume.type,
             backingDirectory: directory.dataDirectory(volume.id), mountpoint: attachment.mountpoint,
             readOnly: attachment.readOnly, capacityBytes: volume.capacityBytes,
             sharedStateDirectory: directory.sharedDirectory(volume.id), reachability: reachability)
