@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Workloads", targets: ["Workloads"]),
         .library(name: "StoragePlanner", targets: ["StoragePlanner"]),
         .library(name: "EmulatorCore", targets: ["EmulatorCore"]),
+        .library(name: "BerthJSON", targets: ["BerthJSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
+        // JSON with its keys in the order written: the one value type every JSON output is built from.
+        .target(name: "BerthJSON", swiftSettings: strictSwift),
         // The service facts, each with its source: the one table the planner and the emulator share.
         .target(name: "StorageCatalog", swiftSettings: strictSwift),
         // The workload-profile contract: model, YAML/JSON loading, located diagnostics.
@@ -31,7 +34,7 @@ let package = Package(
             dependencies: ["StorageCatalog", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSwift),
         // The rules table, the ranking engine, reports and task definitions.
-        .target(name: "StoragePlanner", dependencies: ["StorageCatalog", "Workloads"], swiftSettings: strictSwift),
+        .target(name: "StoragePlanner", dependencies: ["StorageCatalog", "Workloads", "BerthJSON"], swiftSettings: strictSwift),
         // libfuse3, through a shim header that fixes FUSE_USE_VERSION before the include.
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // Linux calls Swift's Glibc module does not import (copy_file_range, xattrs).
@@ -40,7 +43,7 @@ let package = Package(
         .target(
             name: "EmulatorCore",
             dependencies: [
-                "StorageCatalog", "CBerthShims",
+                "StorageCatalog", "CBerthShims", "BerthJSON",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSwift),

@@ -106,23 +106,29 @@ struct DrillCommand: ParsableCommand {
             let mounter = ProcessDrillMounter()
             let cleanup = DrillCleanup(store: store, mounter: mounter, workDirectory: work,
                                        removeWorkDirectory: !keep, failedAZ: plan.failedAZ ?? store.region.zones.first)
-            cleanup.installSignalHandlers()
+            let cancellation = DrillCancellation()
+            DrillSignals.install(cancelling: cancellation)
             defer { cleanup.run() }
 
             let quiet = quiet
-            let drill = AZFailureDrill(store: store, plan: plan, mounter: mounter, workDirectory: work) { step in
+            let drill = AZFailureDrill(store: store, plan: plan, mounter: mounter, workDirectory: work,
+                                       cancellation: cancellation) { step in
                 if !quiet { printError(String(format: "[%7.3fs] ", step.at) + step.action) }
             }
             let report: DrillReport
             do {
                 report = try drill.run()
+            } catch .cancelled {
+                // The deferred clean-up runs on this thread before the exit, as a shell expects: 130 or 143.
+                printError("berth drill: interrupted; unmounting and cleaning up")
+                throw ExitCode(128 + (cancellation.signalNumber ?? SIGINT))
             } catch {
                 printError("berth drill: \(error)")
                 throw ExitStatus.invalidInput
             }
             switch format {
-            case .json: print(DrillJSON.report(report).rendered())
-            case .text: print(DrillText.report(report), terminator: "")
+            case .json: print(report.json.rendered())
+            case .text: print(report.text, terminator: "")
             }
             if keep { printError("kept the drill's directory: \(work)") }
             if !report.passed { throw ExitStatus.drillFailed }
@@ -230,102 +236,20 @@ struct ProcessDrillMounter: DrillMounter {
     }
 }
 
-/// Leaves nothing behind, whether the drill ends, fails or is interrupted: stops the drill's mount
-/// servers, recovers the failed AZ, and removes the private directory.
-final class DrillCleanup: Sendable {
-    let store: StateStore
-    let mounter: ProcessDrillMounter
-    let workDirectory: String
-    let removeWorkDirectory: Bool
-    let failedAZ: String?
-
-    init(store: StateStore, mounter: ProcessDrillMounter, workDirectory: String, removeWorkDirectory: Bool, failedAZ: String?) {
-        self.store = store
-        self.mounter = mounter
-        self.workDirectory = workDirectory
-        self.removeWorkDirectory = removeWorkDirectory
-        self.failedAZ = failedAZ
-    }
-
-    func run() {
-        let attachments = (try? store.listAttachments()) ?? []
-        for attachment in attachments where attachment.mountpoint.hasPrefix(workDirectory + "/") {
-            try? mounter.unmount(attachment.mountpoint, stateDirectory: store.directory)
-        }
-        if let failedAZ { _ = try? store.setAZFailed(failedAZ, false) }
-        // Not entering a mount point that failed to unmount: the volume behind it is not the drill's to delete.
-        if removeWorkDirectory { try? TreeRemover.removeTree(at: workDirectory) }
-    }
-
-    /// Ctrl-C or SIGTERM: clean up, then exit 130 or 143 as a shell expects.
-    func installSignalHandlers() {
+/// SIGINT and SIGTERM during a drill only ask it to stop (`DrillCancellation`); the drill's own thread
+/// then cleans up once, in order, before the process exits. (Cleaning up from the handler's queue while
+/// the drill's own clean-up ran raced it.)
+enum DrillSignals {
+    static func install(cancelling cancellation: DrillCancellation) {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [self] in
-                printError("berth drill: interrupted; unmounting and cleaning up")
-                run()
-                exit(128 + signalNumber)
-            }
+            source.setEventHandler { cancellation.request(signalNumber: signalNumber) }
             source.resume()
-            Self.sources.append(source)
+            sources.append(source)
         }
     }
 
-    /// Kept alive for the process's life; appended to only by `installSignalHandlers`, on the main thread.
+    /// Kept alive for the process's life; appended to only here, on the main thread.
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
-}
-
-enum DrillJSON {
-    /// The contract's keys first (emulator.md §Drills), then Berth's additions.
-    static func report(_ r: DrillReport) -> JSONValue {
-        .object([
-            ("type", .string(r.type.rawValue)),
-            ("failedAZ", .string(r.failedAZ)),
-            ("failoverAZ", .string(r.failoverAZ)),
-            ("recordsWritten", .int(r.recordsWritten)),
-            ("recordsRecovered", .int(r.recordsRecovered)),
-            ("recordsLost", .int(r.recordsLost)),
-            ("recoveryPointSeconds", .double(r.recoveryPointSeconds)),
-            ("recoveryTimeSeconds", r.recoveryTimeSeconds.map(JSONValue.double) ?? .null),
-            ("corruptRecords", .int(r.corruptRecords)),
-            ("steps", .array(r.steps.map { .object([("at", .double($0.at)), ("action", .string($0.action))]) })),
-            ("recovery", .string(r.recovery)),
-            ("failedAtSeconds", .double(r.failedAtSeconds)),
-            ("restoredSnapshotAtSeconds", r.restoredSnapshotAtSeconds.map(JSONValue.double) ?? .null),
-            ("snapshotsTaken", .int(r.snapshotsTaken)),
-            ("recordsWrittenAfterRecovery", .int(r.recordsWrittenAfterRecovery)),
-            ("workloadExitStatus", r.workloadExitStatus.map { .int(Int($0)) } ?? .null),
-            ("recoveryCheckExitStatus", r.recoveryCheckExitStatus.map { .int(Int($0)) } ?? .null),
-            ("passed", .bool(r.passed)),
-        ])
-    }
-}
-
-enum DrillText {
-    static func report(_ r: DrillReport) -> String {
-        var out = "AZ failure drill: \(r.type.rawValue), \(r.failedAZ) failed, recovered into \(r.failoverAZ)\n"
-        var rows: [(String, String)] = [
-            ("recovery", r.recovery),
-            ("records written", "\(r.recordsWritten) (acknowledged: written and fsynced in \(r.failedAZ))"),
-            ("records recovered", "\(r.recordsRecovered)"),
-            ("records lost", "\(r.recordsLost)"),
-            ("recovery point", String(format: "%.3f s of acknowledged writes lost", r.recoveryPointSeconds)),
-        ]
-        if let seconds = r.recoveryTimeSeconds {
-            rows.append(("recovery time", String(format: "%.3f s", seconds) + " from the failure to a usable mount in \(r.failoverAZ)"))
-        } else {
-            rows.append(("recovery time", "not reached: no usable mount in \(r.failoverAZ)"))
-        }
-        rows.append(("corrupt records", "\(r.corruptRecords)"))
-        rows.append(("snapshots taken", "\(r.snapshotsTaken)"))
-        rows.append(("written after", "\(r.recordsWrittenAfterRecovery) records in \(r.failoverAZ) after the recovery"))
-        if let status = r.workloadExitStatus { rows.append(("workload exit", "\(status)")) }
-        if let status = r.recoveryCheckExitStatus { rows.append(("recovery check", "exit \(status)")) }
-        rows.append(("result", r.passed ? "passed" : "FAILED"))
-        for (label, value) in rows { out += "  " + label.padding(toLength: 19, withPad: " ", startingAt: 0) + value + "\n" }
-        out += "steps:\n"
-        for step in r.steps { out += String(format: "  %8.3fs  ", step.at) + step.action + "\n" }
-        return out
-    }
 }

@@ -58,9 +58,12 @@ public enum DrillError: Error, Sendable, CustomStringConvertible {
     case invalidPlan(String)
     case state(StateError)
     case mount(String)
+    /// `DrillCancellation.request` was called (the CLI does on SIGINT and SIGTERM).
+    case cancelled
 
     public var description: String {
         switch self {
+        case .cancelled: "cancelled"
         case .invalidPlan(let text): "invalid drill: \(text)"
         case .state(let error): error.description
         case .mount(let text): "mount failed: \(text)"
@@ -122,13 +125,18 @@ public final class AZFailureDrill: Sendable {
     let mounter: any DrillMounter
     let workDirectory: String
     let onStep: @Sendable (DrillStep) -> Void
+    let cancellation: DrillCancellation
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
     private let steps = Mutex<[DrillStep]>([])
 
     /// `workDirectory` gets the mount points `a` and `b`; it must be outside the state directory.
+    /// `cancellation`: once requested, the drill stops at its next wait and `run` throws
+    /// `DrillError.cancelled`; cleaning up (unmounting, recovering the AZ) is the caller's, as after any error.
     public init(store: StateStore, plan: DrillPlan, mounter: any DrillMounter, workDirectory: String,
+                cancellation: DrillCancellation = DrillCancellation(),
                 onStep: @escaping @Sendable (DrillStep) -> Void = { _ in }) {
+        self.cancellation = cancellation
         self.store = store
         self.plan = plan
         self.mounter = mounter
@@ -202,7 +210,7 @@ public final class AZFailureDrill: Sendable {
         var next = start + plan.snapshotEvery
         let failTime = start + plan.failAt
         while next < failTime {
-            sleepUntil(next)
+            try sleepUntil(next)
             let requestedAt = clock.now
             do {
                 let taken = try store.takeSnapshot(of: volume.id, name: "drill-\(snapshotsTaken + 1)")
@@ -215,7 +223,7 @@ public final class AZFailureDrill: Sendable {
             }
             next += plan.snapshotEvery
         }
-        sleepUntil(failTime)
+        try sleepUntil(failTime)
         // The outage takes effect when the flag is set, at the start of setAZFailed.
         let failingAt = clock.now
         try stateCall { () throws(StateError) in _ = try store.setAZFailed(zoneA, true) }
@@ -294,7 +302,7 @@ public final class AZFailureDrill: Sendable {
             let continued = DrillWriter(path: mountB + "/drill.log", interval: plan.recordInterval,
                                         firstSequence: (scan.lastSequence ?? UInt64.max) &+ 1)
             continued.start()
-            sleepUntil(start + plan.duration)
+            try sleepUntil(start + plan.duration)
             continued.stop()
             writtenAfter = continued.acknowledged.count
             step("writer in \(zoneB): \(writtenAfter) records until the end\(continued.firstError.map { ", then \($0)" } ?? "")")
@@ -333,13 +341,15 @@ public final class AZFailureDrill: Sendable {
             .compactMap { $0 }.joined(separator: ", ")
     }
 
-    /// Blocks this thread until `instant` (the drill is synchronous; it runs on its own thread).
-    func sleepUntil(_ instant: ContinuousClock.Instant) {
+    /// Blocks this thread until `instant` (the drill is synchronous; it runs on its own thread), in steps
+    /// of at most 20 ms so that a cancellation is noticed promptly.
+    func sleepUntil(_ instant: ContinuousClock.Instant) throws(DrillError) {
         while true {
+            if cancellation.isRequested { throw .cancelled }
             let left = instant - clock.now
             guard left > .zero else { return }
             let micros = left.components.seconds * 1_000_000 + left.components.attoseconds / 1_000_000_000_000
-            usleep(UInt32(clamping: max(micros, 1)))
+            usleep(UInt32(clamping: min(max(micros, 1), 20_000)))
         }
     }
 

@@ -1,0 +1,58 @@
+public import BerthJSON
+import Foundation
+
+/// The drill report as people and scripts read it: the text `berth drill` prints and the contract's JSON.
+extension DrillReport {
+    /// The contract's keys first (emulator.md §Drills), then Berth's additions.
+    public var json: JSONValue {
+        let r = self
+        return .object([
+            ("type", .string(r.type.rawValue)),
+            ("failedAZ", .string(r.failedAZ)),
+            ("failoverAZ", .string(r.failoverAZ)),
+            ("recordsWritten", .int(r.recordsWritten)),
+            ("recordsRecovered", .int(r.recordsRecovered)),
+            ("recordsLost", .int(r.recordsLost)),
+            ("recoveryPointSeconds", .double(r.recoveryPointSeconds)),
+            ("recoveryTimeSeconds", r.recoveryTimeSeconds.map(JSONValue.double) ?? .null),
+            ("corruptRecords", .int(r.corruptRecords)),
+            ("steps", .array(r.steps.map { .object([("at", .double($0.at)), ("action", .string($0.action))]) })),
+            ("recovery", .string(r.recovery)),
+            ("failedAtSeconds", .double(r.failedAtSeconds)),
+            ("restoredSnapshotAtSeconds", r.restoredSnapshotAtSeconds.map(JSONValue.double) ?? .null),
+            ("snapshotsTaken", .int(r.snapshotsTaken)),
+            ("recordsWrittenAfterRecovery", .int(r.recordsWrittenAfterRecovery)),
+            ("workloadExitStatus", r.workloadExitStatus.map { .int(Int($0)) } ?? .null),
+            ("recoveryCheckExitStatus", r.recoveryCheckExitStatus.map { .int(Int($0)) } ?? .null),
+            ("passed", .bool(r.passed)),
+        ])
+    }
+
+    /// A table of the figures, then the steps.
+    public var text: String {
+        let r = self
+        var out = "AZ failure drill: \(r.type.rawValue), \(r.failedAZ) failed, recovered into \(r.failoverAZ)\n"
+        var rows: [(String, String)] = [
+            ("recovery", r.recovery),
+            ("records written", "\(r.recordsWritten) (acknowledged: written and fsynced in \(r.failedAZ))"),
+            ("records recovered", "\(r.recordsRecovered)"),
+            ("records lost", "\(r.recordsLost)"),
+            ("recovery point", String(format: "%.3f s of acknowledged writes lost", r.recoveryPointSeconds)),
+        ]
+        if let seconds = r.recoveryTimeSeconds {
+            rows.append(("recovery time", String(format: "%.3f s", seconds) + " from the failure to a usable mount in \(r.failoverAZ)"))
+        } else {
+            rows.append(("recovery time", "not reached: no usable mount in \(r.failoverAZ)"))
+        }
+        rows.append(("corrupt records", "\(r.corruptRecords)"))
+        rows.append(("snapshots taken", "\(r.snapshotsTaken)"))
+        rows.append(("written after", "\(r.recordsWrittenAfterRecovery) records in \(r.failoverAZ) after the recovery"))
+        if let status = r.workloadExitStatus { rows.append(("workload exit", "\(status)")) }
+        if let status = r.recoveryCheckExitStatus { rows.append(("recovery check", "exit \(status)")) }
+        rows.append(("result", r.passed ? "passed" : "FAILED"))
+        for (label, value) in rows { out += "  " + label.padding(toLength: 19, withPad: " ", startingAt: 0) + value + "\n" }
+        out += "steps:\n"
+        for step in r.steps { out += String(format: "  %8.3fs  ", step.at) + step.action + "\n" }
+        return out
+    }
+}
