@@ -147,8 +147,11 @@ struct CapacityMountTests {
             #expect(link(m + "/a", m + "/b") == 0)
             #expect(unlink(m + "/b") == 0)
             #expect(dfUsed(m) == blocks, "removing one of two names frees nothing")
-            // A second name made on the backing store: the kernel has never seen it, so the open below
-            // is a FUSE create with O_TRUNC of an existing file with two links.
+            // A second name made on the backing store after the kernel cached its absence (an exclusive
+            // volume's negative entry): the open below is a FUSE create, with O_TRUNC, of an existing
+            // file with two links, as when another client makes the name between a lookup and a create.
+            var st = stat()
+            #expect(stat(m + "/c", &st) == -1 && errno == ENOENT)
             #expect(link(scratch.backing + "/a", scratch.backing + "/c") == 0)
             let fd = open(m + "/c", O_CREAT | O_TRUNC | O_WRONLY, 0o644)
             #expect(fd >= 0)
@@ -163,7 +166,7 @@ struct CapacityMountTests {
     }
 
     @Test func aWriterRacingOTruncLeavesTheCounterEqualToARescan() throws {
-        try withVolume(type: "fsx-openzfs") { scratch, mount in
+        try withVolume { scratch, mount in
             let m = mount.mountpoint
             #expect(writeFile(m + "/f", Array(repeating: 1, count: 4096)) == 0)
             let writer = open(m + "/f", O_WRONLY | O_APPEND)
@@ -178,7 +181,10 @@ struct CapacityMountTests {
                 if round % 2 == 0 {
                     close(open(m + "/f", O_WRONLY | O_TRUNC))
                 } else {
-                    // A create with O_TRUNC of a name the kernel never saw, a second link of the file.
+                    // A create with O_TRUNC of a second link of the file, made behind the kernel's
+                    // cached absence of the name (see oTruncOfAHardLinkedFileFreesItsBlocksOnce).
+                    var st = stat()
+                    _ = stat(m + "/t\(round)", &st)
                     link(scratch.backing + "/f", scratch.backing + "/t\(round)")
                     close(open(m + "/t\(round)", O_CREAT | O_WRONLY | O_TRUNC, 0o644))
                 }
