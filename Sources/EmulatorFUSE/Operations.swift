@@ -186,7 +186,7 @@ enum Operations {
             // A clone's file still shared with its snapshot: copied out before the kernel gets an inode
             // through which it could be changed.
             close(fd)
-            code = sharing.copyUpIfShared(in: parent.fd, name: name)
+            code = copyUp(fs, sharing, parent, name)
             if code != 0 { return code }
             fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
             if fd < 0 { return errno }
@@ -247,6 +247,21 @@ enum Operations {
     }
 
     // MARK: - Capacity (the rules are VolumeUsage's, CapacityLedger.swift; these apply them)
+
+    /// Copies a clone's file `name` out of its snapshot if it is still shared (`CloneSharing`), under
+    /// the capacity rule: the copy takes the shared file's place in the volume, so the counter moves by
+    /// the difference of their blocks (a copy may hold a sparse file's holes as blocks). 0 or an errno.
+    static func copyUp(_ fs: MountFileSystem, _ sharing: CloneSharing, _ directory: Inode, _ name: UnsafePointer<CChar>) -> Int32 {
+        guard let usage = fs.usage else { return sharing.copyUpIfShared(in: directory.fd, name: name) }
+        return withNamedFile(fs, directory, name) { shared, _ in
+            let code = sharing.copyUpIfShared(in: directory.fd, name: name)
+            var st = stat()
+            if code == 0, let shared, fstatat(directory.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
+                usage.settle(usage.unreserved(shared), after: Allocation(st))
+            }
+            return code
+        }
+    }
 
     /// Makes a change of the blocks of the file `fd` refers to (`key`) under the capacity rule: under
     /// its size lock, measured before, `reserve` takes what it may need (nil: ENOSPC, nothing
@@ -582,7 +597,7 @@ enum Operations {
         }
         if let sharing = fs.cloneSharing {
             // O_CREAT on an existing name opens it without a lookup: copy it out of the snapshot first.
-            let code = sharing.copyUpIfShared(in: parent.fd, name: name)
+            let code = copyUp(fs, sharing, parent, name)
             if code != 0 { return (-1, code) }
         }
         let asked = nameBytes(name)
