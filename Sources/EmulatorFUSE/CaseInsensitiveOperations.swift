@@ -69,11 +69,18 @@ extension Operations {
     /// `unlinkat` `flags`, releasing what capacity it frees. Returns 0 or an errno.
     static func removeEntry(_ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>, flags: Int32) -> Int32 {
         let remove = { (actual: UnsafePointer<CChar>) -> Int32 in
-            let freed = fs.usage == nil || flags != 0 ? nil : freedBytes(parent, actual)
-            if unlinkat(parent.fd, actual, flags) != 0 { return errno }
-            nameRemoved(fs)
-            if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
-            return 0
+            guard let usage = fs.usage, flags == 0 else {
+                if unlinkat(parent.fd, actual, flags) != 0 { return errno }
+                nameRemoved(fs)
+                return 0
+            }
+            // The file loses a name under its size lock: its last one frees its blocks.
+            return withNamedFile(fs, parent, actual) { victim, _ in
+                if unlinkat(parent.fd, actual, flags) != 0 { return errno }
+                nameRemoved(fs)
+                if let victim { usage.removedName(of: victim) }
+                return 0
+            }
         }
         guard let folding = fs.caseFolding else { return remove(name) }
         let asked = nameBytes(name)

@@ -11,9 +11,6 @@ final class Inode: Sendable {
     let isRegular: Bool
     /// The kernel's lookup count; changed only under the inode table's lock.
     let lookups = Atomic<UInt64>(0)
-    /// Serialises size changes (write, truncate, fallocate) when capacity is enforced, so that a
-    /// reservation is computed from a size no other thread of this mount is changing.
-    let sizeLock = Mutex(())
     /// What this mount saw of the file at its last open (shared cache policy).
     let lastOpen = Mutex(CacheStamp?.none)
     /// Set once any owner took a record lock through this inode, so flush and release skip the lock
@@ -332,6 +329,22 @@ final class MountFileSystem: Sendable {
         return name.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
             configuration.nameRules.refusal(forNewName: UnsafeBufferPointer(start: bytes, count: length)) ?? 0
         }
+    }
+
+    /// Serialise changes of a file's blocks (write, truncate, fallocate, O_TRUNC, removing a name)
+    /// when capacity is enforced, so that each is measured before and after with no other change of
+    /// that file by this mount in between (`VolumeUsage.settle`). By backing identity, not by `Inode`:
+    /// a file reached through several spellings, or only by name (a create, an unlink), is one file.
+    private let sizeLocks: [SizeLock] = (0..<64).map { _ in SizeLock() }
+
+    final class SizeLock: Sendable {
+        let mutex = Mutex(())
+    }
+
+    /// Runs `body` holding the size lock of the backing file `key`.
+    func withSizeLock<T: Sendable>(_ key: InodeKey, _ body: () -> T) -> T {
+        let stripe = Int(truncatingIfNeeded: (key.inode ^ key.device &* 0x9E37_79B9_7F4A_7C15) % UInt64(sizeLocks.count))
+        return sizeLocks[stripe].mutex.withLock { _ in body() }
     }
 
     /// Whether a new inode may be created: not when a provisioned volume is full.

@@ -146,10 +146,12 @@ enum Operations {
         strncmp(name, "system.posix_acl_", 17) == 0
     }
 
-    /// Like `beginNameChange`, for a new entry called `name`: the name rules and, on a full provisioned
-    /// volume, ENOSPC.
-    static func beginNewEntry(_ req: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?)
-        -> (MountFileSystem, Inode, UnsafePointer<CChar>)?
+    /// Like `beginNameChange`, for a new entry called `name`: the name rules and, when it makes a new
+    /// inode (create, mkdir, mknod, symlink) on a full provisioned volume, ENOSPC. A rename or a link
+    /// allocates nothing (`makesInode` false) and is never refused for lack of room: on a full volume
+    /// they are what frees it (log rotation, clean-up).
+    static func beginNewEntry(_ req: fuse_req_t?, _ parent: fuse_ino_t, _ name: UnsafePointer<CChar>?,
+                              makesInode: Bool = true) -> (MountFileSystem, Inode, UnsafePointer<CChar>)?
     {
         guard let (fs, inode) = beginNameChange(req, parent) else { return nil }
         guard let name, !isDotOrDotDot(name) else {
@@ -161,7 +163,7 @@ enum Operations {
             fuse_reply_err(req, refusal)
             return nil
         }
-        if !fs.mayCreateInode {
+        if makesInode && !fs.mayCreateInode {
             fuse_reply_err(req, ENOSPC)
             return nil
         }
@@ -185,7 +187,7 @@ enum Operations {
             // A clone's file still shared with its snapshot: copied out before the kernel gets an inode
             // through which it could be changed.
             close(fd)
-            code = sharing.copyUpIfShared(in: parent.fd, name: name)
+            code = copyUp(fs, sharing, parent, name)
             if code != 0 { return code }
             fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
             if fd < 0 { return errno }
@@ -245,13 +247,56 @@ enum Operations {
         }
     }
 
-    /// Size and link count of `name` under `parent` before it is removed or replaced: what the
-    /// capacity counter gets back (the last link of a regular file frees its length).
-    static func freedBytes(_ parent: Inode, _ name: UnsafePointer<CChar>) -> (UInt64, InodeKey)? {
+    // MARK: - Capacity (the rules are VolumeUsage's, CapacityLedger.swift; these apply them)
+
+    /// Copies a clone's file `name` out of its snapshot if it is still shared (`CloneSharing`), under
+    /// the capacity rule: the copy takes the shared file's place in the volume, so the counter moves by
+    /// the difference of their blocks (a copy may hold a sparse file's holes as blocks). 0 or an errno.
+    static func copyUp(_ fs: MountFileSystem, _ sharing: CloneSharing, _ directory: Inode, _ name: UnsafePointer<CChar>) -> Int32 {
+        guard let usage = fs.usage else { return sharing.copyUpIfShared(in: directory.fd, name: name) }
+        return withNamedFile(fs, directory, name) { shared, _ in
+            let code = sharing.copyUpIfShared(in: directory.fd, name: name)
+            var st = stat()
+            if code == 0, let shared, fstatat(directory.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
+                usage.settle(usage.unreserved(shared), after: Allocation(st))
+            }
+            return code
+        }
+    }
+
+    /// Makes a change of the blocks of the file `fd` refers to (`key`) under the capacity rule: under
+    /// its size lock, measured before, `reserve` takes what it may need (nil: ENOSPC, nothing
+    /// changed), `change` runs (0 or an errno), measured after, settled. Returns `change`'s result.
+    static func changeBlocks(_ fs: MountFileSystem, _ usage: VolumeUsage, _ key: InodeKey, measuring fd: Int32,
+                             reserve: (Allocation) -> CapacityReservation?,
+                             _ change: (CapacityReservation) -> Int32) -> Int32 {
+        fs.withSizeLock(key) {
+            guard let before = Allocation(fd: fd) else { return errno }
+            guard let reservation = reserve(before) else { return ENOSPC }
+            let code = change(reservation)
+            usage.settle(reservation, after: Allocation(fd: fd))
+            return code
+        }
+    }
+
+    /// Runs `body` on the entry `name` in `directory` (a removal, a replacement, an open with O_TRUNC)
+    /// holding the size lock of the regular file it names, with that file as measured under the lock
+    /// and its identity; nil for anything else (nothing, a directory, a file another mount replaced
+    /// in between).
+    static func withNamedFile(_ fs: MountFileSystem, _ directory: Inode, _ name: UnsafePointer<CChar>,
+                              _ body: (Allocation?, InodeKey?) -> Int32) -> Int32 {
         var st = stat()
-        guard fstatat(parent.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0,
-              st.st_mode & S_IFMT == S_IFREG, st.st_nlink <= 1 else { return nil }
-        return (UInt64(max(0, st.st_size)), InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
+        guard fstatat(directory.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            return body(nil, nil)
+        }
+        let key = InodeKey(st)
+        return fs.withSizeLock(key) {
+            var now = stat()
+            guard fstatat(directory.fd, name, &now, AT_SYMLINK_NOFOLLOW) == 0, InodeKey(now) == key else {
+                return body(nil, nil)
+            }
+            return body(Allocation(now), key)
+        }
     }
 
     /// Whether a parked lock wait for `req` must end ungranted, and with which errno: EIO once the
@@ -387,28 +432,15 @@ enum Operations {
         fuse_reply_attr(req, &st, fs.attrTimeout)
     }
 
-    /// truncate/ftruncate with the capacity rule: growing past capacity is ENOSPC and changes nothing.
+    /// truncate/ftruncate with the capacity rule: it allocates nothing (growing makes a hole, as on
+    /// the services' file systems), so it is never ENOSPC; shrinking frees the blocks it drops.
     static func truncate(_ fs: MountFileSystem, _ inode: Inode, handle: Int32?, to size: off_t) -> Int32 {
         func apply() -> Int32 {
             let result = handle.map { ftruncate($0, size) } ?? withProcPath(inode.fd) { Glibc.truncate($0, size) }
             return result == 0 ? 0 : errno
         }
         guard let usage = fs.usage else { return apply() }
-        return inode.sizeLock.withLock { _ in
-            var st = stat()
-            let code = statOf(inode.fd, &st)
-            if code != 0 { return code }
-            let old = UInt64(max(0, st.st_size)), new = UInt64(max(0, size))
-            if new > old {
-                guard usage.reserveAll(new - old) else { return ENOSPC }
-                let result = apply()
-                if result != 0 { usage.release(new - old) }
-                return result
-            }
-            let result = apply()
-            if result == 0 { usage.release(old - new) }
-            return result
-        }
+        return changeBlocks(fs, usage, inode.key, measuring: inode.fd, reserve: { usage.unreserved($0) }) { _ in apply() }
     }
 
     static let readlink: @convention(c) (fuse_req_t?, fuse_ino_t) -> Void = { req, ino in
@@ -448,7 +480,7 @@ enum Operations {
 
     static let link: @convention(c) (fuse_req_t?, fuse_ino_t, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, ino, newParent, newName in
         guard let (fs, target) = beginChange(req, ino) else { return }
-        guard let (_, parent, name) = beginNewEntry(req, newParent, newName) else { return }
+        guard let (_, parent, name) = beginNewEntry(req, newParent, newName, makesInode: false) else { return }
         var st = stat()
         let typeCode = statOf(target.fd, &st)
         if typeCode != 0 { return fuse_reply_err(req, typeCode).discard() }
@@ -472,7 +504,7 @@ enum Operations {
     static let rename: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?, UInt32) -> Void = { req, parent, name, newParent, newName, flags in
         guard let name, !isDotOrDotDot(name) else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, from) = beginNameChange(req, parent) else { return }
-        guard let (_, to, newName) = beginNewEntry(req, newParent, newName) else { return }
+        guard let (_, to, newName) = beginNewEntry(req, newParent, newName, makesInode: false) else { return }
         if let folding = fs.caseFolding {
             let code = renameFolded(fs, folding, from, name, to, newName, flags: flags) { source, target, flags in
                 renameReleasingCapacity(fs, from, source, to, target, flags: flags)
@@ -482,29 +514,32 @@ enum Operations {
         fuse_reply_err(req, renameReleasingCapacity(fs, from, name, to, newName, flags: flags)).discard()
     }
 
-    /// renameat2 with the capacity rule: what the rename replaces frees its length. 0 or an errno.
+    /// renameat2 with the capacity rule: the file it replaces loses a name (its last one frees its
+    /// blocks), unless it swaps (RENAME_EXCHANGE) or the target is a link of the source itself, which
+    /// rename leaves alone. 0 or an errno.
     static func renameReleasingCapacity(_ fs: MountFileSystem, _ from: Inode, _ name: UnsafePointer<CChar>,
                                         _ to: Inode, _ newName: UnsafePointer<CChar>, flags: UInt32) -> Int32 {
-        // What the rename replaces, unless it swaps (RENAME_EXCHANGE) or replaces a link of itself.
-        var freed: (UInt64, InodeKey)?
-        if fs.usage != nil, flags & UInt32(BERTH_RENAME_EXCHANGE) == 0, let replaced = freedBytes(to, newName) {
-            var source = stat()
-            if fstatat(from.fd, name, &source, AT_SYMLINK_NOFOLLOW) == 0,
-               InodeKey(device: UInt64(source.st_dev), inode: UInt64(source.st_ino)) != replaced.1 {
-                freed = replaced
+        let exchange = flags & UInt32(BERTH_RENAME_EXCHANGE) != 0
+        func apply() -> Int32 {
+            let result = flags == 0
+                ? renameat(from.fd, name, to.fd, newName)
+                : berth_renameat2(from.fd, name, to.fd, newName, flags)
+            if result != 0 { return errno }
+            if !exchange {
+                nameMoved(fs, to: to, newName)
+            } else {
+                nameRemoved(fs)
             }
+            return 0
         }
-        let result = flags == 0
-            ? renameat(from.fd, name, to.fd, newName)
-            : berth_renameat2(from.fd, name, to.fd, newName, flags)
-        if result != 0 { return errno }
-        if flags & UInt32(BERTH_RENAME_EXCHANGE) == 0 {
-            nameMoved(fs, to: to, newName)
-        } else {
-            nameRemoved(fs)
+        guard let usage = fs.usage, !exchange else { return apply() }
+        return withNamedFile(fs, to, newName) { victim, key in
+            var source = stat()
+            let sameFile = fstatat(from.fd, name, &source, AT_SYMLINK_NOFOLLOW) == 0 && InodeKey(source) == key
+            let code = apply()
+            if code == 0, let victim, !sameFile { usage.removedName(of: victim) }
+            return code
         }
-        if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
-        return 0
     }
 
     // MARK: - Files
@@ -536,12 +571,25 @@ enum Operations {
     static func createEntry(_ req: fuse_req_t?, _ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
                             flags: Int32, mode: mode_t, _ entry: inout fuse_entry_param) -> (Int32, Int32) {
         func open(_ actual: UnsafePointer<CChar>, _ flags: Int32) -> Int32 {
-            // O_TRUNC on an existing file frees its length.
-            let freed = fs.usage != nil && flags & O_TRUNC != 0 ? freedBytes(parent, actual) : nil
-            let fd = fs.asCaller(req) { openat(parent.fd, actual, flags, mode) }
-            if fd < 0 { return -errno }
-            if let usage = fs.usage, let (bytes, _) = freed { usage.release(bytes) }
-            return fd
+            guard let usage = fs.usage, flags & O_TRUNC != 0 else {
+                let fd = fs.asCaller(req) { openat(parent.fd, actual, flags, mode) }
+                return fd < 0 ? -errno : fd
+            }
+            // O_TRUNC on an existing file frees its blocks, once whatever its number of links (they
+            // share them), under its size lock like any other change of its blocks.
+            var opened: Int32 = -1
+            let code = withNamedFile(fs, parent, actual) { file, key in
+                opened = fs.asCaller(req) { openat(parent.fd, actual, flags, mode) }
+                if opened < 0 { return errno }
+                if let file, let key, let after = Allocation(fd: opened) {
+                    var st = stat()
+                    if fstat(opened, &st) == 0, InodeKey(st) == key {
+                        usage.settle(usage.unreserved(file), after: after)
+                    }
+                }
+                return 0
+            }
+            return code == 0 ? opened : -code
         }
         func finish(_ fd: Int32, _ code: Int32) -> (Int32, Int32) {
             if code != 0 { close(fd) }
@@ -549,7 +597,7 @@ enum Operations {
         }
         if let sharing = fs.cloneSharing {
             // O_CREAT on an existing name opens it without a lookup: copy it out of the snapshot first.
-            let code = sharing.copyUpIfShared(in: parent.fd, name: name)
+            let code = copyUp(fs, sharing, parent, name)
             if code != 0 { return (-1, code) }
         }
         let asked = nameBytes(name)
@@ -590,13 +638,12 @@ enum Operations {
         let openFlags = backingFlags(flags) & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
         let fd: Int32
         if let usage = fs.usage, flags & O_TRUNC != 0 {
-            fd = inode.sizeLock.withLock { _ in
-                var st = stat()
-                let before = statOf(inode.fd, &st) == 0 ? UInt64(max(0, st.st_size)) : 0
-                let fd = fs.reopen(inode, flags: openFlags)
-                if fd >= 0 { usage.release(before) }
-                return fd
+            var opened: Int32 = -1
+            let code = changeBlocks(fs, usage, inode.key, measuring: inode.fd, reserve: { usage.unreserved($0) }) { _ in
+                opened = fs.reopen(inode, flags: openFlags)
+                return opened < 0 ? -opened : 0
             }
+            fd = code == 0 ? opened : -code
         } else {
             fd = fs.reopen(inode, flags: openFlags)
         }
@@ -645,12 +692,23 @@ enum Operations {
         if fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         let size = fuse_buf_size(input)
-        let written: Int
+        var written: Int
         if let usage = fs.usage {
             guard let inode = fs.inodes.inode(ino) else { return fuse_reply_err(req, ESTALE).discard() }
-            written = inode.sizeLock.withLock { _ in
-                writeWithinCapacity(usage, fd: fd, input: input, size: size, offset: offset)
+            // Takes the new blocks the write may need; shortened to what fits (POSIX allows a short
+            // write on a full device), ENOSPC when nothing does.
+            written = 0
+            let start = UInt64(max(0, offset))
+            let code = changeBlocks(fs, usage, inode.key, measuring: fd,
+                                    reserve: { file in
+                usage.reserveWrite(file, offset: start, length: UInt64(size),
+                                   holes: file.holes(fd: fd, offset: start, length: UInt64(size)))
+            }) { reservation in
+                var output = berth_fd_bufvec(Int(reservation.length), fd, offset)
+                written = fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
+                return 0
             }
+            if code != 0 { written = -Int(code) }
         } else {
             var output = berth_fd_bufvec(size, fd, offset)
             written = fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
@@ -660,34 +718,6 @@ enum Operations {
         } else {
             fuse_reply_write(req, written)
         }
-    }
-
-    /// A write that takes the volume at most to its capacity: bytes over the current end of file
-    /// are reserved first; when only some fit, the write is shortened to them (POSIX allows a short
-    /// write on a full device), and when none fit it fails with ENOSPC. Returns bytes written or -errno.
-    static func writeWithinCapacity(_ usage: VolumeUsage, fd: Int32, input: UnsafeMutablePointer<fuse_bufvec>,
-                                    size: Int, offset: off_t) -> Int {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return -Int(errno) }
-        let end = UInt64(offset) + UInt64(size), current = UInt64(max(0, st.st_size))
-        let growth = end > current ? end - current : 0
-        let granted = usage.reserve(upTo: growth)
-        var allowed = size
-        if granted < growth {
-            // Bytes up to the current end cost nothing; beyond it only `granted` fit.
-            let limit = Int64(current) + Int64(granted) - Int64(offset)
-            if limit <= 0 {
-                usage.release(granted)
-                return -Int(ENOSPC)
-            }
-            allowed = Int(min(Int64(size), limit))
-        }
-        var output = berth_fd_bufvec(allowed, fd, offset)
-        let written = fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
-        let newEnd = UInt64(offset) + UInt64(max(0, written))
-        let used = newEnd > current ? newEnd - current : 0
-        if granted > used { usage.release(granted - used) }
-        return written
     }
 
     static let flush: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
@@ -724,23 +754,21 @@ enum Operations {
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode) = beginChange(req, ino) else { return }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
-        // Modes other than 0 keep the size (KEEP_SIZE, PUNCH_HOLE) or move data within it; only
-        // mode 0 can lengthen the file, which is what capacity counts.
-        guard let usage = fs.usage, mode == 0 else {
+        guard let usage = fs.usage else {
             return fuse_reply_err(req, berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno).discard()
         }
-        let code = inode.sizeLock.withLock { _ -> Int32 in
-            var st = stat()
-            guard fstat(fd, &st) == 0 else { return errno }
-            let end = UInt64(offset) + UInt64(length), current = UInt64(max(0, st.st_size))
-            let growth = end > current ? end - current : 0
-            guard usage.reserveAll(growth) else { return ENOSPC }
-            if berth_fallocate(fd, mode, offset, length) != 0 {
-                let code = errno
-                usage.release(growth)
-                return code
-            }
-            return 0
+        // linux/falloc.h: PUNCH_HOLE and COLLAPSE_RANGE free blocks; every other mode (0, KEEP_SIZE,
+        // ZERO_RANGE, UNSHARE_RANGE) allocates the range, all of it or nothing (ENOSPC);
+        // INSERT_RANGE allocates `length` bytes more.
+        let punchHole: Int32 = 0x02, collapseRange: Int32 = 0x08, insertRange: Int32 = 0x20
+        let frees = mode & (punchHole | collapseRange) != 0
+        let start = UInt64(max(0, offset)), count = UInt64(max(0, length))
+        let code = changeBlocks(fs, usage, inode.key, measuring: fd, reserve: { file in
+            frees ? usage.unreserved(file)
+                : usage.reserveAllocation(file, offset: start, length: count, insert: mode & insertRange != 0,
+                                          holes: file.holes(fd: fd, offset: start, length: count))
+        }) { _ in
+            berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno
         }
         fuse_reply_err(req, code)
     }

@@ -135,9 +135,12 @@ struct MountTests {
         #expect(UInt64(fs.f_blocks) * UInt64(fs.f_frsize) == UInt64(capacity))
         #expect(UInt64(fs.f_bavail) * UInt64(fs.f_frsize) == UInt64(capacity))
 
+        // What counts is allocated blocks (`du`), not lengths: 600,000 bytes take 147 blocks of 4 KiB.
         #expect(writeFile(mount.mountpoint + "/first", Array(repeating: 1, count: 600_000)) == 0)
+        let firstBlocks = allocatedBytes(mount.mountpoint + "/first")
+        #expect(firstBlocks >= 600_000)
         #expect(statvfs(mount.mountpoint, &fs) == 0)
-        #expect(UInt64(fs.f_bfree) == UInt64(capacity - 600_000) / 4096)
+        #expect(UInt64(fs.f_bfree) == (UInt64(capacity) - firstBlocks) / 4096)
 
         // The second file fits only partly: the volume fills up exactly, then ENOSPC.
         let fd = open(mount.mountpoint + "/second", O_WRONLY | O_CREAT, 0o644)
@@ -150,10 +153,18 @@ struct MountTests {
         }
         close(fd)
         #expect(failure == ENOSPC)
-        #expect(total == capacity - 600_000)
+        #expect(UInt64(total) == UInt64(capacity) - firstBlocks)
         #expect(statvfs(mount.mountpoint, &fs) == 0)
         #expect(fs.f_bfree == 0)
-        #expect(truncate(mount.mountpoint + "/first", 700_000) == -1 && errno == ENOSPC)
+        // A growing truncate allocates nothing, so it succeeds on a full volume (a hole, as on ext4 or
+        // XFS); a write into the hole needs a block and fails.
+        #expect(truncate(mount.mountpoint + "/first", 700_000) == 0)
+        #expect(allocatedBytes(mount.mountpoint + "/first") == firstBlocks)
+        let hole = open(mount.mountpoint + "/first", O_WRONLY)
+        #expect(hole >= 0)
+        #expect(pwrite(hole, [9], 1, 690_000) == -1 && errno == ENOSPC)
+        #expect(pwrite(hole, [9], 1, 10) == 1, "a block the file has costs nothing")
+        close(hole)
 
         // Shrinking and unlinking give the space back.
         #expect(truncate(mount.mountpoint + "/second", 0) == 0)

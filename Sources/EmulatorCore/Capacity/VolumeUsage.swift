@@ -6,9 +6,10 @@ import Glibc
 /// shows it" (emulator.md, capacity column; EBS, FSx: the size is provisioned, AWS docs:
 /// ebs/latest/userguide/ebs-volume-types.html, fsx/latest/*/managing-storage-capacity.html).
 ///
-/// What counts is each regular file's length (`st_size`), each inode once whatever its number of
-/// links: the same figure on every filesystem the backing directory may sit on, and one a caller can
-/// predict before a write. Directories, symlinks and holes' absence of blocks are not modelled.
+/// What counts is each regular file's allocated blocks (`st_blocks * 512`), each inode once whatever
+/// its number of links, as the services' own file systems count it: a sparse file's holes are free, so
+/// `df` on the mount agrees with `du` of its files. Directories and symbolic links are not counted.
+/// The rules for changing the count are in CapacityLedger.swift.
 ///
 /// Two handles on the same state directory, in one process or several, share one counter in an
 /// mmapped file (`capacity-usage` in the shared state directory); the first opener initialises it by
@@ -59,6 +60,12 @@ public final class VolumeUsage: Sendable {
         if bytes > 0 { words.saturatingSubtract(Self.usedIndex, bytes) }
     }
 
+    /// Counts bytes the backing store allocated beyond a reservation: unconditional, the counter
+    /// follows the backing store (`settle`).
+    func add(_ bytes: UInt64) {
+        if bytes > 0 { words.add(Self.usedIndex, bytes) }
+    }
+
     /// What `statfs` reports for this volume: blocks of `blockSize` bytes.
     public func statfsBlocks(blockSize: UInt64 = 4096) -> (total: UInt64, free: UInt64) {
         CapacityFigures.blocks(capacityBytes: capacityBytes, usedBytes: usedBytes, blockSize: blockSize)
@@ -80,7 +87,7 @@ public enum CapacityFigures {
 
 /// How much a backing directory holds by the capacity rule above.
 public enum UsageScanner {
-    /// The sum of regular files' lengths under `root`, each inode once. A walk of directory descriptors
+    /// The sum of regular files' allocated bytes under `root`, each inode once. A walk of directory descriptors
     /// (`DirectoryChain`): no symbolic link is followed (the root's included), names are bytes, any depth
     /// is scanned, and nothing mounted inside is counted (`MountIdentity`). Entries that vanish during the scan are skipped; an unreadable directory is an error,
     /// since a wrong figure would misreport ENOSPC.
@@ -143,7 +150,7 @@ public enum UsageScanner {
                     let key = InodeKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
                     if !seen.insert(key).inserted { continue }
                 }
-                total += UInt64(max(0, info.st_size))
+                total += Allocation(info).charged
             default: break
             }
         }
