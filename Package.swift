@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Workloads", targets: ["Workloads"]),
         .library(name: "StoragePlanner", targets: ["StoragePlanner"]),
         .library(name: "EmulatorCore", targets: ["EmulatorCore"]),
+        .library(name: "StorageLint", targets: ["StorageLint"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +35,12 @@ let package = Package(
             swiftSettings: strictSwift),
         // The rules table, the ranking engine, reports and task definitions.
         .target(name: "StoragePlanner", dependencies: ["StorageCatalog", "Workloads"], swiftSettings: strictSwift),
+        // `berth lint`: task definitions and templates read with their locations, the lint rules as data,
+        // findings and their text, JSON and SARIF forms.
+        .target(
+            name: "StorageLint",
+            dependencies: ["StoragePlanner", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSwift),
         // libfuse3, through a shim header that fixes FUSE_USE_VERSION before the include.
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // Linux calls Swift's Glibc module does not import (copy_file_range, xattrs).
@@ -56,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "berth",
             dependencies: [
-                "StorageCatalog", "Workloads", "StoragePlanner", "EmulatorCore", "EmulatorFUSE",
+                "StorageCatalog", "Workloads", "StoragePlanner", "StorageLint", "EmulatorCore", "EmulatorFUSE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -69,6 +76,9 @@ let package = Package(
         .testTarget(name: "EmulatorCoreTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strictSwift),
         .testTarget(
             name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims"], exclude: ["Scripts"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "LintTests", dependencies: ["StorageLint", "StoragePlanner", "Workloads", "StorageCatalog"],
             swiftSettings: strictSwift),
         .testTarget(name: "CLITests", dependencies: ["StoragePlanner"], swiftSettings: strictSwift),
     ],
