@@ -13,7 +13,13 @@ public enum LintInput: Sendable {
 /// every value keeps its line and column.
 public enum InputReader {
     public static func read(text: String, file: String, json: Bool) throws(LintInputError) -> LintInput {
-        if json { try validateJSON(text, file: file) }
+        var text = text
+        if json {
+            try validateJSON(text, file: file)
+            // Valid JSON has no raw tab inside a string, so every tab is whitespace; YAML refuses tabs
+            // where it reads indentation. A space keeps every column where it was.
+            if text.contains("\t") { text = text.replacingOccurrences(of: "\t", with: " ") }
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -52,29 +58,10 @@ public enum InputReader {
     /// JSON that YAML would forgive (a trailing comma, a comment, single quotes) is still broken JSON.
     static func validateJSON(_ text: String, file: String) throws(LintInputError) {
         do {
-            _ = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+            try StrictJSON.validate(text)
         } catch {
-            let described = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-            throw LintInputError(file: file, at: jsonErrorLocation(described, text: text),
-                                 message: "not valid JSON: \(described)")
+            throw LintInputError(file: file, at: error.at, message: "not valid JSON: \(error.message)")
         }
-    }
-
-    /// Foundation's messages say "around line N, column M" (or "character N"); otherwise the start.
-    static func jsonErrorLocation(_ message: String, text: String) -> SourceLocation {
-        let numbers = message.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-        if message.contains("line"), numbers.count >= 2 {
-            return SourceLocation(line: max(1, numbers[0]), column: max(1, numbers[1]))
-        }
-        if message.contains("character"), let offset = numbers.first {
-            var line = 1, column = 1
-            for (index, scalar) in text.unicodeScalars.enumerated() {
-                if index >= offset { break }
-                if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
-            }
-            return SourceLocation(line: line, column: column)
-        }
-        return .start
     }
 
     static func syntaxError(_ error: any Error, file: String, json: Bool) -> LintInputError {
@@ -84,10 +71,10 @@ public enum InputReader {
              let YamlError.parser(context, problem, mark, _),
              let YamlError.composer(context, problem, mark, _):
             let contextText = context.map { "\($0.text) " } ?? ""
-            return LintInputError(file: file, at: SourceLocation(line: mark.line, column: mark.column),
+            return LintInputError(file: file, at: LintLocation(line: mark.line, column: mark.column),
                                   message: "not valid \(kind): \(contextText)\(problem)")
         case let YamlError.duplicatedKeysInMapping(duplicates, context):
-            return LintInputError(file: file, at: SourceLocation(line: context.mark.line, column: context.mark.column),
+            return LintInputError(file: file, at: LintLocation(line: context.mark.line, column: context.mark.column),
                                   message: "a key appears more than once in one mapping: \(duplicates.sorted().joined(separator: ", "))")
         default:
             return LintInputError(file: file, at: .start, message: "not valid \(kind): \(error)")
@@ -96,7 +83,7 @@ public enum InputReader {
 
     // MARK: Task definitions (both spellings: the API's camelCase and CloudFormation's PascalCase)
 
-    static func taskDefinition(_ fields: Fields, at: SourceLocation, logicalID: String?, metadata: Fields?) -> TaskDefinitionModel {
+    static func taskDefinition(_ fields: Fields, at: LintLocation, logicalID: String?, metadata: Fields?) -> TaskDefinitionModel {
         let compatibilities = NodeAccess.items(fields["requiresCompatibilities"])?.compactMap(NodeAccess.literal) ?? []
         let os = Fields(fields["runtimePlatform"])?.located("operatingSystemFamily")
         let volumeNodes = NodeAccess.items(fields["volumes"])
@@ -193,7 +180,7 @@ public enum InputReader {
         return document
     }
 
-    static func service(_ properties: Fields?, logicalID: String, at: SourceLocation) -> ServiceModel {
+    static func service(_ properties: Fields?, logicalID: String, at: LintLocation) -> ServiceModel {
         let awsvpc = Fields(Fields(properties?["NetworkConfiguration"])?["AwsvpcConfiguration"])
         let subnets = awsvpc?.entry("Subnets").map { Located(value: NodeAccess.items($0.value)?.count, at: $0.at) }
         let configurations = (NodeAccess.items(properties?["VolumeConfigurations"]) ?? []).compactMap { node -> VolumeConfigurationModel? in

@@ -15,7 +15,7 @@ public enum LintLevel: String, CaseIterable, Comparable, Sendable {
 }
 
 /// A place in a file: 1-based line and column (columns count Unicode scalars, as libyaml does).
-public struct SourceLocation: Hashable, Sendable, Comparable {
+public struct LintLocation: Hashable, Sendable, Comparable {
     public var line: Int
     public var column: Int
     public init(line: Int, column: Int) {
@@ -23,9 +23,9 @@ public struct SourceLocation: Hashable, Sendable, Comparable {
         self.column = column
     }
 
-    public static let start = SourceLocation(line: 1, column: 1)
+    public static let start = LintLocation(line: 1, column: 1)
 
-    public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
+    public static func < (lhs: LintLocation, rhs: LintLocation) -> Bool {
         (lhs.line, lhs.column) < (rhs.line, rhs.column)
     }
 }
@@ -33,7 +33,7 @@ public struct SourceLocation: Hashable, Sendable, Comparable {
 /// A value read from a file together with where its key is.
 public struct Located<Value: Sendable>: Sendable {
     public var value: Value
-    public var at: SourceLocation
+    public var at: LintLocation
 }
 
 /// One storage mistake in one file.
@@ -43,7 +43,7 @@ public struct LintFinding: Hashable, Sendable {
     public var message: String
     /// The file as the user named it (or as found under a directory they named).
     public var file: String
-    public var at: SourceLocation
+    public var at: LintLocation
     public var source: String
 }
 
@@ -51,12 +51,16 @@ public struct LintFinding: Hashable, Sendable {
 public struct LintSkip: Hashable, Sendable {
     public var file: String
     public var reason: String
+    public init(file: String, reason: String) {
+        self.file = file
+        self.reason = reason
+    }
 }
 
 /// A file that could not be read or parsed, with where the problem is.
 public struct LintInputError: Error, Hashable, Sendable, CustomStringConvertible {
     public var file: String
-    public var at: SourceLocation
+    public var at: LintLocation
     public var message: String
 
     public var description: String { "\(file):\(at.line):\(at.column): error: \(message)" }
@@ -82,14 +86,14 @@ public struct VolumeModel: Sendable {
     public var name: Located<String?>
     public var kind: VolumeKind
     /// Where the key that makes it that kind is (`efsVolumeConfiguration`, `host`, …).
-    public var kindAt: SourceLocation
+    public var kindAt: LintLocation
     public var efs: EFSSettings?
     public var hostSourcePath: Located<String?>?
     public var fsxFileSystemRef: String?
 }
 
 public struct MountPointModel: Sendable {
-    public var at: SourceLocation
+    public var at: LintLocation
     public var sourceVolume: Located<String?>?
     public var containerPath: String?
     public var readOnly: Located<Bool?>?
@@ -101,7 +105,7 @@ public struct MountPointModel: Sendable {
 }
 
 public struct ContainerModel: Sendable {
-    public var at: SourceLocation
+    public var at: LintLocation
     public var name: String?
     public var image: String?
     public var environment: [String]
@@ -111,7 +115,7 @@ public struct ContainerModel: Sendable {
 public struct TaskDefinitionModel: Sendable {
     /// The CloudFormation logical id, or nil for a task definition file.
     public var logicalID: String?
-    public var at: SourceLocation
+    public var at: LintLocation
     public var compatibilities: [String]
     public var operatingSystemFamily: Located<String?>?
     public var volumes: [VolumeModel]
@@ -138,7 +142,7 @@ public struct VolumeConfigurationModel: Sendable {
 
 public struct ServiceModel: Sendable {
     public var logicalID: String
-    public var at: SourceLocation
+    public var at: LintLocation
     public var taskDefinitionRef: String?
     public var desiredCount: Located<Int?>?
     public var launchType: String?

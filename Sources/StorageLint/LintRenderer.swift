@@ -127,7 +127,7 @@ public enum LintRenderer {
         ])
     }
 
-    static func location(uri: String, at: SourceLocation) -> JSONValue {
+    static func location(uri: String, at: LintLocation) -> JSONValue {
         .object([("physicalLocation", .object([
             ("artifactLocation", .object([("uri", .string(uri))])),
             ("region", .object([("startLine", .int(at.line)), ("startColumn", .int(at.column))])),

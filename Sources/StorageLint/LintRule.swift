@@ -1,8 +1,8 @@
 /// One place a rule found something, and what to say about it.
 public struct LintHit: Sendable {
-    public var at: SourceLocation
+    public var at: LintLocation
     public var message: String
-    public init(_ at: SourceLocation, _ message: String) {
+    public init(_ at: LintLocation, _ message: String) {
         self.at = at
         self.message = message
     }

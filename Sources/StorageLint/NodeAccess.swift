@@ -19,7 +19,7 @@ struct Fields {
     private init(pairs: [(key: String, original: String, keyNode: Node, value: Node)]) { self.pairs = pairs }
 
     /// The value of `name` (any case) and where its key is.
-    func entry(_ name: String) -> (at: SourceLocation, value: Node)? {
+    func entry(_ name: String) -> (at: LintLocation, value: Node)? {
         let lowered = name.lowercased()
         guard let pair = pairs.first(where: { $0.key == lowered }) else { return nil }
         return (NodeAccess.location(pair.keyNode), pair.value)
@@ -39,8 +39,8 @@ struct Fields {
 }
 
 enum NodeAccess {
-    static func location(_ node: Node) -> SourceLocation {
-        node.mark.map { SourceLocation(line: $0.line, column: $0.column) } ?? .start
+    static func location(_ node: Node) -> LintLocation {
+        node.mark.map { LintLocation(line: $0.line, column: $0.column) } ?? .start
     }
 
     /// The tag written in the file (`!Ref`), or nil for an untagged value.
