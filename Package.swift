@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(
             name: "LintTests", dependencies: ["StorageLint", "StoragePlanner", "Workloads", "StorageCatalog"],
             swiftSettings: strictSwift),
-        .testTarget(name: "CLITests", dependencies: ["StoragePlanner"], swiftSettings: strictSwift),
+        .testTarget(name: "CLITests", dependencies: ["StoragePlanner"], exclude: ["Fixtures"], swiftSettings: strictSwift),
     ],
     swiftLanguageModes: [.v6]
 )
