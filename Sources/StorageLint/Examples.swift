@@ -235,4 +235,27 @@ enum Examples {
     static let twoAtLaunch = taskDefinition(
         image: "postgres:16", mount: #""sourceVolume": "pgdata", "containerPath": "/var/lib/postgresql/data""#,
         volumes: #"{"name": "pgdata", "configuredAtLaunch": true}, {"name": "wal", "configuredAtLaunch": true}"#)
+    static func markedTemplate(_ marker: String, volume: String, readOnly: Bool) -> String {
+        """
+        Resources:
+          Reports:
+            Type: AWS::ECS::TaskDefinition
+            Metadata:
+              Berth:
+                \(marker): [\(volume)]
+            Properties:
+              ContainerDefinitions:
+                - Name: reports
+                  Image: example/reports:3
+                  MountPoints:
+                    - {SourceVolume: \(volume), ContainerPath: /opt/\(volume), ReadOnly: \(readOnly)}
+              Volumes:
+                - Name: \(volume)
+                  EFSVolumeConfiguration: {FilesystemId: fs-0123456789abcdef0, TransitEncryption: ENABLED}
+        """
+    }
+    static let markedReferenceWritable = markedTemplate("ReferenceData", volume: "tariffs", readOnly: false)
+    static let markedReferenceReadOnly = markedTemplate("ReferenceData", volume: "tariffs", readOnly: true)
+    static let markedWrittenReadOnly = markedTemplate("Writes", volume: "uploads", readOnly: true)
+    static let markedWrittenWritable = markedTemplate("Writes", volume: "uploads", readOnly: false)
 }

@@ -95,7 +95,6 @@ public enum LintRenderer {
         }
         let driver: JSONValue = .object([
             ("name", "berth"),
-            ("informationUri", "https://github.com/berth/berth/blob/main/docs/LINT.md"),
             ("rules", .array(rules.map(sarifRule))),
         ])
         return .object([

@@ -246,8 +246,8 @@ public enum LintRules {
             title: "Reference data mounted writable",
             help: "A volume of reference data (named like reference, static or config, or listed under the task definition's Metadata Berth ReferenceData in a template) is read, not written: mount it with readOnly: true so that no task can change it by mistake, and so that it can be served from a snapshot per task.",
             source: apiMountPoint,
-            triggering: [Examples.referenceWritable],
-            nonTriggering: [Examples.referenceReadOnly],
+            triggering: [Examples.referenceWritable, Examples.markedReferenceWritable],
+            nonTriggering: [Examples.referenceReadOnly, Examples.markedReferenceReadOnly, Examples.markedWrittenWritable],
             check: { subject in
                 subject.document.taskDefinitions.flatMap { task in
                     task.containers.flatMap { container in
@@ -267,8 +267,8 @@ public enum LintRules {
             title: "A volume the workload writes mounted readOnly",
             help: "A database's data directory, an SQLite file, or a volume the template's Metadata (Berth Writes) marks as written cannot be mounted readOnly: the first write fails at run time. Remove readOnly or set it to false.",
             source: apiMountPoint,
-            triggering: [Examples.databaseReadOnly],
-            nonTriggering: [Examples.postgresOnEBS],
+            triggering: [Examples.databaseReadOnly, Examples.markedWrittenReadOnly],
+            nonTriggering: [Examples.postgresOnEBS, Examples.markedWrittenWritable, Examples.markedReferenceReadOnly],
             check: { subject in
                 subject.document.taskDefinitions.flatMap { task in
                     task.containers.flatMap { container in
