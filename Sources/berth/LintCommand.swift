@@ -7,23 +7,25 @@ struct LintCommand: ParsableCommand {
         commandName: "lint",
         abstract: "Find the storage mistakes in ECS task definitions and CloudFormation templates.",
         discussion: """
-            Reads ECS task definitions (as register-task-definition takes them or describe-task-definition
-            prints them) and CloudFormation templates (YAML with !Ref, !GetAtt, !Sub and the other short
-            forms, or JSON) and reports what ECS would refuse, what fails at run time and what goes against
-            AWS guidance in their volumes and mount points: each finding with its rule id, level,
-            file:line:column and the AWS page that says so (rules: berth lint --list-rules; docs/LINT.md).
-            A directory is searched for *.json, *.yaml, *.yml and *.template; a file that is neither a task
+            Reads ECS task definitions (register-task-definition input or
+            describe-task-definition output) and CloudFormation templates (YAML with
+            !Ref, !GetAtt, !Sub and the other short forms, or JSON), and reports what
+            ECS would refuse, what fails at run time and what goes against AWS
+            guidance in their volumes and mount points: each finding with its rule
+            id, level, file:line:column and the AWS page that says so (the rules:
+            berth lint --list-rules, docs/LINT.md). A directory is searched for
+            *.json, *.yaml, *.yml and *.template; a file that is neither a task
             definition nor a template is skipped with a note.
 
             Examples:
               berth lint taskdef.json
               berth lint infra/ --severity warning
-              berth lint template.yaml --format sarif > berth.sarif   # for github/codeql-action/upload-sarif
-              berth lint td.json --launch-type fargate --format json | jq '.findings[].ruleId'
+              berth lint template.yaml --format sarif > berth.sarif
+              berth lint td.json --launch-type fargate --format json
               berth lint --list-rules --format markdown > docs/LINT.md
 
-            Exit status: 0 no finding at --severity or above; 2 at least one; 1 a file cannot be read or
-            parsed (with its location); 64 bad arguments.
+            Exit status: 0 no finding at --severity or above; 2 at least one;
+            1 a file cannot be read or parsed (with its location); 64 bad arguments.
             """)
 
     enum Format: String, CaseIterable, ExpressibleByArgument {
