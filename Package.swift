@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "StoragePlanner", targets: ["StoragePlanner"]),
         .library(name: "EmulatorCore", targets: ["EmulatorCore"]),
         .library(name: "BerthJSON", targets: ["BerthJSON"]),
+        .library(name: "StorageLint", targets: ["StorageLint"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,6 +36,12 @@ let package = Package(
             swiftSettings: strictSwift),
         // The rules table, the ranking engine, reports and task definitions.
         .target(name: "StoragePlanner", dependencies: ["StorageCatalog", "Workloads", "BerthJSON"], swiftSettings: strictSwift),
+        // `berth lint`: task definitions and templates read with their locations, the lint rules as data,
+        // findings and their text, JSON and SARIF forms.
+        .target(
+            name: "StorageLint",
+            dependencies: ["StoragePlanner", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSwift),
         // libfuse3, through a shim header that fixes FUSE_USE_VERSION before the include.
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // Linux calls Swift's Glibc module does not import (copy_file_range, xattrs).
@@ -55,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "berth",
             dependencies: [
-                "StorageCatalog", "Workloads", "StoragePlanner", "EmulatorCore", "EmulatorFUSE", "CBerthShims",
+                "StorageCatalog", "Workloads", "StoragePlanner", "StorageLint", "EmulatorCore", "EmulatorFUSE", "CBerthShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift),
@@ -68,7 +75,11 @@ let package = Package(
         .testTarget(
             name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport"], exclude: ["Scripts"],
             swiftSettings: strictSwift),
-        .testTarget(name: "CLITests", dependencies: ["StoragePlanner", "BerthTestSupport"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "LintTests", dependencies: ["StorageLint", "StoragePlanner", "Workloads", "StorageCatalog"],
+            swiftSettings: strictSwift),
+        .testTarget(
+            name: "CLITests", dependencies: ["StoragePlanner", "BerthTestSupport"], exclude: ["Fixtures"], swiftSettings: strictSwift),
         // What the test targets share: finding the built binary.
         .target(name: "BerthTestSupport", path: "Tests/BerthTestSupport", swiftSettings: strictSwift),
     ],

@@ -10,16 +10,18 @@ struct Berth: AsyncParsableCommand {
             Plan:     berth recommend Profiles/cms-uploads.yaml
                       berth taskdef Profiles/cms-uploads.yaml --image my/app:1.0 > taskdef.json
                       berth rules
+            Check:    berth lint infra/ --format sarif > berth.sarif
             Emulate: vol=$(berth volume create --type ebs --az us-east-1a --size-gib 1)
                       berth mount "$vol" /mnt/data --az us-east-1a --background
                       berth snapshot create "$vol"; berth az fail us-east-1a; berth az recover us-east-1a
                       berth unmount /mnt/data
             Rehearse: berth drill az-failure --type ebs --format json | jq .recoveryPointSeconds
-            Exit status: 0 success; 1 invalid input (profile, arguments) or a refusal; 2 no service fits;
+            Exit status: 0 success; 1 invalid input (profile, arguments) or a refusal; 2 no service fits
+            (lint: a finding at --severity);
             3 a drill found corruption or could not recover; 64 usage error.
             """,
         subcommands: [
-            RecommendCommand.self, TaskdefCommand.self, RulesCommand.self,
+            RecommendCommand.self, TaskdefCommand.self, RulesCommand.self, LintCommand.self,
             VolumeCommand.self, MountCommand.self, UnmountCommand.self, SnapshotCommand.self, AZCommand.self, StateCommand.self,
             DrillCommand.self,
             ServeMountCommand.self,
@@ -33,6 +35,8 @@ enum ExitStatus {
     static let noServiceFits = ExitCode(2)
     /// A drill that finished with a corrupt record or without reaching a usable mount in AZ B.
     static let drillFailed = ExitCode(3)
+    /// `berth lint`: a finding at or above --severity.
+    static let lintFindings = ExitCode(2)
 }
 
 extension ReportFormatOption: ExpressibleByArgument {}
