@@ -2,7 +2,10 @@
 
 Usage: random_ops.py SEED MOUNT_A MOUNT_B OUTSIDE OPS SECONDS [--no-directory-moves]
 Prints one JSON object: operations run, errno counts, and examples of EIO and ESTALE.
---no-directory-moves: directories are made only under names that are never renamed, so no rename moves one. A directory that another mount moved
+--no-directory-moves: directories are made only under names that are never renamed, so no rename moves one,
+and symbolic links only under names that no create or rename touches. A create that meets a link made
+at its name since the kernel's lookup answers ESTALE, which the kernel retries once: two such races in a
+row on one name reach the program (SEMANTICS.md §Errors), which is all this mode leaves out. A directory that another mount moved
 to another parent can make the kernel itself answer ESTALE to a lookup (fs/dcache.c, __d_unalias: the
 directory's cached alias cannot be moved while a rename holds the lock), which no server can prevent.
 Symbolic links point into OUTSIDE (absolute) as well as inside the volume: run it in a mount namespace
@@ -16,8 +19,10 @@ seed, mount_a, mount_b, outside, ops, seconds = (
     int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
 moves_directories = "--no-directory-moves" not in sys.argv[7:]
 NAMES = ["x", "y", "d", "e", "d/x", "d/y", "d/e", "e/x", "d/e/x"]
-# With --no-directory-moves, directories are made only under these names, which are never renamed.
+# With --no-directory-moves, directories are made only under these names, which are never renamed, and
+# symbolic links only under these, which are never renamed or created over.
 DIRECTORIES = {"d", "e", "d/e"}
+LINKS = {"y", "d/y"}
 TARGETS = [outside + "/victim", outside + "/made", outside, "x", "../x", "d"]
 WATCHED = {errno.EIO: "EIO", errno.ESTALE: "ESTALE"}
 
@@ -34,6 +39,10 @@ def worker(index, queue):
         kind = rng.choice(["create", "excl", "trunc", "write", "read", "unlink", "mkdir", "rmdir", "rename",
                            "symlink", "link", "stat", "lstat", "listdir", "chmod", "readlink", "openat"])
         done += 1
+        if not moves_directories and rel in LINKS and kind in ("create", "excl", "trunc", "rename"):
+            continue
+        if not moves_directories and kind == "symlink" and rel not in LINKS:
+            continue
         try:
             if kind == "create":
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
