@@ -71,7 +71,10 @@ let package = Package(
             dependencies: ["StorageCatalog", "Workloads", "StoragePlanner"],
             swiftSettings: strictSwift),
         .testTarget(name: "PlannerTests", dependencies: ["StorageCatalog", "Workloads", "StoragePlanner"], swiftSettings: strictSwift),
-        .testTarget(name: "EmulatorCoreTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strictSwift),
+        .testTarget(
+            name: "EmulatorCoreTests",
+            dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSwift),
         .testTarget(
             name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport"], exclude: ["Scripts"],
             swiftSettings: strictSwift),

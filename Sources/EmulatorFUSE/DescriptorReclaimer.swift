@@ -37,21 +37,8 @@ final class DescriptorReclaimer: Sendable {
         limit = Int32(min(openFileLimit, UInt64(Int32.max)))
         firstTrigger = max(16, limit - max(limit / 2, 256))
         refillReserve()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            var all = sigset_t()
-            sigfillset(&all)
-            pthread_sigmask(SIG_BLOCK, &all, nil)
-            Unmanaged<DescriptorReclaimer>.fromOpaque(raw).takeRetainedValue().watch()
-            return nil
-        }, context)
-        if started == 0 {
-            self.thread.withLock { $0 = thread }
-        } else {
-            Unmanaged<DescriptorReclaimer>.fromOpaque(context).release()
-        }
+        let thread = ServiceThread.start(blockingSignals: true) { [self] in watch() }
+        self.thread.withLock { $0 = thread }
     }
 
     /// Called once the loop returned, before the session goes; waits for the thread to finish.

@@ -200,18 +200,8 @@ final class ShutdownNudger: Sendable {
         self.fs = fs
         loopThread = pthread_self()
         LockWaits.installWakeHandler()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            Unmanaged<ShutdownNudger>.fromOpaque(raw).takeRetainedValue().watch()
-            return nil
-        }, context)
-        if started == 0 {
-            self.thread.withLock { $0 = thread }
-        } else {
-            Unmanaged<ShutdownNudger>.fromOpaque(context).release()
-        }
+        let thread = ServiceThread.start(blockingSignals: false) { [self] in watch() }
+        self.thread.withLock { $0 = thread }
     }
 
     private func watch() {

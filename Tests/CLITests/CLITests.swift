@@ -6,28 +6,12 @@ import Testing
 @Suite struct CLITests {
     static let root = BuiltBinary.packageRoot
 
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Run = CommandRun
 
     static func berthBinary() throws -> URL { try BuiltBinary.berth() }
 
     static func berth(_ arguments: String...) throws -> Run {
-        let process = Process()
-        process.executableURL = try berthBinary()
-        process.arguments = arguments
-        process.currentDirectoryURL = root
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+        try CommandRun.run(try berthBinary(), arguments, in: root)
     }
 
     static func temporaryProfile(_ text: String) throws -> String {

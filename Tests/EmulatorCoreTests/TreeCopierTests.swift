@@ -1,3 +1,4 @@
+import BerthTestSupport
 import CBerthShims
 import Foundation
 import StorageCatalog
@@ -236,17 +237,6 @@ import Testing
         #expect(directoryEntries(sandbox.stateDirectory.volumesDirectory) == [])
         #expect(directoryEntries(host) == ["secret"])
         #expect(try String(contentsOfFile: host + "/secret", encoding: .utf8) == "host secret")
-    }
-
-    /// Sets or clears the immutable attribute (`chattr +i`); false where the file system has none.
-    func setImmutable(_ path: String, _ on: Bool) -> Bool {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var flags: Int32 = 0
-        guard withUnsafeMutablePointer(to: &flags, { ioctl(fd, 0x8008_6601, $0) }) == 0 else { return false }  // FS_IOC_GETFLAGS
-        flags = on ? flags | 0x10 : flags & ~0x10  // FS_IMMUTABLE_FL
-        return withUnsafeMutablePointer(to: &flags, { ioctl(fd, 0x4008_6602, $0) }) == 0  // FS_IOC_SETFLAGS
     }
 
     @Test func aDeleteThatCannotRemoveEverythingFailsAndSaysWhatRemains() throws {

@@ -1,4 +1,5 @@
 import EmulatorCore
+import BerthTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -47,16 +48,7 @@ struct CLIMountTests {
         func run(_ arguments: String...) throws -> CLITestRun { try run(arguments) }
 
         func run(_ arguments: [String]) throws -> CLITestRun {
-            let process = try process(arguments)
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            let stderr = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return CLITestRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                              stderr: String(decoding: stderr, as: UTF8.self))
+            try CommandRun.run(try ServedMount.berthBinary(), arguments + ["--state-dir", state])
         }
 
         func createVolume(_ arguments: String...) throws -> String {
@@ -471,9 +463,4 @@ struct CLIMountTests {
     }
 }
 
-struct CLITestRun {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var trimmedStdout: String { stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
-}
+typealias CLITestRun = CommandRun

@@ -1,3 +1,4 @@
+import BerthTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -30,17 +31,7 @@ struct MountpointContainmentTests {
         let linkedState = berth.root + "/state-link"
         #expect(symlink(berth.state, linkedState) == 0)
         func run(_ arguments: [String]) throws -> CLITestRun {
-            let process = Process()
-            process.executableURL = try ServedMount.berthBinary()
-            process.arguments = arguments + ["--state-dir", linkedState]
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return CLITestRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                              stderr: String(decoding: stderr, as: UTF8.self))
+            try CommandRun.run(try ServedMount.berthBinary(), arguments + ["--state-dir", linkedState])
         }
         let created = try run(["volume", "create", "--type", "efs", "--az", "us-east-1a"])
         try #require(created.status == 0, "\(created.stderr)")

@@ -1,4 +1,5 @@
 import EmulatorCore
+import BerthTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -290,19 +291,8 @@ struct OutageSnapshotDrillTests {
         }
         close(fd)
         func limited(_ arguments: String...) throws -> CLITestRun {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "ulimit -S -n 256 && exec \"$0\" \"$@\"", try ServedMount.berthBinary().path]
-                + arguments + ["--state-dir", berth.state]
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            let stderr = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return CLITestRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                              stderr: String(decoding: stderr, as: UTF8.self))
+            try CommandRun.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "ulimit -S -n 256 && exec \"$0\" \"$@\"",
+                               try ServedMount.berthBinary().path] + arguments + ["--state-dir", berth.state])
         }
         let snapshot = try limited("snapshot", "create", volume)
         #expect(snapshot.status == 0, "\(snapshot.stderr)")
@@ -312,17 +302,6 @@ struct OutageSnapshotDrillTests {
         #expect(try limited("snapshot", "delete", snapshot.trimmedStdout).status == 0)
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: berth.state + "/volumes")) ?? []).isEmpty)
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: berth.state + "/snapshots")) ?? []).isEmpty)
-    }
-
-    /// Sets or clears the immutable attribute (`chattr +i`); false where the file system has none.
-    func setImmutable(_ path: String, _ on: Bool) -> Bool {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var flags: Int32 = 0
-        guard withUnsafeMutablePointer(to: &flags, { ioctl(fd, 0x8008_6601, $0) }) == 0 else { return false }  // FS_IOC_GETFLAGS
-        flags = on ? flags | 0x10 : flags & ~0x10  // FS_IMMUTABLE_FL
-        return withUnsafeMutablePointer(to: &flags, { ioctl(fd, 0x4008_6602, $0) }) == 0  // FS_IOC_SETFLAGS
     }
 
     @Test func aDeleteThatCannotRemoveTheDataExitsNonZeroNamingWhatRemains() throws {

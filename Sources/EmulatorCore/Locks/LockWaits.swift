@@ -133,22 +133,11 @@ public final class LockWaitQueue: Sendable {
     }
 
     private func startThread() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            // Signals are for the threads that serve requests (and their stop handlers), not this one.
-            var all = sigset_t()
-            sigfillset(&all)
-            pthread_sigmask(SIG_BLOCK, &all, nil)
-            Unmanaged<LockWaitQueue>.fromOpaque(raw).takeRetainedValue().run()
-            return nil
-        }, context)
-        if started == 0 {
+        // Signals are for the threads that serve requests (and their stop handlers), not this one.
+        if let thread = ServiceThread.start(blockingSignals: true, { [self] in run() }) {
             pthread_detach(thread)
         } else {
             // No thread: nobody could ever answer them, so they are answered now.
-            Unmanaged<LockWaitQueue>.fromOpaque(context).release()
             let stranded = state.withLock { state -> [Waiter] in
                 state.threadRunning = false
                 defer { state.arrived.removeAll() }
