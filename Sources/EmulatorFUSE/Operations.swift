@@ -199,10 +199,23 @@ enum Operations {
             close(fd)
             return code
         }
-        entry.ino = fs.inodes.remember(fd: fd, entry.attr)
+        if parent.spelling != nil {
+            // Reached through another spelling of its directory (case-insensitive volumes): a directory
+            // gets an inode of its own here (`InodeTable.AliasKey`), and no name under such a spelling
+            // is cached, so every name the kernel caches is under the directory's real name, where a
+            // change made through another spelling can find it (`namesChanged`).
+            if entry.attr.st_mode & S_IFMT == S_IFDIR {
+                entry.ino = fs.inodes.rememberAlias(fd: fd, entry.attr, spelling: nameBytes(name), parent: parent)
+            } else {
+                entry.ino = fs.inodes.remember(fd: fd, entry.attr)
+            }
+            entry.entry_timeout = 0
+        } else {
+            entry.ino = fs.inodes.remember(fd: fd, entry.attr)
+            entry.entry_timeout = fs.entryTimeout(for: entry.attr.st_mode)
+        }
         recordOrigin(fs, entry.ino, parent: parent, name: name, stamp: stamp)
         entry.attr_timeout = fs.attrTimeout
-        entry.entry_timeout = fs.entryTimeout(for: entry.attr.st_mode)
         return 0
     }
 
@@ -221,9 +234,9 @@ enum Operations {
         }
         if name == asked {
             entry.ino = fs.inodes.remember(fd: pathFD, entry.attr)
-            entry.entry_timeout = fs.entryTimeout(for: entry.attr.st_mode)
+            entry.entry_timeout = parent.spelling == nil ? fs.entryTimeout(for: entry.attr.st_mode) : 0
         } else {
-            entry.ino = fs.inodes.rememberAlias(fd: pathFD, entry.attr, spelling: asked)
+            entry.ino = fs.inodes.rememberAlias(fd: pathFD, entry.attr, spelling: asked, parent: parent)
             // Never cached: after a rename the spelling may be the real name, or nothing.
             entry.entry_timeout = 0
         }
@@ -381,6 +394,7 @@ enum Operations {
                 ?? withProcPath(inode.fd) { utimensat(AT_FDCWD, $0, times, 0) }
             if result != 0 { return fuse_reply_err(req, errno).discard() }
         }
+        changed(fs, inode, pages: toSet & FUSE_SET_ATTR_SIZE != 0)
         var st = stat()
         let code = statOf(inode.fd, &st)
         if code != 0 { return fuse_reply_err(req, code).discard() }
@@ -428,6 +442,7 @@ enum Operations {
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mknodat(inode.fd, name, mode, rdev) } }
         if code != 0 { return fuse_reply_err(req, code).discard() }
+        changed(fs, inode)
         replyEntry(req, fs, inode, name, made: mode)
     }
 
@@ -435,6 +450,7 @@ enum Operations {
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mkdirat(inode.fd, name, mode) } }
         if code != 0 { return fuse_reply_err(req, code).discard() }
+        changed(fs, inode)
         replyEntry(req, fs, inode, name, made: S_IFDIR)
     }
 
@@ -443,6 +459,7 @@ enum Operations {
         guard let target else { return fuse_reply_err(req, EINVAL).discard() }
         let code = makeEntry(fs, inode, name) { fs.asCaller(req) { symlinkat(target, inode.fd, name) } }
         if code != 0 { return fuse_reply_err(req, code).discard() }
+        changed(fs, inode)
         replyEntry(req, fs, inode, name, made: S_IFLNK)
     }
 
@@ -454,6 +471,8 @@ enum Operations {
         if typeCode != 0 { return fuse_reply_err(req, typeCode).discard() }
         let code = makeEntry(fs, parent, name) { linkFile(target.fd, into: parent.fd, name) }
         if code != 0 { return fuse_reply_err(req, code).discard() }
+        changed(fs, parent)
+        changed(fs, target)
         replyEntry(req, fs, parent, name, made: st.st_mode, key: target.key)
     }
 
@@ -474,7 +493,7 @@ enum Operations {
         guard let (fs, from) = beginNameChange(req, parent) else { return }
         guard let (_, to, newName) = beginNewEntry(req, newParent, newName) else { return }
         if let folding = fs.caseFolding {
-            let code = renameFolded(fs, folding, from, name, to, newName, flags: flags) { source, target, flags in
+            let code = renameFolded(fs, folding, from, name, to, newName, flags: flags) { from, source, to, target, flags in
                 renameReleasingCapacity(fs, from, source, to, target, flags: flags)
             }
             return fuse_reply_err(req, code).discard()
@@ -522,7 +541,11 @@ enum Operations {
         if code == ELOOP && fi.pointee.flags & O_NOFOLLOW == 0 { code = ESTALE }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         fi.pointee.fh = UInt64(fd)
-        if let created = fs.inodes.inode(entry.ino) { recordOpen(fs, created, fd: fd, fi: fi) }
+        if let created = fs.inodes.inode(entry.ino) {
+            recordOpen(fs, created, fd: fd, fi: fi)
+            changed(fs, created, pages: flags & O_TRUNC != 0)
+        }
+        changed(fs, inode)
         if fuse_reply_create(req, &entry, fi) != 0 {
             // The caller is gone (interrupted): undo the open and the lookup reference.
             close(fd)
@@ -603,6 +626,7 @@ enum Operations {
         if fd < 0 { return fuse_reply_err(req, -fd).discard() }
         fi.pointee.fh = UInt64(fd)
         if !recordOpen(fs, inode, fd: fd, fi: fi) { dropKernelCache(fs, ino, .attributes) }
+        if flags & O_TRUNC != 0 { changed(fs, inode, pages: true) }
         if fuse_reply_open(req, fi) != 0 { close(fd) }
     }
 
@@ -658,6 +682,7 @@ enum Operations {
         if written < 0 {
             fuse_reply_err(req, Int32(truncatingIfNeeded: -written))
         } else {
+            if fs.caseFolding != nil, let inode = fs.inodes.inode(ino) { changed(fs, inode, pages: true) }
             fuse_reply_write(req, written)
         }
     }
@@ -727,7 +752,9 @@ enum Operations {
         // Modes other than 0 keep the size (KEEP_SIZE, PUNCH_HOLE) or move data within it; only
         // mode 0 can lengthen the file, which is what capacity counts.
         guard let usage = fs.usage, mode == 0 else {
-            return fuse_reply_err(req, berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno).discard()
+            let code = berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno
+            if code == 0 { changed(fs, inode, pages: true) }
+            return fuse_reply_err(req, code).discard()
         }
         let code = inode.sizeLock.withLock { _ -> Int32 in
             var st = stat()
@@ -742,6 +769,7 @@ enum Operations {
             }
             return 0
         }
+        if code == 0 { changed(fs, inode, pages: true) }
         fuse_reply_err(req, code)
     }
 
