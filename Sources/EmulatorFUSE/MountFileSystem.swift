@@ -314,6 +314,9 @@ final class MountFileSystem: Sendable {
     let staleNames = Mutex([StaleName]())
     /// The session, for lock waits that must end when the mount goes away (bit pattern of the pointer).
     let sessionAddress = Atomic<UInt>(0)
+    /// How many times this mount advanced `nameRemovals` (before advancing it), so that the watcher can
+    /// tell the removals of other mounts (`ShutdownNudger`).
+    let ownNameRemovals = Atomic<UInt64>(0)
     /// Cleared once the kernel refused FUSE_NOTIFY_INC_EPOCH (before Linux 6.16).
     let epochNotifications = Atomic<Bool>(true)
     private let onReady = Mutex<(@Sendable () -> Void)?>(nil)
