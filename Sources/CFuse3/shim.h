@@ -5,6 +5,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse3/fuse_lowlevel.h>
 #include <fuse3/fuse.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -41,6 +42,18 @@ static inline int berth_setfsgid(gid_t gid) { return (int)syscall(SYS_setfsgid, 
 // struct fuse_file_info has bitfields, which Swift imports as computed properties; these read and set
 // the ones the bridge needs without relying on the importer's bitfield support.
 static inline void berth_fi_set_keep_cache(struct fuse_file_info *fi, int on) { fi->keep_cache = on ? 1 : 0; }
+
+/// FUSE_NOTIFY_INC_EPOCH (notify code 8, FUSE protocol 7.44, Linux 6.16): every dentry the kernel
+/// cached for the mount before it is looked up again at its next use. libfuse 3.14 has no call for it,
+/// so the notification (a bare `struct fuse_out_header`: len 16, error = the notify code, unique 0) is
+/// written to the session's device descriptor, as libfuse writes its own. Takes no lock in the kernel
+/// (an atomic increment), so a request may send it before replying. 0, or -errno: EINVAL or ENOSYS from
+/// a kernel that does not know it.
+static inline int berth_notify_inc_epoch(struct fuse_session *se) {
+    struct { uint32_t len; int32_t error; uint64_t unique; } out = { 16, 8, 0 };
+    ssize_t n = write(fuse_session_fd(se), &out, sizeof out);
+    return n < 0 ? -errno : 0;
+}
 
 /// FUSE_BUFVEC_INIT is a macro Swift cannot import: one buffer that names a file descriptor and an
 /// explicit offset (FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK), as passthrough_hp builds for splice I/O.

@@ -21,14 +21,22 @@ final class Inode: Sendable {
     /// one inode (vfs_rename: `source == target` returns 0), so a case-only rename (`a.txt` to `A.TXT`)
     /// reaches the server only when the two spellings have different inode numbers.
     let spelling: [UInt8]?
+    /// Whether the kernel may hold another inode for the same backing file (an alias, or the real name
+    /// of an alias): a change through this one must drop the others' cached attributes
+    /// (`Operations.changed`). Set once, never cleared; only case-insensitive mounts set it.
+    let sharesKey = Atomic<Bool>(false)
     /// Shared volumes: the name the kernel last got this inode under (`Operations.staleOrigin`).
     let origin = Mutex(NameOrigin?.none)
 
-    init(fd: Int32, key: InodeKey, isRegular: Bool, spelling: [UInt8]? = nil) {
+    /// For an alias: the inode it was reached through (`InodeTable.AliasKey`).
+    let aliasParent: ObjectIdentifier?
+
+    init(fd: Int32, key: InodeKey, isRegular: Bool, spelling: [UInt8]? = nil, aliasParent: ObjectIdentifier? = nil) {
         self.fd = fd
         self.key = key
         self.isRegular = isRegular
         self.spelling = spelling
+        self.aliasParent = aliasParent
     }
 
     deinit { close(fd) }
@@ -89,21 +97,36 @@ final class InodeTable: Sendable {
     private let byKey = Mutex([InodeKey: Inode]())
     /// Inodes reached through another spelling (`Inode.spelling`); only case-insensitive mounts have any.
     private let aliases = Mutex(Aliases())
+    /// How many aliases the kernel holds: while none, no file has a second inode to keep in step.
+    private let aliasCount = Atomic<Int>(0)
 
+    /// Whether the kernel may hold any alias (`Inode.spelling`) at all.
+    var hasAliases: Bool { aliasCount.load(ordering: .relaxed) > 0 }
+
+    /// An alias is one per spelling and per parent inode it was reached through: a directory may have
+    /// only one dentry in the kernel, so the same directory reached through two spellings of its parent
+    /// must be two inodes there (else the kernel moves its one dentry from parent to parent, and inside a
+    /// rename, which holds the rename lock that move needs, answers ESTALE).
     struct AliasKey: Hashable {
         var key: InodeKey
         var spelling: [UInt8]
+        var parent: ObjectIdentifier
     }
 
     struct Aliases {
+        /// The aliases a lookup may hand out again.
         var current: [AliasKey: Inode] = [:]
-        /// Aliases no lookup may hand out again (a rename made their spelling the real name, and the
-        /// kernel counted the alias as replaced), kept until the kernel forgets them: their address is
-        /// their number.
-        var retired: [ObjectIdentifier: Inode] = [:]
+        /// Every alias the kernel holds, by backing identity: those in `current` and those no lookup may
+        /// hand out again (a rename made their spelling the real name, and the kernel counted the alias
+        /// as replaced), kept until the kernel forgets them: their address is their number.
+        var members: [InodeKey: [ObjectIdentifier: Inode]] = [:]
     }
 
     init(root: Inode) { self.root = root }
+
+    static func number(_ inode: Inode) -> fuse_ino_t {
+        fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(inode).toOpaque()))
+    }
 
     func inode(_ ino: fuse_ino_t) -> Inode? {
         if ino == fuse_ino_t(FUSE_ROOT_ID) { return root }
@@ -129,27 +152,41 @@ final class InodeTable: Sendable {
             table[key] = inode
             return (inode, false)
         }
-        if duplicate { close(fd) }
-        return fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(inode).toOpaque()))
+        if duplicate {
+            close(fd)
+        } else if !inode.sharesKey.load(ordering: .relaxed), aliases.withLock({ $0.members[key] != nil }) {
+            inode.sharesKey.store(true, ordering: .relaxed)
+        }
+        return Self.number(inode)
     }
 
-    /// Like `remember`, for the file `fd` reached through `spelling`, which is not its real name: a
-    /// number of its own per spelling (see `Inode.spelling`).
-    func rememberAlias(fd: Int32, _ st: stat, spelling: [UInt8]) -> fuse_ino_t {
+    /// Like `remember`, for the file `fd` reached through `spelling` in `parent` where that is not its real
+    /// name, or where `parent` is itself an alias: a number of its own (see `Inode.spelling`, `AliasKey`).
+    func rememberAlias(fd: Int32, _ st: stat, spelling: [UInt8], parent: Inode) -> fuse_ino_t {
         let key = InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
-        let aliasKey = AliasKey(key: key, spelling: spelling)
+        let aliasKey = AliasKey(key: key, spelling: spelling, parent: ObjectIdentifier(parent))
         let (inode, duplicate) = aliases.withLock { table -> (Inode, Bool) in
             if let known = table.current[aliasKey] {
                 known.lookups.wrappingAdd(1, ordering: .relaxed)
                 return (known, true)
             }
-            let inode = Inode(fd: fd, key: key, isRegular: st.st_mode & S_IFMT == S_IFREG, spelling: spelling)
+            let inode = Inode(fd: fd, key: key, isRegular: st.st_mode & S_IFMT == S_IFREG, spelling: spelling,
+                              aliasParent: aliasKey.parent)
             inode.lookups.store(1, ordering: .relaxed)
+            inode.sharesKey.store(true, ordering: .relaxed)
             table.current[aliasKey] = inode
+            table.members[key, default: [:]][ObjectIdentifier(inode)] = inode
+            aliasCount.add(1, ordering: .relaxed)
             return (inode, false)
         }
-        if duplicate { close(fd) }
-        return fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(inode).toOpaque()))
+        if duplicate {
+            close(fd)
+        } else if key == root.key {
+            root.sharesKey.store(true, ordering: .relaxed)
+        } else {
+            byKey.withLock { $0[key] }?.sharesKey.store(true, ordering: .relaxed)
+        }
+        return Self.number(inode)
     }
 
     /// The inode the kernel holds for `key` under its real name, if any.
@@ -157,11 +194,28 @@ final class InodeTable: Sendable {
         byKey.withLock { $0[key] }
     }
 
-    /// Stops handing out the alias of `key` spelled `spelling`.
+    /// Every inode number the kernel holds for the file `key`, real and aliases, but `except`.
+    func numbers(of key: InodeKey, except: Inode? = nil) -> [fuse_ino_t] {
+        var result: [fuse_ino_t] = []
+        if key == root.key {
+            if root !== except { result.append(fuse_ino_t(FUSE_ROOT_ID)) }
+        } else if let real = byKey.withLock({ $0[key] }), real !== except {
+            result.append(Self.number(real))
+        }
+        aliases.withLock { table in
+            for inode in table.members[key]?.values ?? [:].values where inode !== except {
+                result.append(Self.number(inode))
+            }
+        }
+        return result
+    }
+
+    /// Stops handing out the aliases of `key` spelled `spelling`.
     func retireAlias(_ key: InodeKey, spelling: [UInt8]) {
         aliases.withLock { table in
-            guard let inode = table.current.removeValue(forKey: AliasKey(key: key, spelling: spelling)) else { return }
-            table.retired[ObjectIdentifier(inode)] = inode
+            for (aliasKey, _) in table.current where aliasKey.key == key && aliasKey.spelling == spelling {
+                table.current.removeValue(forKey: aliasKey)
+            }
         }
     }
 
@@ -169,15 +223,18 @@ final class InodeTable: Sendable {
     func forget(_ ino: fuse_ino_t, count: UInt64) {
         if ino == fuse_ino_t(FUSE_ROOT_ID) { return }
         guard let inode = inode(ino) else { return }
-        if let spelling = inode.spelling {
+        if let spelling = inode.spelling, let parent = inode.aliasParent {
             aliases.withLock { table in
                 let now = inode.lookups.load(ordering: .relaxed)
                 let left = now > count ? now - count : 0
                 inode.lookups.store(left, ordering: .relaxed)
                 guard left == 0 else { return }
-                let aliasKey = AliasKey(key: inode.key, spelling: spelling)
+                let aliasKey = AliasKey(key: inode.key, spelling: spelling, parent: parent)
                 if table.current[aliasKey] === inode { table.current.removeValue(forKey: aliasKey) }
-                table.retired.removeValue(forKey: ObjectIdentifier(inode))
+                if table.members[inode.key]?.removeValue(forKey: ObjectIdentifier(inode)) != nil {
+                    aliasCount.subtract(1, ordering: .relaxed)
+                }
+                if table.members[inode.key]?.isEmpty == true { table.members.removeValue(forKey: inode.key) }
             }
             return
         }
@@ -192,13 +249,13 @@ final class InodeTable: Sendable {
     func removeAll() {
         byKey.withLock { $0.removeAll() }
         aliases.withLock { $0 = Aliases() }
+        aliasCount.store(0, ordering: .relaxed)
     }
 
     /// Every inode number the kernel may hold, the root's included (for cache invalidation).
     func allNumbers() -> [fuse_ino_t] {
-        let number = { (inode: Inode) in fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(inode).toOpaque())) }
-        let known = byKey.withLock { table in [fuse_ino_t(FUSE_ROOT_ID)] + table.values.map(number) }
-        let aliased = aliases.withLock { table in table.current.values.map(number) + table.retired.values.map(number) }
+        let known = byKey.withLock { table in [fuse_ino_t(FUSE_ROOT_ID)] + table.values.map(Self.number) }
+        let aliased = aliases.withLock { table in table.members.values.flatMap { $0.values.map(Self.number) } }
         return known + aliased
     }
 }
@@ -254,6 +311,11 @@ final class MountFileSystem: Sendable {
     let staleNames = Mutex([StaleName]())
     /// The session, for lock waits that must end when the mount goes away (bit pattern of the pointer).
     let sessionAddress = Atomic<UInt>(0)
+    /// How many times this mount advanced `nameRemovals` (before advancing it), so that the watcher can
+    /// tell the removals of other mounts (`ShutdownNudger`).
+    let ownNameRemovals = Atomic<UInt64>(0)
+    /// Cleared once the kernel refused FUSE_NOTIFY_INC_EPOCH (before Linux 6.16).
+    let epochNotifications = Atomic<Bool>(true)
     private let onReady = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: VolumeCounter?,
@@ -306,6 +368,23 @@ final class MountFileSystem: Sendable {
     @inline(__always)
     func entryTimeout(for mode: mode_t) -> Double {
         generation != nil && mode & S_IFMT == S_IFDIR ? 0 : entryTimeout
+    }
+
+    /// The session, while it runs.
+    var session: OpaquePointer? { OpaquePointer(bitPattern: sessionAddress.load(ordering: .relaxed)) }
+
+    /// Makes the kernel look every name it cached for this mount up again at its next use
+    /// (FUSE_NOTIFY_INC_EPOCH). Safe inside a request: the kernel takes no lock for it. False when the
+    /// kernel does not support it (the caller then invalidates the names it knows one by one).
+    @discardableResult
+    func expireCachedNames() -> Bool {
+        guard epochNotifications.load(ordering: .relaxed), let session else { return false }
+        let code = berth_notify_inc_epoch(session)
+        if code == -EINVAL || code == -ENOSYS {
+            epochNotifications.store(false, ordering: .relaxed)
+            return false
+        }
+        return code == 0
     }
 
     /// Called from `init` once the kernel's INIT is being answered; runs the readiness callback once.

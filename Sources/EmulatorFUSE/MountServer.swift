@@ -183,7 +183,7 @@ public enum MountServer {
 }
 
 /// Watches the mount every 10 ms: answers snapshot freezes, invalidates the kernel's caches when the mount
-/// is cut off, and makes sure a stop request ends the loop. libfuse's signal handler only marks the session as
+/// is cut off or when another mount removed a name, and makes sure a stop request ends the loop. libfuse's signal handler only marks the session as
 /// exited and relies on the signal interrupting the loop's own wait; when the signal lands on another
 /// thread (the Swift runtime's, or dispatch's main thread under an async `main`), the loop would
 /// sleep until the next request. This thread notices the mark and interrupts the loop's wait with
@@ -207,6 +207,10 @@ final class ShutdownNudger: Sendable {
     private func watch() {
         var wasCutOff = false
         var ticks = 0
+        // Names other mounts removed: counted as the volume's removals less this mount's own, each read
+        // before the count it is part of is advanced, so the difference never runs ahead of the truth.
+        var foreignRemovals: UInt64 = 0
+        if let removals = fs.nameRemovals { foreignRemovals = removals.current &- fs.ownNameRemovals.load(ordering: .relaxed) }
         while !stopped.load(ordering: .acquiring) {
             usleep(10_000)
             ticks += 1
@@ -215,13 +219,45 @@ final class ShutdownNudger: Sendable {
                 pthread_kill(loopThread, LockWaits.wakeSignal)
             }
             fs.freeze.acknowledgeIfRequested()
-            // An outage must reach open files too: drop the kernel's cached pages and attributes, so that
-            // the next read or stat comes here and gets EIO instead of being served from the cache.
+            // An outage must reach open files and cached names too: drop the kernel's cached pages and
+            // attributes, so that the next read or stat comes here and gets EIO instead of being served
+            // from the cache, and make every cached name be looked up again, which answers EIO too
+            // (instead of ENOTDIR, EINVAL or ENOENT from the kernel's name cache).
             let cutOff = fs.isCutOff
             if cutOff && !wasCutOff {
                 for ino in fs.inodes.allNumbers() { _ = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0) }
+                if !fs.expireCachedNames() { invalidateRootNames(se) }
             }
             wasCutOff = cutOff
+            // Another mount removed or replaced a name: whatever this kernel cached under it must not
+            // answer any longer. A file's cached name used as a directory on a path would answer ENOTDIR
+            // without asking this server, and no open could check it (`Operations.staleOrigin`).
+            if let removals = fs.nameRemovals {
+                let total = removals.current
+                let foreign = total &- fs.ownNameRemovals.load(ordering: .relaxed)
+                if foreign > foreignRemovals && foreign < foreignRemovals &+ (1 << 62) {
+                    foreignRemovals = foreign
+                    if !cutOff { fs.expireCachedNames() }
+                }
+            }
+        }
+    }
+
+    /// Before Linux 6.16 (no FUSE_NOTIFY_INC_EPOCH): drops the kernel's cached names of the root's
+    /// entries, and with each directory's name everything cached below it. From this thread, which holds
+    /// no request, so waiting for the root's lock is safe.
+    private func invalidateRootNames(_ se: OpaquePointer) {
+        let fd = openat(fs.inodes.root.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0, let dir = fdopendir(fd) else {
+            if fd >= 0 { close(fd) }
+            return
+        }
+        defer { closedir(dir) }
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
+        while let entry = readdir(dir) {
+            let name = UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self)
+            if Operations.isDotOrDotDot(name) { continue }
+            _ = fuse_lowlevel_notify_inval_entry(se, fuse_ino_t(FUSE_ROOT_ID), name, strlen(name))
         }
     }
 

@@ -28,13 +28,18 @@ extension Operations {
 
     /// Called after this mount removed or replaced a name, before answering.
     @inline(__always)
-    static func nameRemoved(_ fs: MountFileSystem) { fs.nameRemovals?.advance() }
+    static func nameRemoved(_ fs: MountFileSystem) {
+        guard let removals = fs.nameRemovals else { return }
+        fs.ownNameRemovals.add(1, ordering: .relaxed)
+        removals.advance()
+    }
 
     /// Called after this mount renamed `newName` in `parent` into place: the file the kernel now holds
     /// under that name is recorded there, so that its next open needs no check (the kernel moved its
     /// cached name along). Counts the removal the rename is.
     static func nameMoved(_ fs: MountFileSystem, to parent: Inode, _ newName: UnsafePointer<CChar>) {
         guard let removals = fs.nameRemovals else { return }
+        fs.ownNameRemovals.add(1, ordering: .relaxed)
         let stamp = removals.advance()
         var st = stat()
         guard fstatat(parent.fd, newName, &st, AT_SYMLINK_NOFOLLOW) == 0,

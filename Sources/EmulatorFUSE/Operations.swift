@@ -202,10 +202,23 @@ enum Operations {
             close(fd)
             return code
         }
-        entry.ino = fs.inodes.remember(fd: fd, entry.attr)
+        if parent.spelling != nil {
+            // Reached through another spelling of its directory (case-insensitive volumes): a directory
+            // gets an inode of its own here (`InodeTable.AliasKey`), and no name under such a spelling
+            // is cached, so every name the kernel caches is under the directory's real name, where a
+            // change made through another spelling can find it (`namesChanged`).
+            if entry.attr.st_mode & S_IFMT == S_IFDIR {
+                entry.ino = fs.inodes.rememberAlias(fd: fd, entry.attr, spelling: nameBytes(name), parent: parent)
+            } else {
+                entry.ino = fs.inodes.remember(fd: fd, entry.attr)
+            }
+            entry.entry_timeout = 0
+        } else {
+            entry.ino = fs.inodes.remember(fd: fd, entry.attr)
+            entry.entry_timeout = fs.entryTimeout(for: entry.attr.st_mode)
+        }
         recordOrigin(fs, entry.ino, parent: parent, name: name, stamp: stamp)
         entry.attr_timeout = fs.attrTimeout
-        entry.entry_timeout = fs.entryTimeout(for: entry.attr.st_mode)
         return 0
     }
 
@@ -224,9 +237,9 @@ enum Operations {
         }
         if name == asked {
             entry.ino = fs.inodes.remember(fd: pathFD, entry.attr)
-            entry.entry_timeout = fs.entryTimeout(for: entry.attr.st_mode)
+            entry.entry_timeout = parent.spelling == nil ? fs.entryTimeout(for: entry.attr.st_mode) : 0
         } else {
-            entry.ino = fs.inodes.rememberAlias(fd: pathFD, entry.attr, spelling: asked)
+            entry.ino = fs.inodes.rememberAlias(fd: pathFD, entry.attr, spelling: asked, parent: parent)
             // Never cached: after a rename the spelling may be the real name, or nothing.
             entry.entry_timeout = 0
         }
@@ -426,6 +439,7 @@ enum Operations {
                 ?? withProcPath(inode.fd) { utimensat(AT_FDCWD, $0, times, 0) }
             if result != 0 { return fuse_reply_err(req, errno).discard() }
         }
+        changed(fs, inode, pages: toSet & FUSE_SET_ATTR_SIZE != 0)
         var st = stat()
         let code = statOf(inode.fd, &st)
         if code != 0 { return fuse_reply_err(req, code).discard() }
@@ -460,6 +474,7 @@ enum Operations {
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mknodat(inode.fd, name, mode, rdev) } }
         if code != 0 { return fuse_reply_err(req, code).discard() }
+        changed(fs, inode)
         replyEntry(req, fs, inode, name, made: mode)
     }
 
@@ -467,6 +482,7 @@ enum Operations {
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mkdirat(inode.fd, name, mode) } }
         if code != 0 { return fuse_reply_err(req, code).discard() }
+        changed(fs, inode)
         replyEntry(req, fs, inode, name, made: S_IFDIR)
     }
 
@@ -475,6 +491,7 @@ enum Operations {
         guard let target else { return fuse_reply_err(req, EINVAL).discard() }
         let code = makeEntry(fs, inode, name) { fs.asCaller(req) { symlinkat(target, inode.fd, name) } }
         if code != 0 { return fuse_reply_err(req, code).discard() }
+        changed(fs, inode)
         replyEntry(req, fs, inode, name, made: S_IFLNK)
     }
 
@@ -486,6 +503,8 @@ enum Operations {
         if typeCode != 0 { return fuse_reply_err(req, typeCode).discard() }
         let code = makeEntry(fs, parent, name) { linkFile(target.fd, into: parent.fd, name) }
         if code != 0 { return fuse_reply_err(req, code).discard() }
+        changed(fs, parent)
+        changed(fs, target)
         replyEntry(req, fs, parent, name, made: st.st_mode, key: target.key)
     }
 
@@ -506,7 +525,7 @@ enum Operations {
         guard let (fs, from) = beginNameChange(req, parent) else { return }
         guard let (_, to, newName) = beginNewEntry(req, newParent, newName, makesInode: false) else { return }
         if let folding = fs.caseFolding {
-            let code = renameFolded(fs, folding, from, name, to, newName, flags: flags) { source, target, flags in
+            let code = renameFolded(fs, folding, from, name, to, newName, flags: flags) { from, source, to, target, flags in
                 renameReleasingCapacity(fs, from, source, to, target, flags: flags)
             }
             return fuse_reply_err(req, code).discard()
@@ -557,7 +576,11 @@ enum Operations {
         if code == ELOOP && fi.pointee.flags & O_NOFOLLOW == 0 { code = ESTALE }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         fi.pointee.fh = UInt64(fd)
-        if let created = fs.inodes.inode(entry.ino) { recordOpen(fs, created, fd: fd, fi: fi) }
+        if let created = fs.inodes.inode(entry.ino) {
+            recordOpen(fs, created, fd: fd, fi: fi)
+            changed(fs, created, pages: flags & O_TRUNC != 0)
+        }
+        changed(fs, inode)
         if fuse_reply_create(req, &entry, fi) != 0 {
             // The caller is gone (interrupted): undo the open and the lookup reference.
             close(fd)
@@ -650,6 +673,7 @@ enum Operations {
         if fd < 0 { return fuse_reply_err(req, -fd).discard() }
         fi.pointee.fh = UInt64(fd)
         if !recordOpen(fs, inode, fd: fd, fi: fi) { dropKernelCache(fs, ino, .attributes) }
+        if flags & O_TRUNC != 0 { changed(fs, inode, pages: true) }
         if fuse_reply_open(req, fi) != 0 { close(fd) }
     }
 
@@ -716,6 +740,7 @@ enum Operations {
         if written < 0 {
             fuse_reply_err(req, Int32(truncatingIfNeeded: -written))
         } else {
+            if fs.caseFolding != nil, let inode = fs.inodes.inode(ino) { changed(fs, inode, pages: true) }
             fuse_reply_write(req, written)
         }
     }
@@ -755,7 +780,9 @@ enum Operations {
         guard let (fs, inode) = beginChange(req, ino) else { return }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         guard let usage = fs.usage else {
-            return fuse_reply_err(req, berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno).discard()
+            let code = berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno
+            if code == 0 { changed(fs, inode, pages: true) }
+            return fuse_reply_err(req, code).discard()
         }
         // linux/falloc.h: PUNCH_HOLE and COLLAPSE_RANGE free blocks; every other mode (0, KEEP_SIZE,
         // ZERO_RANGE, UNSHARE_RANGE) allocates the range, all of it or nothing (ENOSPC);
@@ -770,6 +797,7 @@ enum Operations {
         }) { _ in
             berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno
         }
+        if code == 0 { changed(fs, inode, pages: true) }
         fuse_reply_err(req, code)
     }
 

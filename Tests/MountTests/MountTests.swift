@@ -437,6 +437,31 @@ struct MountTests {
         }
     }
 
+    /// A file's name that mount b cached, replaced on mount a by a directory: a path through it is walked
+    /// through the directory (ENOENT for a name not in it, a create lands in it), not answered ENOTDIR from
+    /// b's cached file name for up to 1 s. The kernel answers that ENOTDIR without asking b's server, so
+    /// b's server makes it forget its cached names when another mount removed one; it checks every
+    /// 10 ms, so the test allows far less than the 1 s the name was cached for.
+    @Test func aFileNameReplacedByADirectoryOnAnotherMountIsWalkedThrough() throws {
+        try withTwoMounts { _, a, b in
+            for round in 0..<5 {
+                let d = "/d\(round)"
+                #expect(writeFile(a.mountpoint + d, [1]) == 0)
+                var st = stat()
+                #expect(stat(b.mountpoint + d, &st) == 0 && st.st_mode & S_IFMT == S_IFREG, "b caches d as a file")
+                #expect(unlink(a.mountpoint + d) == 0 && mkdir(a.mountpoint + d, 0o755) == 0)
+                let answered = { () -> Int32 in
+                    let fd = open(b.mountpoint + d + "/f", O_RDONLY)
+                    if fd >= 0 { close(fd) }
+                    return fd >= 0 ? 0 : errno
+                }
+                #expect(waitUntil(timeout: 0.3) { answered() == ENOENT }, "round \(round): \(answered())")
+                #expect(writeFile(b.mountpoint + d + "/from-b", [2]) == 0)
+                #expect(readFile(a.mountpoint + d + "/from-b") == [2])
+            }
+        }
+    }
+
     @Test func sigtermUnmountsCleanly() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

@@ -96,6 +96,44 @@ struct OutageSnapshotDrillTests {
         for path in [b, c] { #expect(try berth.run("unmount", path).status == 0) }
     }
 
+    /// Names the kernel cached before the outage answer EIO too, not the kernel's own answers from its
+    /// name cache: ENOTDIR for a path through a file, EINVAL for readlink of a file, ENOENT for a name
+    /// known not to exist. An EBS mount caches names (negative ones included) for a day, so without the
+    /// invalidation none of these would ever reach the server during the outage.
+    @Test func cachedNamesAnswerEIOOnceTheMountIsCutOff() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
+        let a = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, a, "--az", "us-east-1a", "--background").status == 0)
+        defer {
+            _ = try? berth.run("az", "recover", "us-east-1a")
+            _ = try? berth.run("unmount", a, "--force")
+        }
+        #expect(mkdir(a + "/dir", 0o755) == 0)
+        #expect(writeFile(a + "/dir/file", [1]) == 0)
+        #expect(symlink("dir/file", a + "/link") == 0)
+        var buffer = [CChar](repeating: 0, count: 64)
+        // Cached: the names, the file's type, and that `missing` does not exist.
+        #expect(statErrno(a + "/dir/file") == 0)
+        #expect(openErrno(a + "/dir/file/below", O_RDONLY) == ENOTDIR)
+        #expect(readlink(a + "/dir/file", &buffer, 64) < 0 && errno == EINVAL)
+        #expect(readlink(a + "/link", &buffer, 64) == 8)
+        #expect(statErrno(a + "/dir/missing") == ENOENT)
+        #expect(try berth.run("az", "fail", "us-east-1a").status == 0)
+        let answers = { [self] () -> [Int32] in
+            [openErrno(a + "/dir/file/below", O_RDONLY),
+             readlink(a + "/dir/file", &buffer, 64) < 0 ? errno : 0,
+             readlink(a + "/link", &buffer, 64) < 0 ? errno : 0,
+             statErrno(a + "/dir/missing"),
+             statErrno(a + "/dir/file")]
+        }
+        #expect(waitUntil(timeout: 5) { answers() == [EIO, EIO, EIO, EIO, EIO] }, "\(answers())")
+        #expect(try berth.run("az", "recover", "us-east-1a").status == 0)
+        #expect(waitUntil(timeout: 5) { statErrno(a + "/dir/file") == 0 })
+        #expect(readlink(a + "/link", &buffer, 64) == 8)
+        #expect(statErrno(a + "/dir/missing") == ENOENT)
+    }
+
     /// A lock wait in progress when the outage starts is an operation on a cut-off mount: it ends with
     /// EIO, instead of waiting through the outage for a holder that is cut off too.
     @Test(arguments: ["fcntl", "flock"])

@@ -238,4 +238,134 @@ struct WindowsNamingMountTests {
         close(fd)
         for path in [a, b] { #expect(try berth.run("unmount", path).status == 0) }
     }
+
+    // MARK: - One file, one view, whatever the spelling (issue 11's findings, one mount)
+
+    /// A served fsx-windows mount at `a` of a fresh scratch volume.
+    func windowsMount(_ scratch: Scratch) throws -> ServedMount {
+        try ServedMount(scratch, at: "a", type: "fsx-windows", volumeID: "fs-windows",
+                        extra: ["--capacity-bytes", "1073741824"])
+    }
+
+    func lstatInfo(_ path: String) -> stat? {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info : nil
+    }
+
+    func readlinkResult(_ path: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let count = readlink(path, &buffer, 255)
+        if count < 0 { return "errno \(errno)" }
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// A change made through one spelling is seen at once through every other on the same mount, as an
+    /// SMB client sees one inode per file: the kernel's inode of one spelling must not keep attributes,
+    /// pages or names from before a change made through another.
+    @Test func aChangeThroughOneSpellingIsSeenAtOnceThroughEveryOther() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try windowsMount(scratch)
+        defer { mount.stop() }
+        let root = mount.mountpoint
+        // create a; write via A: lstat a shows the new size (was 0 for up to 1 s).
+        #expect(writeFile(root + "/a", []) == 0)
+        #expect(lstatInfo(root + "/a")?.st_size == 0)
+        let fd = open(root + "/A", O_WRONLY)
+        #expect(fd >= 0)
+        #expect(write(fd, "hello", 5) == 5)
+        #expect(lstatInfo(root + "/a")?.st_size == 5, "the size written through A")
+        #expect(fchmod(fd, 0o600) == 0)
+        #expect(lstatInfo(root + "/a").map { $0.st_mode & 0o777 } == 0o600, "the mode set through A")
+        close(fd)
+        #expect(truncate(root + "/A", 2) == 0)
+        #expect(lstatInfo(root + "/a")?.st_size == 2, "the size truncated through A")
+        #expect(readFile(root + "/a") == Array("he".utf8))
+        // A hard link made through one spelling counts in the other's link count.
+        #expect(link(root + "/A", root + "/hard") == 0)
+        #expect(lstatInfo(root + "/a")?.st_nlink == 2)
+        #expect(unlink(root + "/HARD") == 0)
+        #expect(lstatInfo(root + "/a")?.st_nlink == 1)
+        // mkdir d; rmdir D: d is gone (unlink answered EISDIR from the cached name).
+        #expect(mkdir(root + "/d", 0o755) == 0)
+        #expect(lstatInfo(root + "/d") != nil)
+        #expect(rmdir(root + "/D") == 0)
+        #expect(errnoOf(unlink(root + "/d")) == ENOENT)
+        #expect(lstatInfo(root + "/d") == nil)
+        // symlink zz l; unlink L: readlink l answers ENOENT (answered zz from the cached name).
+        #expect(symlink("zz", root + "/l") == 0)
+        #expect(readlinkResult(root + "/l") == "zz")
+        #expect(unlink(root + "/L") == 0)
+        #expect(readlinkResult(root + "/l") == "errno \(ENOENT)")
+        // A create after the link was removed through another spelling makes the name itself, not the
+        // link's old target.
+        #expect(symlink("target", root + "/s") == 0)
+        #expect(lstatInfo(root + "/s")?.st_mode.isLink == true)
+        #expect(unlink(root + "/S") == 0)
+        #expect(writeFile(root + "/s", [1]) == 0)
+        #expect(lstatInfo(root + "/s")?.st_mode.isLink == false)
+        #expect(lstatInfo(root + "/target") == nil, "nothing was created at the removed link's target")
+        // A rename through another spelling: the old real name does not answer from the cache.
+        #expect(writeFile(root + "/r", [2]) == 0)
+        #expect(lstatInfo(root + "/r") != nil)
+        #expect(rename(root + "/R", root + "/moved") == 0)
+        #expect(lstatInfo(root + "/r") == nil)
+        #expect(readFile(root + "/MOVED") == [2])
+        #expect(listing(root) == ["a", "moved", "s"])
+    }
+
+    /// `rename e/A Q` over an existing `q`: q's content is replaced by A's, the result is spelled Q, and
+    /// the call succeeds (it replaced q, then answered ENOENT).
+    @Test func renameThroughOtherSpellingsOntoAnotherSpellingOfAFileReplacesIt() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try windowsMount(scratch)
+        defer { mount.stop() }
+        let root = mount.mountpoint
+        #expect(mkdir(root + "/e", 0o755) == 0)
+        #expect(writeFile(root + "/e/a", Array("source".utf8)) == 0)
+        #expect(writeFile(root + "/q", Array("target".utf8)) == 0)
+        #expect(errnoOf(rename(root + "/e/A", root + "/Q")) == 0)
+        #expect(listing(root) == ["Q", "e"])
+        #expect(listing(root + "/e").isEmpty)
+        #expect(readFile(root + "/q") == Array("source".utf8))
+        // Across directories the other way, and within one directory.
+        #expect(writeFile(root + "/e/x", Array("x".utf8)) == 0)
+        #expect(errnoOf(rename(root + "/q", root + "/E/X")) == 0)
+        #expect(listing(root) == ["e"])
+        #expect(listing(root + "/e") == ["X"])
+        #expect(readFile(root + "/e/X") == Array("source".utf8))
+        #expect(writeFile(root + "/e/y", Array("y".utf8)) == 0)
+        #expect(errnoOf(rename(root + "/E/Y", root + "/e/X")) == 0)
+        #expect(listing(root + "/e") == ["X"])
+        #expect(readFile(root + "/e/x") == Array("y".utf8))
+    }
+
+    /// `mkdir X; mkdir Q; mkdir Q/X; rename X q/X`: the empty directory Q/X is replaced (answered ESTALE
+    /// every time: the kernel had to move Q/X's one dentry under the other spelling `q` inside the rename).
+    @Test func renameIntoADirectoryReachedThroughAnotherSpellingOverAnEmptyDirectory() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try windowsMount(scratch)
+        defer { mount.stop() }
+        let root = mount.mountpoint
+        #expect(mkdir(root + "/X", 0o755) == 0)
+        #expect(writeFile(root + "/X/inside", [1]) == 0)
+        #expect(mkdir(root + "/Q", 0o755) == 0)
+        #expect(mkdir(root + "/Q/X", 0o755) == 0)
+        #expect(errnoOf(rename(root + "/X", root + "/q/X")) == 0)
+        #expect(listing(root) == ["Q"])
+        #expect(listing(root + "/Q/X") == ["inside"])
+        #expect(listing(root + "/q/x") == ["inside"])
+        // And back, through yet other spellings of both.
+        #expect(mkdir(root + "/x", 0o755) == 0)
+        #expect(errnoOf(rename(root + "/Q/x", root + "/X")) == 0)
+        #expect(listing(root) == ["Q", "X"])
+        #expect(readFile(root + "/X/INSIDE") == [1])
+        #expect(listing(root + "/q").isEmpty)
+    }
+}
+
+extension mode_t {
+    var isLink: Bool { self & S_IFMT == S_IFLNK }
 }
