@@ -291,6 +291,8 @@ final class MountFileSystem: Sendable {
     /// Set for the shared cache policy: names cached by the kernel are checked against it at open.
     let nameRemovals: VolumeCounter?
     let locks = RecordLockTable()
+    /// Open handles per process, at most a share of the server's descriptors each (`HandleShares`).
+    let handles = HandleShares(openFileLimit: MountFileSystem.currentOpenFileLimit())
     /// Pauses changes while a snapshot of the volume is taken.
     let freeze: WriteFreeze
     let checksReachability: Bool

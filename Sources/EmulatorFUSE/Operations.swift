@@ -571,11 +571,16 @@ enum Operations {
         // walk the path again and follow the link itself, in the caller's view of the file system,
         // as it would have had the link been there first; O_EXCL meets it as EEXIST, as locally.
         let flags = backingFlags(fi.pointee.flags) | O_CREAT | O_CLOEXEC | O_NOFOLLOW
+        guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
         var entry = fuse_entry_param()
         var (fd, code) = createEntry(req, fs, inode, name, flags: flags, mode: mode, &entry)
         if code == ELOOP && fi.pointee.flags & O_NOFOLLOW == 0 { code = ESTALE }
-        if code != 0 { return fuse_reply_err(req, code).discard() }
+        if code != 0 {
+            fs.handles.unclaim(owner)
+            return fuse_reply_err(req, code).discard()
+        }
         fi.pointee.fh = UInt64(fd)
+        fs.handles.record(fi.pointee.fh, for: owner)
         if let created = fs.inodes.inode(entry.ino) {
             recordOpen(fs, created, fd: fd, fi: fi)
             changed(fs, created, pages: flags & O_TRUNC != 0)
@@ -583,6 +588,7 @@ enum Operations {
         changed(fs, inode)
         if fuse_reply_create(req, &entry, fi) != 0 {
             // The caller is gone (interrupted): undo the open and the lookup reference.
+            fs.handles.release(fi.pointee.fh)
             close(fd)
             fs.inodes.forget(entry.ino, count: 1)
         }
@@ -659,6 +665,7 @@ enum Operations {
         if writes && fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
         if let stale = staleOrigin(fs, inode) { return replyStale(req, fs, stale) }
         let openFlags = backingFlags(flags) & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
+        guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
         let fd: Int32
         if let usage = fs.usage, flags & O_TRUNC != 0 {
             var opened: Int32 = -1
@@ -670,11 +677,18 @@ enum Operations {
         } else {
             fd = fs.reopen(inode, flags: openFlags)
         }
-        if fd < 0 { return fuse_reply_err(req, -fd).discard() }
+        if fd < 0 {
+            fs.handles.unclaim(owner)
+            return fuse_reply_err(req, -fd).discard()
+        }
         fi.pointee.fh = UInt64(fd)
+        fs.handles.record(fi.pointee.fh, for: owner)
         if !recordOpen(fs, inode, fd: fd, fi: fi) { dropKernelCache(fs, ino, .attributes) }
         if flags & O_TRUNC != 0 { changed(fs, inode, pages: true) }
-        if fuse_reply_open(req, fi) != 0 { close(fd) }
+        if fuse_reply_open(req, fi) != 0 {
+            fs.handles.release(fi.pointee.fh)
+            close(fd)
+        }
     }
 
     /// Decides whether the kernel may keep this file's cached pages. Exclusive volumes: always.
@@ -762,6 +776,7 @@ enum Operations {
         if let generation = fs.generation, fi.pointee.flags & O_ACCMODE != O_RDONLY {
             generation.advance()
         }
+        fs.handles.release(fi.pointee.fh)
         // Closing the descriptor also drops the handle's flock lock (flock_release).
         close(Int32(truncatingIfNeeded: fi.pointee.fh))
         fuse_reply_err(req, 0)
@@ -806,16 +821,21 @@ enum Operations {
     static let opendir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode) = begin(req, ino) else { return }
+        guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
         let fd = openat(inode.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 { return fuse_reply_err(req, errno).discard() }
-        guard let dir = fdopendir(fd) else {
+        guard fd >= 0, let dir = fdopendir(fd) else {
             let code = errno
-            close(fd)
+            if fd >= 0 { close(fd) }
+            fs.handles.unclaim(owner)
             return fuse_reply_err(req, code).discard()
         }
         let handle = Unmanaged.passRetained(DirectoryHandle(dir: dir))
         fi.pointee.fh = UInt64(UInt(bitPattern: handle.toOpaque()))
-        if fuse_reply_open(req, fi) != 0 { handle.release() }
+        fs.handles.record(fi.pointee.fh, for: owner)
+        if fuse_reply_open(req, fi) != 0 {
+            fs.handles.release(fi.pointee.fh)
+            handle.release()
+        }
     }
 
     static func directory(_ fi: UnsafeMutablePointer<fuse_file_info>) -> DirectoryHandle? {
@@ -865,6 +885,7 @@ enum Operations {
 
     static let releasedir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, _, fi in
         if let fi, let raw = UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh)) {
+            fs(req)?.handles.release(fi.pointee.fh)
             Unmanaged<DirectoryHandle>.fromOpaque(raw).release()
         }
         fuse_reply_err(req, 0)
