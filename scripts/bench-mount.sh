@@ -14,7 +14,10 @@
 # Needs root, /dev/fuse, fio, bindfs, python3. Environment: BENCH_DIR (default /work/.bench-mount),
 # RUNTIME (seconds per fio job, default 4; on disk only the random reads stop after it), SIZE (default 512M on tmpfs,
 # 2G on disk), FILES (default 5000), META_ROUNDS (metadata passes per filesystem, median reported;
-# default 3).
+# default 3), PASSTHROUGH_HP (a passthrough_hp binary from libfuse's examples, built outside this
+# repository from the libfuse release that matches the system's, e.g. fuse-3.14.0 with
+# `meson setup build -Dutils=false -Dtests=false && ninja -C build example/passthrough_hp`: when set, it
+# is a column too, with its default caching and splice).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRATCH="${SCRATCH:-$PWD/.build-fuse}"
@@ -31,10 +34,13 @@ BERTH="$SCRATCH/release/berth"
 rm -rf "$BENCH_DIR"
 mkdir -p "$BENCH_DIR"
 if [ "$BENCH_TMPFS" = 1 ]; then mount -t tmpfs -o size=3G berth-bench "$BENCH_DIR"; fi
-mkdir -p "$BENCH_DIR"/{native,berth-back,berth-mnt,ebs-back,ebs-mnt,ebs-state,win-back,win-mnt,win-state,bindfs-back,bindfs-mnt,state}
+mkdir -p "$BENCH_DIR"/{native,berth-back,berth-mnt,ebs-back,ebs-mnt,ebs-state,win-back,win-mnt,win-state,bindfs-back,bindfs-mnt,state,php-back,php-mnt}
+PASSTHROUGH_HP="${PASSTHROUGH_HP:-}"
+OTHERS=(bindfs)
+[ -n "$PASSTHROUGH_HP" ] && [ -x "$PASSTHROUGH_HP" ] && OTHERS+=(php)
 PIDS=()
 cleanup() {
-    for m in "$BENCH_DIR/berth-mnt" "$BENCH_DIR/ebs-mnt" "$BENCH_DIR/win-mnt" "$BENCH_DIR/bindfs-mnt"; do
+    for m in "$BENCH_DIR/berth-mnt" "$BENCH_DIR/ebs-mnt" "$BENCH_DIR/win-mnt" "$BENCH_DIR/bindfs-mnt" "$BENCH_DIR/php-mnt"; do
         mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
     done
     for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
@@ -74,7 +80,13 @@ PIDS+=($!)
     --volume-id fs-win --type fsx-windows --shared-state "$BENCH_DIR/win-state" &
 PIDS+=($!)
 bindfs "$BENCH_DIR/bindfs-back" "$BENCH_DIR/bindfs-mnt"
-for m in berth-mnt ebs-mnt win-mnt; do
+if [[ " ${OTHERS[*]} " == *" php "* ]]; then
+    "$PASSTHROUGH_HP" --foreground "$BENCH_DIR/php-back" "$BENCH_DIR/php-mnt" >/dev/null 2>&1 &
+    PIDS+=($!)
+fi
+MOUNTS=(berth-mnt ebs-mnt win-mnt)
+[[ " ${OTHERS[*]} " == *" php "* ]] && MOUNTS+=(php-mnt)
+for m in "${MOUNTS[@]}"; do
     for _ in $(seq 200); do grep -q " $BENCH_DIR/$m " /proc/mounts && break; sleep 0.01; done
 done
 
@@ -122,11 +134,12 @@ dir_of() {
         native) echo "$BENCH_DIR/native" ;;
         berth) echo "$BENCH_DIR/berth-mnt" ;;
         bindfs) echo "$BENCH_DIR/bindfs-mnt" ;;
+        php) echo "$BENCH_DIR/php-mnt" ;;
     esac
 }
 
 declare -A R
-for fs in native berth ebs win bindfs; do
+for fs in native berth ebs win "${OTHERS[@]}"; do
     dir=$(dir_of "$fs")
     R[$fs,w]=$(fio_figure "$dir" write 1M)
     R[$fs,r]=$(fio_figure "$dir" read 1M)
@@ -136,7 +149,7 @@ done
 
 # Metadata: META_ROUNDS rounds, each over every filesystem in turn (starting one further along each
 # round), and the median per filesystem: one pass swings by 15% on a 2-vCPU machine.
-FSES=(native berth ebs win bindfs)
+FSES=(native berth ebs win "${OTHERS[@]}")
 declare -A META
 for round in $(seq 0 $((META_ROUNDS - 1))); do
     for k in $(seq 0 $((${#FSES[@]} - 1))); do
@@ -155,13 +168,14 @@ else
         "$(stat -f -c %T "$BENCH_DIR/native")" "$SIZE"
 fi
 printf '%-22s %14s %14s %16s %16s\n' "filesystem" "seq write MiB/s" "seq read MiB/s" "4k rand read IOPS" "metadata ops/s"
-for fs in native berth ebs win bindfs; do
+for fs in native berth ebs win "${OTHERS[@]}"; do
     name=$fs
     [ $fs = ebs ] && name="berth ebs (FUSE)"
     [ $fs = win ] && name="berth fsx-windows"
     [ $fs = native ] && name="native ($(stat -f -c %T "$BENCH_DIR/native"))"
     [ $fs = berth ] && name="berth efs (FUSE)"
     [ $fs = bindfs ] && name="bindfs $(bindfs --version 2>/dev/null | awk '{print $2}' | head -1)"
+    [ $fs = php ] && name="passthrough_hp"
     printf '%-22s %14s %14s %16s %16s\n' "$name" "${R[$fs,w]}" "${R[$fs,r]}" "${R[$fs,rr]}" "${R[$fs,m]}"
 done
 printf '%-22s %14s %14s\n' "berth / native" \

@@ -290,6 +290,8 @@ final class MountFileSystem: Sendable {
     let generation: VolumeCounter?
     /// Set for the shared cache policy: names cached by the kernel are checked against it at open.
     let nameRemovals: VolumeCounter?
+    /// Set for the shared cache policy: how many mount servers of the volume run (`entryTimeout(for:)`).
+    let liveMounts: VolumeCounter?
     let locks = RecordLockTable()
     /// Open handles per process, at most a share of the server's descriptors each (`HandleShares`).
     let handles = HandleShares(openFileLimit: MountFileSystem.currentOpenFileLimit())
@@ -321,8 +323,9 @@ final class MountFileSystem: Sendable {
     private let onReady = Mutex<(@Sendable () -> Void)?>(nil)
 
     init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: VolumeCounter?,
-         nameRemovals: VolumeCounter? = nil, freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, cloneSharing: CloneSharing? = nil,
+         nameRemovals: VolumeCounter? = nil, liveMounts: VolumeCounter? = nil, freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, cloneSharing: CloneSharing? = nil,
          onReady: @escaping @Sendable () -> Void) {
+        self.liveMounts = liveMounts
         self.configuration = configuration
         self.freeze = freeze
         self.caseFolding = caseFolding
@@ -367,9 +370,14 @@ final class MountFileSystem: Sendable {
     /// ESTALE reach programs: the kernel retries it once, and a directory reached through an open
     /// descriptor is never walked again.) Files keep their 1 s; an open checks its own name
     /// (`Operations.staleOrigin`).
+    /// While the volume has no other mount (`liveMounts` is 1), nothing else can change its names and
+    /// directory names are kept like file names; when a second mount starts, the watcher makes the kernel
+    /// look every cached name up again (`ShutdownNudger`), and the new server waits for that before it
+    /// answers.
     @inline(__always)
     func entryTimeout(for mode: mode_t) -> Double {
-        generation != nil && mode & S_IFMT == S_IFDIR ? 0 : entryTimeout
+        guard generation != nil, mode & S_IFMT == S_IFDIR else { return entryTimeout }
+        return (liveMounts?.current ?? 2) <= 1 ? entryTimeout : 0
     }
 
     /// The session, while it runs.

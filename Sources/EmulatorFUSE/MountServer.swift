@@ -42,6 +42,7 @@ public enum MountServer {
         let usage: VolumeUsage?
         let generation: VolumeCounter?
         let nameRemovals: VolumeCounter?
+        let liveMounts: VolumeCounter?
         let freeze: WriteFreeze
         let caseFolding: CaseFoldedDirectories?
         do {
@@ -54,6 +55,8 @@ public enum MountServer {
                 ? try VolumeCounter(.closedWritableHandles, sharedStateDirectory: configuration.sharedStateDirectory) : nil
             nameRemovals = configuration.cachePolicy == .shared
                 ? try VolumeCounter(.removedNames, sharedStateDirectory: configuration.sharedStateDirectory) : nil
+            liveMounts = configuration.cachePolicy == .shared
+                ? try VolumeCounter(.liveMounts, sharedStateDirectory: configuration.sharedStateDirectory) : nil
             caseFolding = configuration.nameRules.caseInsensitive
                 ? try CaseFoldedDirectories(sharedStateDirectory: configuration.sharedStateDirectory,
                                             rules: configuration.nameRules)
@@ -63,7 +66,7 @@ public enum MountServer {
         }
 
         let fs = MountFileSystem(configuration: configuration, root: root, usage: usage, generation: generation,
-                                 nameRemovals: nameRemovals, freeze: freeze, caseFolding: caseFolding,
+                                 nameRemovals: nameRemovals, liveMounts: liveMounts, freeze: freeze, caseFolding: caseFolding,
                                  cloneSharing: CloneSharing(sharedStateDirectory: configuration.sharedStateDirectory),
                                  onReady: onReady)
         let userdata = Unmanaged.passRetained(fs)
@@ -71,6 +74,12 @@ public enum MountServer {
             fs.inodes.removeAll()
             userdata.release()
         }
+        // Counted before this mount answers anything, and given the other mounts' watchers (10 ms ticks)
+        // time to make their kernels drop the directory names they kept while alone. A server that is
+        // killed leaves the count one too high: the volume's mounts then never keep directory names,
+        // which costs speed, never correctness.
+        if let liveMounts, liveMounts.advance() > 1 { usleep(25_000) }
+        defer { liveMounts?.retreat() }
 
         var options = "fsname=\(configuration.volumeID),subtype=berth-\(configuration.serviceType.rawValue)"
         // default_permissions: the kernel checks modes and ownership as a local filesystem would;
@@ -206,6 +215,7 @@ final class ShutdownNudger: Sendable {
 
     private func watch() {
         var wasCutOff = false
+        var lastMounts: UInt64 = 1
         var ticks = 0
         // Names other mounts removed: counted as the volume's removals less this mount's own, each read
         // before the count it is part of is advanced, so the difference never runs ahead of the truth.
@@ -229,6 +239,13 @@ final class ShutdownNudger: Sendable {
                 if !fs.expireCachedNames() { invalidateRootNames(se) }
             }
             wasCutOff = cutOff
+            // A second mount started: the directory names kept while this one was alone must be looked
+            // up again (`MountFileSystem.entryTimeout(for:)`).
+            if let liveMounts = fs.liveMounts {
+                let mounts = liveMounts.current
+                if mounts > 1 && lastMounts <= 1 && !cutOff, !fs.expireCachedNames() { invalidateRootNames(se) }
+                lastMounts = mounts
+            }
             // Another mount removed or replaced a name: whatever this kernel cached under it must not
             // answer any longer. A file's cached name used as a directory on a path would answer ENOTDIR
             // without asking this server, and no open could check it (`Operations.staleOrigin`).

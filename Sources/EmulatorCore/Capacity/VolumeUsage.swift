@@ -181,15 +181,25 @@ public final class VolumeCounter: Sendable {
         /// since a name was looked up, that name still leads where it did; otherwise the mount checks
         /// the path again.
         case removedNames
+        /// Mount servers of the volume running now (`live-mounts`): while a shared volume has one, no
+        /// other mount can change its names, and its kernel may keep directory names too.
+        case liveMounts
 
         public var fileName: String {
             switch self {
             case .closedWritableHandles: "data-generation"
             case .removedNames: "name-removals"
+            case .liveMounts: "live-mounts"
             }
         }
 
-        var layout: UInt64 { self == .closedWritableHandles ? 1 : 6 }
+        var layout: UInt64 {
+            switch self {
+            case .closedWritableHandles: 1
+            case .removedNames: 6
+            case .liveMounts: 7
+            }
+        }
         var initialValue: UInt64 { self == .closedWritableHandles ? 1 : 0 }
     }
 
@@ -206,6 +216,10 @@ public final class VolumeCounter: Sendable {
     /// Returns the new count.
     @discardableResult
     public func advance() -> UInt64 { words.add(0, 1) }
+
+    /// Counts one down (never below 0); returns the new count.
+    @discardableResult
+    public func retreat() -> UInt64 { words.saturatingSubtract(0, 1) }
 }
 
 /// A flag in a shared file that the CLI sets and clears (`berth az fail` / `recover`) and mounts read
