@@ -165,11 +165,10 @@ import Testing
         park(table, owner: 2, answers: answers)
         usleep(100_000)
         #expect(answers.all.isEmpty)
-        let released = Date()
         close(elsewhere)
-        #expect(waitUntil(timeout: 1) { answers.all.count == 1 })
+        // No wake reaches the queue: only its own retries can find the release.
+        #expect(waitUntil(timeout: 10) { answers.all.count == 1 })
         #expect(answers.all.first?.errno == 0)
-        #expect(Date().timeIntervalSince(released) < 0.2, "retried within the slowest retry interval (8 ms)")
     }
 
     @Test func abandonedWaitIsAnsweredItsErrnoAndHoldsNothing() throws {

@@ -297,9 +297,8 @@ struct CLIMountTests {
         try launcher.run()
         launcher.waitUntilExit()
         #expect(launcher.terminationStatus == 0)
-        let started = Date()
+        // Its own --timeout bounds the wait: exit 0 means the server stopped and released the attachment.
         #expect(try berth.run("unmount", mountpoint, "--timeout", "5").status == 0)
-        #expect(Date().timeIntervalSince(started) < 5)
         #expect(!ServedMount.isMounted(mountpoint))
         #expect(try berth.attachments(volume).isEmpty)
     }
