@@ -13,6 +13,8 @@ const long berth_UTIME_OMIT = UTIME_OMIT;
 const short berth_POSIX_SPAWN_SETSID = POSIX_SPAWN_SETSID;
 const short berth_POSIX_SPAWN_SETSIGMASK = POSIX_SPAWN_SETSIGMASK;
 const short berth_POSIX_SPAWN_SETSIGDEF = POSIX_SPAWN_SETSIGDEF;
+const int berth_SEEK_DATA = SEEK_DATA;
+const int berth_SEEK_HOLE = SEEK_HOLE;
 
 int berth_exit_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 

@@ -25,6 +25,9 @@ extern const long berth_UTIME_OMIT;
 extern const short berth_POSIX_SPAWN_SETSID;
 extern const short berth_POSIX_SPAWN_SETSIGMASK;
 extern const short berth_POSIX_SPAWN_SETSIGDEF;
+/// lseek(2) whences for sparse files (need _GNU_SOURCE).
+extern const int berth_SEEK_DATA;
+extern const int berth_SEEK_HOLE;
 /// wait(2)'s status: the exit status when the child exited, else -1.
 int berth_exit_status(int status);
 #endif

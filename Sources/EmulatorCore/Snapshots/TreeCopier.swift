@@ -245,12 +245,24 @@ public struct TreeCopier: Sendable {
             // FICLONE = _IOW(0x94, 9, int): share the extents, copy nothing.
             if allowReflink, ioctl(output, 0x4004_9409, input) == 0 {
                 report.reflinkedFiles += 1
-            } else if allowReflink {
-                try copyData(input, output, size: Int(info.st_size), path: path)
-                report.copiedFiles += 1
             } else {
-                // Not copy_file_range: on XFS and Btrfs it shares extents much as a reflink does.
-                try readWrite(input, output, path: path)
+                // Only the ranges that hold data: holes stay holes, so a copy never takes more room
+                // than the file does (copy_file_range on ext4 fills them in).
+                for (start, end) in dataRanges(input, size: Int(info.st_size)) {
+                    guard lseek(input, off_t(start), SEEK_SET) >= 0, lseek(output, off_t(start), SEEK_SET) >= 0 else {
+                        throw CopyError(path: path(), operation: "lseek", errno: errno)
+                    }
+                    if allowReflink {
+                        try copyData(input, output, size: end - start, path: path)
+                    } else {
+                        // Not copy_file_range: on XFS and Btrfs it shares extents much as a reflink does.
+                        try readWrite(input, output, limit: end - start, path: path)
+                    }
+                }
+                // A trailing hole, and the length whatever the ranges were.
+                guard ftruncate(output, info.st_size) == 0 else {
+                    throw CopyError(path: path(), operation: "ftruncate", errno: errno)
+                }
                 report.copiedFiles += 1
             }
         }
@@ -268,16 +280,38 @@ public struct TreeCopier: Sendable {
             if copied == 0 { return }  // the file shrank while we copied; snapshots freeze writers first
             if errno == EINTR { continue }
             if errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL {
-                return try readWrite(input, output, path: path)
+                return try readWrite(input, output, limit: remaining, path: path)
             }
             throw CopyError(path: path(), operation: "copy_file_range", errno: errno)
         }
     }
 
-    private func readWrite(_ input: Int32, _ output: Int32, path: () -> String) throws(CopyError) {
+    /// The ranges of `fd` (length `size`) that hold data, by SEEK_DATA and SEEK_HOLE; the whole file
+    /// where the file system cannot tell.
+    private func dataRanges(_ fd: Int32, size: Int) -> [(Int, Int)] {
+        var ranges: [(Int, Int)] = []
+        var position = 0
+        while position < size {
+            let data = lseek(fd, off_t(position), berth_SEEK_DATA)
+            if data < 0 {
+                if errno == ENXIO { break }  // nothing but a hole up to the end
+                return [(0, size)]
+            }
+            let hole = lseek(fd, data, berth_SEEK_HOLE)
+            if hole < 0 { return [(0, size)] }
+            let end = min(Int(hole), size)
+            if Int(data) < end { ranges.append((Int(data), end)) }
+            position = max(end, Int(data) + 1)
+        }
+        return ranges
+    }
+
+    /// Copies up to `limit` bytes from `input`'s position to `output`'s.
+    private func readWrite(_ input: Int32, _ output: Int32, limit: Int, path: () -> String) throws(CopyError) {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+        var left = limit
+        while left > 0 {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, min($0.count, left)) }
             if n == 0 { return }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -294,6 +328,7 @@ public struct TreeCopier: Sendable {
                 }
                 offset += w
             }
+            left -= n
         }
     }
 
