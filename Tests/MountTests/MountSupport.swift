@@ -148,8 +148,9 @@ final class LockHolder {
         }
     }
 
+    /// Idempotent: a holder already gone is not signalled again (its pid may be another process's now).
     func kill9() {
-        kill(process.processIdentifier, SIGKILL)
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 }

@@ -129,36 +129,31 @@ struct TenantIsolationMountTests {
     /// holds nothing afterwards, and the lock can be taken once the holder is gone.
     @Test(arguments: ["fcntl", "flock"])
     func aSignalInterruptsALockWaitWithEINTR(kind: String) throws {
-        let scratch = try Scratch()
-        defer { scratch.remove() }
-        let mount = try ServedMount(scratch, at: "a")
-        defer { mount.stop() }
-        let path = mount.mountpoint + "/f"
-        #expect(writeFile(path, [1]) == 0)
-        let holder = try LockHolder(path: path, kind: kind)
-        let fd = open(path, O_RDWR)
-        defer { close(fd) }
-        LockWaits.installWakeHandler()  // a no-op handler without SA_RESTART
-        let result = Atomicish()
-        let thread = ThreadID()
-        Thread {
-            var unblock = sigset_t()
-            sigemptyset(&unblock)
-            sigaddset(&unblock, LockWaits.wakeSignal)
-            pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-            thread.set(pthread_self())
-            let code = kind == "fcntl" ? recordLock(fd, F_WRLCK, command: F_SETLKW) : bsdLock(fd, LOCK_EX)
-            result.set(code == 0 ? -1 : Int(code))
-        }.start()
-        #expect(waitUntil { thread.value != nil })
-        usleep(300_000)
-        #expect(result.value == 0, "the wait must block while another process holds the lock")
-        if let waiting = thread.value { pthread_kill(waiting, LockWaits.wakeSignal) }
-        #expect(waitUntil(timeout: 3) { result.value != 0 })
-        #expect(result.value == Int(EINTR))
-        holder.kill9()
-        let lock = { kind == "fcntl" ? recordLock(fd, F_WRLCK) : bsdLock(fd, LOCK_EX | LOCK_NB) }
-        #expect(waitUntil { lock() == 0 }, "the lock is free once its holder died")
+        try withHeldLock(kind) { _, path, holder in
+            let fd = open(path, O_RDWR)
+            defer { close(fd) }
+            LockWaits.installWakeHandler()  // a no-op handler without SA_RESTART
+            let result = Atomicish()
+            let thread = ThreadID()
+            Thread {
+                var unblock = sigset_t()
+                sigemptyset(&unblock)
+                sigaddset(&unblock, LockWaits.wakeSignal)
+                pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+                thread.set(pthread_self())
+                let code = kind == "fcntl" ? recordLock(fd, F_WRLCK, command: F_SETLKW) : bsdLock(fd, LOCK_EX)
+                result.set(code == 0 ? -1 : Int(code))
+            }.start()
+            #expect(waitUntil { thread.value != nil })
+            usleep(300_000)
+            #expect(result.value == 0, "the wait must block while another process holds the lock")
+            if let waiting = thread.value { pthread_kill(waiting, LockWaits.wakeSignal) }
+            #expect(waitUntil(timeout: 3) { result.value != 0 })
+            #expect(result.value == Int(EINTR))
+            holder.kill9()
+            let lock = { kind == "fcntl" ? recordLock(fd, F_WRLCK) : bsdLock(fd, LOCK_EX | LOCK_NB) }
+            #expect(waitUntil { lock() == 0 }, "the lock is free once its holder died")
+        }
     }
 
     /// Lock waits in progress when the server is stopped end with ENOLCK at once. They used to get
@@ -166,54 +161,48 @@ struct TenantIsolationMountTests {
     /// waiting programs saw errno 512.
     @Test(arguments: ["flock", "fcntl"])
     func waitsInProgressWhenTheServerStopsFailWithENOLCK(kind: String) throws {
-        let scratch = try Scratch()
-        defer { scratch.remove() }
-        let mount = try ServedMount(scratch, at: "a")
-        defer { mount.stop() }
-        let path = mount.mountpoint + "/f"
-        #expect(writeFile(path, [1]) == 0)
-        let holder = try LockHolder(path: path, kind: kind)
-        defer { holder.kill9() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", """
-            import fcntl, os, sys
-            kids = []
-            for _ in range(5):
-                pid = os.fork()
-                if pid == 0:
-                    f = open(sys.argv[1], "r+")
-                    os.write(1, b"waiting\\n")
-                    try:
-                        if sys.argv[2] == "flock": fcntl.flock(f, fcntl.LOCK_EX)
-                        else: fcntl.lockf(f, fcntl.LOCK_EX)
-                        os.write(1, b"granted\\n")
-                    except OSError as e:
-                        os.write(1, b"errno %d\\n" % e.errno)
-                    os._exit(0)
-                kids.append(pid)
-            for pid in kids: os.waitpid(pid, 0)
-            """, path, kind]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        // Each waiter says "waiting" just before its blocking call; then a moment for it to enter the call.
-        var text = ""
-        while text.components(separatedBy: "waiting").count - 1 < 5 {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        try withHeldLock(kind) { mount, path, _ in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", """
+                import fcntl, os, sys
+                kids = []
+                for _ in range(5):
+                    pid = os.fork()
+                    if pid == 0:
+                        f = open(sys.argv[1], "r+")
+                        os.write(1, b"waiting\\n")
+                        try:
+                            if sys.argv[2] == "flock": fcntl.flock(f, fcntl.LOCK_EX)
+                            else: fcntl.lockf(f, fcntl.LOCK_EX)
+                            os.write(1, b"granted\\n")
+                        except OSError as e:
+                            os.write(1, b"errno %d\\n" % e.errno)
+                        os._exit(0)
+                    kids.append(pid)
+                for pid in kids: os.waitpid(pid, 0)
+                """, path, kind]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            // Each waiter says "waiting" just before its blocking call; then a moment for it to enter the call.
+            var text = ""
+            while text.components(separatedBy: "waiting").count - 1 < 5 {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            usleep(300_000)
+            #expect(process.isRunning, "the waiters must wait while the lock is held")
+            mount.stop()
+            // Generous: the point is that the waits end at all (before, they hung until killed).
+            #expect(waitUntil(timeout: 30) { !process.isRunning })
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let answers = text.split(separator: "\n").map(String.init).filter { $0 != "waiting" }
+            #expect(answers == Array(repeating: "errno \(ENOLCK)", count: 5), "\(answers)")
         }
-        usleep(300_000)
-        #expect(process.isRunning, "the waiters must wait while the lock is held")
-        mount.stop()
-        // Generous: the point is that the waits end at all (before, they hung until killed).
-        #expect(waitUntil(timeout: 30) { !process.isRunning })
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        text += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let answers = text.split(separator: "\n").map(String.init).filter { $0 != "waiting" }
-        #expect(answers == Array(repeating: "errno \(ENOLCK)", count: 5), "\(answers)")
     }
 
     /// A python3 driver: creates `creates` files in `dir` through the mount, holds `hold` of them open
@@ -300,6 +289,19 @@ struct TenantIsolationMountTests {
 }
 
 extension TenantIsolationMountTests {
+    /// One mount whose file `f` another process holds locked (`kind`: fcntl or flock), for `body`.
+    func withHeldLock(_ kind: String, _ body: (ServedMount, String, LockHolder) throws -> Void) throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try ServedMount(scratch, at: "a")
+        defer { mount.stop() }
+        let path = mount.mountpoint + "/f"
+        #expect(writeFile(path, [1]) == 0)
+        let holder = try LockHolder(path: path, kind: kind)
+        defer { holder.kill9() }
+        try body(mount, path, holder)
+    }
+
     /// The soft RLIMIT_NOFILE of process `pid`, from /proc/PID/limits.
     static func openFileLimit(of pid: Int32) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8),
