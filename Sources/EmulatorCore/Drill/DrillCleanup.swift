@@ -24,6 +24,7 @@ public final class DrillCleanup: Sendable {
         }
         if let failedAZ { _ = try? store.setAZFailed(failedAZ, false) }
         // Not entering a mount point that failed to unmount: the volume behind it is not the drill's to delete.
-        if removeWorkDirectory { try? TreeRemover.removeTree(at: workDirectory) }
+        // Resolved first: TreeRemover refuses a parent that is a link, and $TMPDIR may be one.
+        if removeWorkDirectory { try? TreeRemover.removeTree(at: MountpointRules.resolve(workDirectory)) }
     }
 }

@@ -26,13 +26,14 @@ public enum TreeRemover {
     }
 
     /// Removes `path` and everything below it. A `path` that does not exist is nothing to do; one that
-    /// is a symbolic link or a file is unlinked. Its parent directory is taken as given (a path of
-    /// Berth's state directory).
+    /// is a symbolic link or a file is unlinked. Its parent directory is a path of Berth's state
+    /// directory, checked by the caller; it must not be a symbolic link itself (`volumes` or `snapshots`
+    /// replaced by a link would lead the removal elsewhere), which O_NOFOLLOW refuses with ELOOP.
     public static func removeTree(at path: String) throws(Failure) {
         guard let (parentPath, name) = splitLastName(path) else {
             throw Failure(path: path, problems: ["not a removable path"], count: 1)
         }
-        let parent = open(parentPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let parent = open(parentPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard parent >= 0 else {
             if errno == ENOENT { return }
             throw Failure(path: path, problems: ["open \(parentPath): \(String(cString: strerror(errno)))"], count: 1)
