@@ -26,15 +26,30 @@ public enum Catalog {
 
     // MARK: Sources used throughout
 
-    public static let seedEBS = Source.seed("Amazon Elastic Block Store (Amazon EBS)")
-    public static let seedEFS = Source.seed("Amazon Elastic File System (Amazon EFS)")
-    public static let seedLustre = Source.seed("Amazon FSx für Lustre")
-    public static let seedWindows = Source.seed("Amazon FSx für Windows File Server")
-    public static let seedOthers = Source.seed("Andere persistente Speicheroptionen")
-    public static let seedFargateWindows = Source.seed(".NET auf Windows-Containern in AWS Fargate")
-    public static let seedFargateChoice = Source.seed("Wahl zwischen Amazon ECS und Amazon ECS auf AWS Fargate")
-    public static let seedFargate = Source.seed("Einführung in AWS Fargate")
-    public static let ecsStorageOptions = Source.aws("AmazonECS/latest/developerguide/using_data_volumes.html (storage options table)")
+    // Each fact cites the AWS page that states it; where the course text Berth started from says the same,
+    // its section follows as a secondary reference (heading in English). Checked 2026-11-26.
+    public static let seedEBS = Source.aws("AmazonECS/latest/developerguide/ebs-volumes.html")
+        + .course("Amazon Elastic Block Store (Amazon EBS)")
+    public static let seedEFS = Source.aws("AmazonECS/latest/developerguide/efs-volumes.html")
+        + .course("Amazon Elastic File System (Amazon EFS)")
+    public static let seedLustre = Source.aws("fsx/latest/LustreGuide/what-is.html") + .course("Amazon FSx for Lustre")
+    public static let seedWindows = Source.aws("fsx/latest/WindowsGuide/what-is.html")
+        + .course("Amazon FSx for Windows File Server")
+    public static let seedOthers = Source.aws("AmazonECS/latest/developerguide/using_data_volumes.html")
+        + .course("Other persistent storage options")
+    public static let seedFargateWindows = Source.aws("AmazonECS/latest/developerguide/AWS_Fargate.html")
+        + .course(".NET on Windows containers in AWS Fargate")
+    public static let seedFargateChoice = Source.aws("AmazonECS/latest/developerguide/AWS_Fargate.html")
+        + .course("Choosing between Amazon ECS and Amazon ECS on AWS Fargate")
+    public static let seedFargate = Source.aws("AmazonECS/latest/developerguide/AWS_Fargate.html")
+        + .course("Introduction to AWS Fargate")
+    public static let linuxContainerStorage = Source.aws("AmazonECS/latest/developerguide/using_data_volumes.html")
+        + .course("Persistent storage options for Linux containers")
+    public static let windowsContainerStorage = Source.aws("AmazonECS/latest/developerguide/using_data_volumes.html")
+        + .course("Persistent storage options for Windows containers")
+    public static let openZFSWhatIs = Source.aws("fsx/latest/OpenZFSGuide/what-is-fsx.html")
+    public static let ontapWhatIs = Source.aws("fsx/latest/ONTAPGuide/what-is-fsx-ontap.html")
+    public static let ecsStorageOptions = Source.aws("AmazonECS/latest/developerguide/using_data_volumes.html")
     public static let ecsVolumeAPI = Source.aws("AmazonECS/latest/APIReference/API_Volume.html")
     public static let ecsManagedEBS = Source.aws("AmazonECS/latest/developerguide/ebs-volumes.html")
     public static let ebsVolumeTypes = Source.aws("ebs/latest/userguide/ebs-volume-types.html")
@@ -45,11 +60,11 @@ public enum Catalog {
     public static let windowsDeployment = Source.aws("fsx/latest/WindowsGuide/high-availability-multiAZ.html")
     public static let openZFSDeployment = Source.aws("fsx/latest/OpenZFSGuide/availability-durability.html")
     public static let ontapDeployment = Source.aws("fsx/latest/ONTAPGuide/high-availability-AZ.html")
-    /// Fargate Windows and FSx for Windows File Server: the seed says both; Berth follows the decision
-    /// section and the open roadmap request (shared/notes/aws-storage-facts.md).
-    public static let fargateNoFSxWindows = seedFargateChoice
-        + Source("contradicts seed §.NET auf Windows-Containern in AWS Fargate, which lists FSx for Windows as the exception")
-        + Source("aws/containers-roadmap issue 1654 (open)")
+    /// Fargate Windows and FSx for Windows File Server: the course text says both; Berth follows the ECS
+    /// storage options table and the open roadmap request for it.
+    public static let fargateNoFSxWindows = ecsStorageOptions
+        + .github("aws/containers-roadmap/issues/1654", "open request: FSx for Fargate Windows containers")
+        + .course("Choosing between Amazon ECS and Amazon ECS on AWS Fargate")
 
     // MARK: The six services
 
@@ -118,7 +133,7 @@ public enum Catalog {
                 .unsupported("tasks on AWS Fargate do not support FSx for Lustre file systems"), seedLustre + lustreECS),
             Platform(os: .windows, launchType: .ec2): Sourced(
                 .unsupported("FSx for Lustre is a storage option for Linux containers only"),
-                Source.seed("Persistente Speicheroptionen für Linux-Container") + ecsStorageOptions),
+                linuxContainerStorage),
             Platform(os: .windows, launchType: .fargate): Sourced(
                 .unsupported("Fargate Windows supports no FSx file systems"), seedFargateWindows),
         ],
@@ -171,7 +186,7 @@ public enum Catalog {
                 .hostMount("mount the NFS export on the container instance and bind it into the task"), seedOthers + ecsStorageOptions),
             Platform(os: .linux, launchType: .fargate): Sourced(
                 .unsupported("ECS on Fargate has no volume type for FSx for OpenZFS"),
-                ecsStorageOptions + Source("aws/containers-roadmap issues 2323 and 2252 (open)")),
+                ecsStorageOptions + .github("aws/containers-roadmap/issues/2323", "open request: FSx for OpenZFS on Fargate")),
             Platform(os: .windows, launchType: .ec2): Sourced(
                 .unsupported("FSx for OpenZFS serves NFS for Linux file-server workloads; Windows containers get no ECS volume for it"),
                 seedOthers + ecsStorageOptions),
@@ -179,7 +194,7 @@ public enum Catalog {
                 .unsupported("Fargate Windows supports no FSx file systems"), seedFargateWindows),
         ],
         features: Sourced([.snapshots, .clones, .compression, .userQuotas, .automaticBackups,
-                           .encryptionAtRest, .encryptionInTransit], seedOthers + Source.aws("fsx/latest/OpenZFSGuide/what-is-fsx.html")),
+                           .encryptionAtRest, .encryptionInTransit], openZFSWhatIs),
         latency: Sourced(.subMillisecond, Source.aws("fsx/latest/OpenZFSGuide/performance.html")),
         maxThroughputMiBps: Sourced(21_000, Source.aws("fsx/latest/OpenZFSGuide/performance.html")),
         maxIOPS: Sourced(1_000_000, Source.aws("fsx/latest/OpenZFSGuide/performance.html")),
@@ -204,18 +219,18 @@ public enum Catalog {
                 .hostMount("map the SMB share on the container instance and bind it into the task"), seedOthers + ecsStorageOptions),
             Platform(os: .linux, launchType: .fargate): Sourced(
                 .unsupported("ECS on Fargate has no volume type for FSx for NetApp ONTAP"),
-                ecsStorageOptions + Source("aws/containers-roadmap issue 2464 (open)")),
+                ecsStorageOptions + .github("aws/containers-roadmap/issues/2464", "open request: FSx for ONTAP on Fargate")),
             Platform(os: .windows, launchType: .fargate): Sourced(
                 .unsupported("Fargate Windows supports no FSx file systems"), seedFargateWindows),
         ],
         features: Sourced([.snapshots, .clones, .deduplication, .compression, .userQuotas, .acls, .activeDirectory,
                            .shadowCopies, .automaticBackups, .encryptionAtRest, .encryptionInTransit, .sqlServer],
-                          seedOthers + Source.aws("fsx/latest/ONTAPGuide/what-is-fsx-ontap.html")),
+                          ontapWhatIs),
         latency: Sourced(.subMillisecond, Source.aws("fsx/latest/ONTAPGuide/performance.html")),
         maxThroughputMiBps: Sourced(72_000, Source.aws("fsx/latest/ONTAPGuide/performance.html")),
         maxIOPS: Sourced(2_400_000, Source.aws("fsx/latest/ONTAPGuide/performance.html")),
         fargateLimits: nil,
-        capacityGiB: Sourced(1_024...1_048_576, Source.aws("fsx/latest/ONTAPGuide/limits.html")),
+        capacityGiB: Sourced(1_024...524_288, Limits.fsxCreate),
         elastic: Sourced(false, ontapDeployment),
         replicatedAcrossAZs: Sourced(false, ontapDeployment)
     )

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The six storage services, always named by these identifiers in every output format
 /// (workload-profile.md §Services).
 public enum ServiceID: String, CaseIterable, Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -53,19 +55,33 @@ public struct Platform: Hashable, Codable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Where a fact comes from: a section of the course text (cited "seed §Heading") or an AWS page.
+/// Where a fact comes from: an AWS documentation page a user can open (its full URL), optionally with a
+/// section of the course text Berth started from as a secondary reference ("course text §Heading", the
+/// heading in English).
 public struct Source: Hashable, Codable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
     public var citation: String
 
     public init(_ citation: String) { self.citation = citation }
     public init(stringLiteral value: String) { self.citation = value }
 
-    /// A section of `shared/seed/000_dd3917fe7eb65afc.txt`, by its German heading.
-    public static func seed(_ heading: String) -> Source { Source("seed §\(heading)") }
-    /// An AWS documentation page, by its path under the documentation site.
-    public static func aws(_ page: String) -> Source { Source("AWS docs: \(page)") }
+    /// The site every `aws(_:)` page lives under.
+    public static let awsDocs = "https://docs.aws.amazon.com/"
+
+    /// A section of the course text, by its heading in English: a secondary reference only, always added
+    /// to an AWS page (`Catalog.ebsOnECS + .course("…")`).
+    public static func course(_ heading: String) -> Source { Source("course text §\(heading)") }
+    /// An AWS documentation page, by its path under the documentation site; cited as its full URL.
+    public static func aws(_ page: String) -> Source { Source(awsDocs + page) }
+    /// A GitHub page (AWS's public containers roadmap), cited as its full URL.
+    public static func github(_ path: String, _ note: String) -> Source { Source("https://github.com/\(path) (\(note))") }
 
     public static func + (lhs: Source, rhs: Source) -> Source { Source("\(lhs.citation); \(rhs.citation)") }
+
+    /// The URLs it cites, in order.
+    public var urls: [String] {
+        citation.split(separator: " ").map(String.init).filter { $0.hasPrefix("https://") }
+            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: ";,)")) }
+    }
 
     public var description: String { citation }
 }

@@ -20,9 +20,10 @@ public enum LustreOptionFacts {
     public static let storageTypes = Sourced<[LustreDeployment: Set<LustreStorageType>]>(
         [.scratch: [.ssd], .persistent: [.ssd, .hdd]], deploymentPage + Catalog.lustreDeploymentNote)
 
-    /// HDD storage may carry a read-only SSD cache of up to 20% of its size ("einen schreibgeschützten
-    /// SSD-Cache mit einer Größe von bis zu 20 % des Festplattenspeichers").
-    public static let readCacheMaxPercent = Sourced(20, Source.seed("Amazon FSx für Lustre"))
+    /// HDD storage may carry a read-only SSD cache of up to 20% of its size (the course text: "a read-only
+    /// SSD cache of up to 20% of the HDD storage"; AWS: DriveCacheType READ, sized at 20%).
+    public static let readCacheMaxPercent = Sourced(
+        20, Catalog.lustreCreateAPI + Catalog.seedLustre)
 
     /// Backups exist for persistent file systems only ("you can take automatic daily backups and
     /// user-initiated backups of persistent file systems").
@@ -33,6 +34,9 @@ public enum LustreOptionFacts {
 }
 
 extension Catalog {
-    /// shared/notes/aws-storage-facts.md: "HDD only on PERSISTENT_1, with a READ cache up to 20% of capacity".
-    static let lustreDeploymentNote = Source("shared/notes/aws-storage-facts.md §FSx for Lustre")
+    /// HDD storage on PERSISTENT_1 only: the CreateFileSystem storage-capacity rules name HDD for
+    /// PERSISTENT_1 alone (checked 2026-11-26).
+    static let lustreDeploymentNote = Catalog.lustreCreateAPI
+    /// Lustre's deployment types, storage types, per-unit throughput and drive cache, as CreateFileSystem takes them.
+    public static let lustreCreateAPI = Source.aws("fsx/latest/APIReference/API_CreateFileSystemLustreConfiguration.html")
 }

@@ -12,8 +12,8 @@ public struct Candidate: Sendable {
     /// 0 when excluded; otherwise 1–100, higher is better.
     public var score: Int
     public var reasons: [Reason]
-    /// The choices that make this service concrete for the profile; empty when excluded.
-    public var configuration: Configuration
+    /// The choices that make this service concrete for the profile; nil when excluded.
+    public var configuration: Configuration?
 
     public var isExcluded: Bool { verdict == .excluded }
 }
@@ -53,7 +53,7 @@ public struct Planner: Sendable {
             // An excluded service shows only what excludes it: its preferences no longer matter.
             let shown = excluded ? own.filter { $0.effect == .exclude } : own
             return Candidate(service: service, verdict: excluded ? .excluded : .viable, score: score, reasons: shown,
-                             configuration: excluded ? Configuration() : Configurator.configure(service, for: profile))
+                             configuration: excluded ? nil : Configurator.configure(service, for: profile))
         }
         candidates.sort { ($0.score, $1.service) > ($1.score, $0.service) }
         if let best = candidates.indices.first, !candidates[best].isExcluded { candidates[best].verdict = .recommended }

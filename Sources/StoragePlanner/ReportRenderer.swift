@@ -49,7 +49,7 @@ public enum ReportRenderer {
                 return .object(r)
             })),
         ]
-        if !c.isExcluded { fields.append(("configuration", c.configuration.json)) }
+        if let configuration = c.configuration { fields.append(("configuration", configuration.json)) }
         return .object(fields)
     }
 
@@ -72,8 +72,9 @@ public enum ReportRenderer {
             for reason in c.reasons {
                 out += "  \(marker(reason.effect)) \(reason.rule): \(reason.message)\n      source: \(reason.source)\n"
             }
-            if !c.configuration.entries.isEmpty {
-                out += "  configuration: " + c.configuration.entries.map { "\($0.0)=\(plain($0.1))" }.joined(separator: ", ") + "\n"
+            if let configuration = c.configuration {
+                out += "  configuration: " + configuration.entries.map { "\($0.0)=\(plain($0.1))" }.joined(separator: ", ") + "\n"
+                for note in configuration.notes { out += "    \(note)\n" }
             }
         }
         if r.recommended == nil { out += "\n" + wayOutText(r) }
@@ -120,9 +121,9 @@ public enum ReportRenderer {
             let reasons = c.reasons.map { "`\($0.rule)` \($0.effect.summary)" }.joined(separator: "<br>")
             out += "| \(index + 1) | `\(c.service)` | \(c.verdict.rawValue) | \(c.score) | \(reasons.isEmpty ? "–" : reasons) |\n"
         }
-        if let pick = r.recommended, !pick.configuration.entries.isEmpty {
+        if let pick = r.recommended, let configuration = pick.configuration {
             out += "\n**Configuration for `\(pick.service)`:** "
-            out += pick.configuration.entries.map { "`\($0.0)` = `\(plain($0.1))`" }.joined(separator: ", ") + "\n"
+            out += configuration.entries.map { "`\($0.0)` = `\(plain($0.1))`" }.joined(separator: ", ") + "\n"
         }
         out += "\n<details><summary>Why, rule by rule</summary>\n\n"
         for c in r.candidates where !c.reasons.isEmpty {

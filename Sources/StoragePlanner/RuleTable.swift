@@ -175,7 +175,7 @@ public enum RuleTable {
         Rule(
             "windows-containers-share-fsx-windows", looksAt: "platform.os, access.sharing",
             when: "Windows containers share data",
-            effects: [.fsxWindows: .favor(10)], source: Source.seed("Persistente Speicheroptionen für Windows-Container"),
+            effects: [.fsxWindows: .favor(10)], source: Catalog.windowsContainerStorage,
             applies: { $0.platform.os == .windows && $0.access.sharing != .exclusive },
             message: { _, _ in "for Windows containers, FSx for Windows File Server is the storage for persistence and sharing" }),
         Rule(

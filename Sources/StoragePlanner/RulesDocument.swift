@@ -24,9 +24,12 @@ public enum RulesDocument {
                 Every service starts at \(Planner.baseScore); a favour adds its weight, a disfavour subtracts it
                 (the score stays within 1–100), and any exclusion sets the score to 0 and the verdict to `excluded`.
                 The highest-scoring service that is not excluded is `recommended`; ties go to the service listed
-                first (ebs, efs, fsx-lustre, fsx-windows, fsx-openzfs, fsx-ontap). "seed §X" is a section of the
-                course text in `shared/seed/`; "AWS docs: P" is a page path under the AWS documentation site. Rules
-                that read the catalogue take each fact's own source from `Sources/StorageCatalog/Catalog.swift`.
+                first (ebs, efs, fsx-lustre, fsx-windows, fsx-openzfs, fsx-ontap). Sources are AWS documentation
+                pages (and AWS's public containers roadmap); "course text §X" names a section of the training
+                text Berth's facts were first taken from, a secondary reference only. Rules that read the
+                catalogue take each fact's own source from `Sources/StorageCatalog/Catalog.swift` and
+                `Sources/StorageCatalog/Limits.swift`; the sizes and tiers below are the ones `berth recommend`
+                configures and `berth volume create` accepts.
 
                 | rule | looks at | when | effects | source |
                 |---|---|---|---|---|
@@ -50,6 +53,11 @@ public enum RulesDocument {
             }
             out += "\nSources: each cell's fact cites its own source in the catalogue; FSx for Windows File Server on\n"
             out += "Fargate follows \(Catalog.fargateNoFSxWindows).\n"
+            out += "\n## Sizes, throughput tiers and limits (`Sources/StorageCatalog/Limits.swift`)\n\n"
+            out += "| service | what | values | source | checked |\n|---|---|---|---|---|\n"
+            for row in Limits.rows {
+                out += "| `\(row.service)` | \(escape(row.subject)) | \(escape(row.values)) | \(escape(row.source.citation)) | \(row.checked) |\n"
+            }
             return out
         }
     }

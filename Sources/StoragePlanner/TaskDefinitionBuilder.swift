@@ -101,7 +101,7 @@ public enum TaskDefinitionBuilder {
             volume.append(("configuredAtLaunch", true))
             var ebs: [(String, JSONValue)] = [("roleArn", "<ECS_INFRASTRUCTURE_ROLE_ARN>")]
             placeholders.append(("<ECS_INFRASTRUCTURE_ROLE_ARN>", "an IAM role ECS assumes to create and attach the EBS volume (AmazonECSInfrastructureRolePolicyForVolumes)"))
-            for (key, value) in pick.configuration.entries where key != "fromSnapshot" { ebs.append((key, value)) }
+            for (key, value) in pick.configuration?.entries ?? [] where key != "fromSnapshot" { ebs.append((key, value)) }
             ebs.append(("encrypted", true))
             if readOnly {
                 ebs.append(("snapshotId", "<EBS_SNAPSHOT_ID>"))
@@ -117,7 +117,7 @@ public enum TaskDefinitionBuilder {
                 ("transitEncryption", "ENABLED"),
                 ("authorizationConfig", .object([("accessPointId", "<EFS_ACCESS_POINT_ID>"), ("iam", "ENABLED")])),
             ])))
-            placeholders.append(("<EFS_FILE_SYSTEM_ID>", "the fs-… id of the EFS file system (\(pick.configuration["storageClass"].map(ReportRenderer.plain) ?? "standard") storage class), with a mount target in every AZ the tasks run in"))
+            placeholders.append(("<EFS_FILE_SYSTEM_ID>", "the fs-… id of the EFS file system (\(pick.configuration?["storageClass"].map(ReportRenderer.plain) ?? "standard") storage class), with a mount target in every AZ the tasks run in"))
             placeholders.append(("<EFS_ACCESS_POINT_ID>", "the fsap-… id of an access point with the POSIX user the application runs as"))
         case (.fsxWindows, .native):
             volume.append(("fsxWindowsFileServerVolumeConfiguration", .object([
@@ -153,6 +153,12 @@ public enum TaskDefinitionBuilder {
             ("executionRoleArn", "<EXECUTION_ROLE_ARN>"),
         ]
         placeholders.append(("<EXECUTION_ROLE_ARN>", "the task execution role (pulls the image, reads secrets), e.g. arn:aws:iam::111122223333:role/ecsTaskExecutionRole"))
+        if pick.service == .efs {
+            // `iam: ENABLED` makes EFS authorize the mount as the task's IAM role, so the task needs one
+            // (AWS docs AmazonECS/latest/developerguide/efs-volumes.html).
+            definition.append(("taskRoleArn", "<TASK_ROLE_ARN>"))
+            placeholders.append(("<TASK_ROLE_ARN>", "the task's IAM role, which the EFS file system policy must allow (elasticfilesystem:ClientMount, and ClientWrite to write): iam ENABLED mounts with it"))
+        }
         definition.append(("containerDefinitions", .array([.object([
             ("name", .string(family)),
             ("image", .string(image)),

@@ -79,13 +79,30 @@ import Testing
         #expect(run.stderr.contains("Profiles/does-not-exist.yaml: cannot read workload profile: no such file"))
     }
 
+    /// 1,300 GiB is no size FSx for Lustre accepts: the refusal names the steps and the nearest size.
+    @Test func aLustreSizeOffTheStepsIsRefused() throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("berth-state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let run = try Self.berth("volume", "create", "--type", "fsx-lustre", "--az", "us-east-1a", "--size-gib", "1300",
+                                 "--state-dir", state)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("InvalidParameterValue: persistent SSD FSx for Lustre file systems are 1,200 GiB, then a multiple of 2,400 GiB"))
+        #expect(run.stderr.contains("not 1300 GiB (the nearest larger size is 2400 GiB)"))
+        let hdd = try Self.berth("volume", "create", "--type", "fsx-lustre", "--az", "us-east-1a", "--storage-type", "hdd",
+                                 "--state-dir", state)
+        #expect(hdd.status == 0)
+        let described = try Self.berth("volume", "describe", hdd.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                                       "--format", "json", "--state-dir", state)
+        #expect(described.stdout.contains("\"sizeGiB\" : 1800") || described.stdout.contains("\"sizeGiB\": 1800"))
+    }
+
     @Test func aNegativeSizeIsARangeRefusalThatCreatesNothing() throws {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("berth-state-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: state) }
         let run = try Self.berth("volume", "create", "--type", "ebs", "--az", "us-east-1a", "--size-gib", "-5",
                                  "--state-dir", state)
         #expect(run.status == 1)
-        #expect(run.stderr.contains("InvalidParameterValue: ebs volumes are 1 to 65536 GiB, not -5"))
+        #expect(run.stderr.contains("InvalidParameterValue: ebs volumes are 1 to 65,536 GiB, not -5 GiB"))
         let list = try Self.berth("volume", "list", "--format", "json", "--state-dir", state)
         #expect(list.status == 0)
         let volumes = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [Any]

@@ -273,9 +273,9 @@ import Testing
         let store = try sandbox.store()
         let plain = try store.createVolume(type: .fsxLustre, az: "us-east-1a")
         #expect(plain.lustre == LustreConfiguration(deployment: .persistent, storageType: .ssd, readCacheGiB: 0))
-        let hdd = try store.createVolume(type: .fsxLustre, az: "us-east-1a", sizeGiB: 2400,
-                                         lustre: LustreConfiguration(storageType: .hdd, readCacheGiB: 480))
-        #expect(try store.describeVolume(hdd.id).volume.lustre?.readCacheGiB == 480)
+        let hdd = try store.createVolume(type: .fsxLustre, az: "us-east-1a", sizeGiB: 3600,
+                                         lustre: LustreConfiguration(storageType: .hdd, readCacheGiB: 720))
+        #expect(try store.describeVolume(hdd.id).volume.lustre?.readCacheGiB == 720)
         #expect(stateError { () throws(StateError) in
             try store.createVolume(type: .efs, az: "us-east-1a", lustre: LustreConfiguration())
         }?.awsErrorName == "InvalidParameterValue")

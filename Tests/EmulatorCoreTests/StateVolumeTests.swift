@@ -118,7 +118,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (ServiceID.ebs, 0), (.ebs, 65_537), (.fsxLustre, 1_000), (.fsxWindows, 31), (.fsxOpenZFS, 63), (.fsxONTAP, 1_023),
+        (ServiceID.ebs, 0), (.ebs, 65_537), (.fsxLustre, 1_000), (.fsxLustre, 1_300), (.fsxWindows, 31), (.fsxOpenZFS, 63), (.fsxONTAP, 1_023),
     ])
     func refusesSizesOutsideTheCatalogueRange(_ type: ServiceID, _ size: Int) throws {
         let sandbox = try StateSandbox()

@@ -229,12 +229,11 @@ struct VolumeOptions {
     ) throws(StateError) -> VolumeOptions {
         let facts = Catalog.facts(type)
         var options = VolumeOptions(name: try validateName(name))
-        if let range = facts.capacityGiB {
-            let size = sizeGiB ?? (type == .ebs ? defaultEBSSizeGiB : range.value.lowerBound)
-            guard range.value.contains(size) else {
-                throw .invalidParameter(
-                    "\(type) volumes are \(range.value.lowerBound) to \(range.value.upperBound) GiB, not \(size) (\(range.source))")
-            }
+        if facts.capacityGiB != nil {
+            // The sizes AWS accepts come from the catalogue's limits table, the one the planner sizes with.
+            let lustreChoice = type == .fsxLustre ? lustre.map { ($0.deployment, $0.storageType) } ?? (.persistent, .ssd) : nil
+            let size = sizeGiB ?? (type == .ebs ? defaultEBSSizeGiB : Limits.smallestSize(type, lustre: lustreChoice) ?? 1)
+            if let refusal = Limits.refusal(sizeGiB: size, type, lustre: lustreChoice) { throw .invalidParameter(refusal) }
             options.sizeGiB = size
         } else if let sizeGiB {
             throw .invalidParameter("\(type) is elastic and takes no size (--size-gib \(sizeGiB)) (\(facts.elastic.source))")
