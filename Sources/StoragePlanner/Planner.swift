@@ -22,7 +22,8 @@ public struct Recommendation: Sendable {
     public var profile: WorkloadProfile
     /// All six services, best first.
     public var candidates: [Candidate]
-    /// When every service is excluded: for each, a single change to the profile that would let it fit.
+    /// For each excluded service that would fit, and rank above the pick, with a single change to the
+    /// profile: those changes (when every service is excluded, every change that lets one fit).
     public var wayOut: [ServiceID: [String]]
 
     public var recommended: Candidate? { candidates.first { $0.verdict == .recommended } }
@@ -37,8 +38,8 @@ public struct Planner: Sendable {
 
     public func recommend(_ profile: WorkloadProfile) -> Recommendation {
         let candidates = rank(profile)
-        let wayOut = candidates.allSatisfy(\.isExcluded) ? changesThatFit(profile) : [:]
-        return Recommendation(profile: profile, candidates: candidates, wayOut: wayOut)
+        let pick = candidates.first { !$0.isExcluded }
+        return Recommendation(profile: profile, candidates: candidates, wayOut: changesThatFit(profile, above: pick))
     }
 
     func rank(_ profile: WorkloadProfile) -> [Candidate] {
@@ -60,13 +61,20 @@ public struct Planner: Sendable {
         return candidates
     }
 
-    /// Single changes to the profile that would let an excluded service fit, tried one at a time.
-    func changesThatFit(_ profile: WorkloadProfile) -> [ServiceID: [String]] {
+    /// Single changes to the profile that would let an excluded service fit, tried one at a time. With a
+    /// pick, only changes under which the excluded service would outrank it (its score beats the pick's
+    /// score under the same change) are kept: a platform or a requirement ruled out a better service.
+    func changesThatFit(_ profile: WorkloadProfile, above pick: Candidate?) -> [ServiceID: [String]] {
         var result: [ServiceID: [String]] = [:]
+        let excluded = Set(rank(profile).filter(\.isExcluded).map(\.service))
+        guard !excluded.isEmpty else { return [:] }
         let changes = Relaxation.all(for: profile)
         // Two changes at once are worth saying only for a service that no single change lets fit.
         for change in changes.filter({ !$0.isCombined }) + changes.filter(\.isCombined) {
-            for candidate in rank(change.profile) where !candidate.isExcluded {
+            let ranked = rank(change.profile)
+            let pickScore = pick.flatMap { p in ranked.first { $0.service == p.service } }.map(\.score) ?? 0
+            for candidate in ranked where !candidate.isExcluded && excluded.contains(candidate.service) {
+                if pick != nil && candidate.score <= pickScore { continue }
                 if change.isCombined, result[candidate.service] != nil { continue }
                 result[candidate.service, default: []].append(change.description)
             }

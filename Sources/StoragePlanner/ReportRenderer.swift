@@ -1,4 +1,4 @@
-import StorageCatalog
+public import StorageCatalog
 import Workloads
 
 public enum ReportFormat: String, CaseIterable, Sendable {
@@ -55,30 +55,45 @@ public enum ReportRenderer {
 
     // MARK: Text
 
-    public static func text(_ r: Recommendation) -> String {
+    /// The terminal report: the pick and why, the ranking, each service's reasons and configuration, and
+    /// what would fit with a change. `style` decides Unicode marks and colour (`OutputStyle`).
+    public static func text(_ r: Recommendation) -> String { text(r, style: .unicodePlain) }
+
+    public static func text(_ r: Recommendation, style: OutputStyle) -> String {
         var out = ""
         if let pick = r.recommended {
-            out += "\(r.profile.name): recommended \(pick.service) (\(Catalog.facts(pick.service).name))\n\n"
+            out += "\(r.profile.name): recommended \(style.paint(pick.service.rawValue, .bold)) (\(Catalog.facts(pick.service).name))\n"
+            let why = pick.reasons.filter { $0.effect.weight > 0 }.sorted { $0.effect.weight > $1.effect.weight }.prefix(3)
+            for reason in why { out += "  because \(reason.message)\n" }
+            if let role = pick.reasons.first(where: { $0.rule == "service-role" }) { out += "  it is \(role.message)\n" }
+            out += "\n"
         } else {
             out += "\(r.profile.name): no service fits this profile\n\n"
         }
         out += "  #  service       verdict      score\n"
         for (index, c) in r.candidates.enumerated() {
-            out += "  \(index + 1)  \(c.service.rawValue.padded(12))  \(c.verdict.rawValue.padded(11))  \(String(c.score).leftPadded(5))\n"
+            out += "  \(index + 1)  \(c.service.rawValue.padded(12))  \(verdictText(c.verdict, style: style, width: 11))  \(String(c.score).leftPadded(5))\n"
         }
         for c in r.candidates {
             out += "\n\(c.service) (\(c.verdict.rawValue)\(c.isExcluded ? "" : ", \(c.score)"))\n"
-            if c.reasons.isEmpty { out += "  no rule applies; base score \(Planner.baseScore)\n" }
             for reason in c.reasons {
-                out += "  \(marker(reason.effect)) \(reason.rule): \(reason.message)\n      source: \(reason.source)\n"
+                out += "  \(marker(reason.effect, style: style)) \(reason.rule): \(reason.message)\n      source: \(reason.source)\n"
             }
             if let configuration = c.configuration {
                 out += "  configuration: " + configuration.entries.map { "\($0.0)=\(plain($0.1))" }.joined(separator: ", ") + "\n"
                 for note in configuration.notes { out += "    \(note)\n" }
             }
         }
-        if r.recommended == nil { out += "\n" + wayOutText(r) }
-        return out
+        if r.recommended == nil {
+            out += "\n" + wayOutText(r)
+        } else if !r.wayOut.isEmpty {
+            out += "\nWould rank above \(r.recommended?.service.rawValue ?? "the pick") with one change:\n"
+            for service in ServiceID.allCases {
+                guard let changes = r.wayOut[service] else { continue }
+                out += "  - \(service): with \(changes.joined(separator: ", or with "))\n"
+            }
+        }
+        return style.apply(out)
     }
 
     /// For the all-excluded case: what rules out each service and which single change would let it fit.
@@ -95,11 +110,21 @@ public enum ReportRenderer {
         return out
     }
 
-    static func marker(_ effect: Effect) -> String {
+    static func verdictText(_ verdict: Verdict, style: OutputStyle, width: Int) -> String {
+        let padded = verdict.rawValue.padded(width)
+        switch verdict {
+        case .recommended: return style.paint(padded, .green)
+        case .viable: return padded
+        case .excluded: return style.paint(padded, .dim)
+        }
+    }
+
+    static func marker(_ effect: Effect, style: OutputStyle) -> String {
         switch effect {
-        case .exclude: "✗ exclude "
-        case .favor(let w): "+ favor +\(w)".padded(10)
-        case .disfavor(let w): "- disfavor −\(w)"
+        case .exclude: style.paint((style.unicode ? "✗" : "x") + " exclude ", .red)
+        case .favor(0): "  note    "
+        case .favor(let w): style.paint("+ favor +\(w)".padded(10), .green)
+        case .disfavor(let w): style.paint("- disfavor -\(w)", .yellow)
         }
     }
 
@@ -133,7 +158,13 @@ public enum ReportRenderer {
             }
         }
         out += "\n</details>\n"
-        if r.recommended == nil { out += "\n" + wayOutText(r) }
+        if r.recommended == nil {
+            out += "\n" + wayOutText(r)
+        } else if !r.wayOut.isEmpty {
+            out += "\n**Would rank above `\(r.recommended?.service.rawValue ?? "")` with one change:** "
+            out += ServiceID.allCases.compactMap { s in r.wayOut[s].map { "`\(s)` with \($0.joined(separator: ", or with "))" } }
+                .joined(separator: "; ") + "\n"
+        }
         return out
     }
 }

@@ -28,7 +28,7 @@ public enum Effect: Hashable, Sendable {
         switch self {
         case .exclude: "exclude"
         case .favor(let w): "favor +\(w)"
-        case .disfavor(let w): "disfavor −\(w)"
+        case .disfavor(let w): "disfavor -\(w)"
         }
     }
 }

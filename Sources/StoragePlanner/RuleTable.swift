@@ -53,7 +53,7 @@ public enum RuleTable {
             "required-feature", looksAt: "features",
             when: "a feature the profile asks for is not one the service offers",
             effects: "exclude each service lacking a listed feature",
-            source: Source("the catalogue's feature list of each service"),
+            source: Catalog.ecsStorageOptions + Catalog.openZFSWhatIs + Catalog.ontapWhatIs,
             perService: { profile, facts in
                 let missing = profile.features.filter { !facts.features.value.contains($0) }
                 guard !missing.isEmpty else { return nil }
@@ -68,20 +68,23 @@ public enum RuleTable {
                 guard profile.platform.launchType == .fargate, let limits = facts.fargateLimits else { return nil }
                 let iops = profile.performance.iops ?? 0, throughput = profile.performance.throughputMiBps ?? 0
                 guard iops > limits.value.maxIOPS || throughput > limits.value.maxThroughputMiBps else { return nil }
+                var over: [String] = []
+                if iops > limits.value.maxIOPS { over.append("\(Words.number(iops)) IOPS") }
+                if throughput > limits.value.maxThroughputMiBps { over.append("\(Words.number(throughput)) MiB/s") }
                 return (.exclude,
-                        "Fargate caps an EBS volume at \(limits.value.maxIOPS) IOPS and \(limits.value.maxThroughputMiBps) MiB/s; the profile needs \(iops) IOPS and \(throughput) MiB/s",
+                        "Fargate caps an EBS volume at \(Words.number(limits.value.maxIOPS)) IOPS and \(Words.number(limits.value.maxThroughputMiBps)) MiB/s; the profile asks for \(over.joined(separator: " and "))",
                         limits.source)
             }),
         Rule(
             "performance-envelope", looksAt: "performance.iops, performance.throughputMiBps",
             when: "the sustained IOPS or throughput asked for is beyond what one file system or volume of the service delivers",
-            effects: "exclude each service whose maximum is lower", source: Source("the catalogue's performance figures"),
+            effects: "exclude each service whose maximum is lower", source: Catalog.ebsVolumeTypes + Catalog.efsPerformance + Source.aws("fsx/latest/LustreGuide/performance.html"),
             perService: { profile, facts in
                 if let iops = profile.performance.iops, iops > facts.maxIOPS.value {
-                    return (.exclude, "\(iops) IOPS is more than \(facts.name)'s maximum of \(facts.maxIOPS.value)", facts.maxIOPS.source)
+                    return (.exclude, "\(Words.number(iops)) IOPS is more than \(facts.name)'s maximum of \(Words.number(facts.maxIOPS.value))", facts.maxIOPS.source)
                 }
                 if let mibps = profile.performance.throughputMiBps, mibps > facts.maxThroughputMiBps.value {
-                    return (.exclude, "\(mibps) MiB/s is more than \(facts.name)'s maximum of \(facts.maxThroughputMiBps.value) MiB/s",
+                    return (.exclude, "\(Words.number(mibps)) MiB/s is more than \(facts.name)'s maximum of \(Words.number(facts.maxThroughputMiBps.value)) MiB/s",
                             facts.maxThroughputMiBps.source)
                 }
                 return nil
@@ -89,10 +92,27 @@ public enum RuleTable {
         Rule(
             "capacity-limit", looksAt: "capacity.sizeGiB",
             when: "the expected size is larger than the service's largest volume or file system",
-            effects: "exclude each service whose maximum size is smaller", source: Source("the catalogue's capacity ranges"),
+            effects: "exclude each service whose maximum size is smaller", source: Limits.fsxCreate + Limits.ecsManagedEBSAPI,
             perService: { profile, facts in
                 guard let size = profile.capacity.sizeGiB, let range = facts.capacityGiB, size > range.value.upperBound else { return nil }
-                return (.exclude, "\(size) GiB is more than \(facts.name)'s maximum of \(range.value.upperBound) GiB", range.source)
+                return (.exclude, "\(Words.number(size)) GiB is more than \(facts.name)'s maximum of \(Words.number(range.value.upperBound)) GiB", range.source)
+            }),
+
+        Rule(
+            "no-configuration-meets", looksAt: "performance.iops, performance.throughputMiBps, capacity.sizeGiB",
+            when: "no size and throughput tier AWS accepts for the service meets the profile (the catalogue's limits table)",
+            effects: "exclude each service whose largest configuration falls short", source: Limits.fsxCreate + Limits.ecsManagedEBSAPI,
+            perService: { profile, facts in
+                guard let shortfall = Configurator.configure(facts.id, for: profile).shortfall else { return nil }
+                return (.exclude, shortfall, facts.id == .ebs ? Limits.gp3.source : Limits.fsxCreate)
+            }),
+        Rule(
+            "smb-only-for-linux-posix", looksAt: "platform.os, protocols",
+            when: "a Linux task expects a POSIX file system and the profile does not say the application works over SMB (protocols: [smb])",
+            effects: [.fsxWindows: .exclude], source: Catalog.seedWindows + Catalog.ecsStorageOptions,
+            applies: { $0.platform.os == .linux && !$0.protocols.contains(.smb) },
+            message: { _, _ in
+                "FSx for Windows File Server serves only SMB: a Linux task would see a CIFS mount without POSIX permissions or POSIX locks; list smb under protocols if the application works over SMB"
             }),
 
         // MARK: Preferences: what ranks the services that remain
@@ -137,13 +157,66 @@ public enum RuleTable {
         Rule(
             "sub-millisecond-latency", looksAt: "performance.latency",
             when: "the application needs sub-millisecond latency",
-            effects: [.efs: .disfavor(15), .fsxLustre: .favor(10)],
-            source: Catalog.seedLustre + Catalog.efsPerformance,
-            applies: { $0.performance.latency == .subMillisecond },
-            message: { _, s in
-                s == .efs
-                    ? "EFS writes take from about 2.7 ms (reads from about 250 µs): not sub-millisecond"
-                    : "FSx for Lustre is built for sub-millisecond latency"
+            effects: "favor +10 each service the catalogue rates sub-millisecond; disfavor -15 efs",
+            source: Catalog.efsPerformance + Catalog.ebsVolumeTypes + Catalog.seedLustre,
+            perService: { profile, facts in
+                guard profile.performance.latency == .subMillisecond else { return nil }
+                if facts.id == .efs {
+                    return (.disfavor(15), "EFS writes take from about 2.7 ms (reads from about 250 µs): not sub-millisecond", Catalog.efsPerformance)
+                }
+                guard facts.latency.value == .subMillisecond else { return nil }
+                let how: String = switch facts.id {
+                case .ebs: "an io2 volume gives sub-millisecond latency to its one task"
+                case .fsxLustre: "FSx for Lustre is built for sub-millisecond latency"
+                case .fsxWindows: "FSx for Windows File Server answers in under a millisecond from SSD storage"
+                case .fsxOpenZFS: "FSx for OpenZFS answers in under a millisecond, from its SSD storage and in-memory cache"
+                case .fsxONTAP: "FSx for ONTAP answers in under a millisecond from its SSD tier"
+                case .efs: ""
+                }
+                return (.favor(10), how, facts.latency.source)
+            }),
+        Rule(
+            "meets-performance", looksAt: "performance.iops, performance.throughputMiBps",
+            when: "the profile states the IOPS or throughput it needs, and the service's configuration delivers it",
+            effects: "favor +5 each service whose configuration meets the figures, saying with what",
+            source: Limits.fsxCreate + Limits.ecsManagedEBSAPI + Catalog.efsPerformance,
+            perService: { profile, facts in
+                let iops = profile.performance.iops, mibps = profile.performance.throughputMiBps
+                guard iops != nil || mibps != nil else { return nil }
+                let configuration = Configurator.configure(facts.id, for: profile)
+                guard configuration.shortfall == nil else { return nil }
+                let asked = [iops.map { "\(Words.number($0)) IOPS" }, mibps.map { "\(Words.number($0)) MiB/s" }].compactMap { $0 }
+                    .joined(separator: " and ")
+                // FSx IOPS follow the throughput tier and storage in ways the catalogue does not model: only the
+                // file system's maximum is claimed for them.
+                let iopsNote = iops.map { _ in " (IOPS: within its \(Words.number(facts.maxIOPS.value)) per file system)" } ?? ""
+                let how: String = switch configuration.service {
+                case .ebs(let c): "\(c.volumeType.rawValue) at \(Words.number(c.iops)) IOPS\(c.throughput.map { " and \(Words.number($0)) MiB/s" } ?? "") on \(Words.number(c.sizeInGiB)) GiB"
+                case .efs: "elastic throughput, up to \(Words.number(facts.maxThroughputMiBps.value)) MiB/s and \(Words.number(facts.maxIOPS.value)) IOPS per file system"
+                case .lustre(let c): "\(Words.number(c.storageCapacityGiB)) GiB at \(Words.number(c.tier.perUnitMBpsPerTiB ?? 0)) MB/s per TiB (\(Words.number(c.throughputMBps)) MB/s)\(iopsNote)"
+                case .windows(let c): "\(Words.number(c.throughputCapacity)) MB/s of throughput capacity\(iopsNote)"
+                case .openZFS(let c): "\(Words.number(c.throughputCapacity)) MB/s of throughput capacity\(iopsNote)"
+                case .ontap(let c): "\(Words.number(c.throughputCapacity)) MB/s of throughput capacity\(iopsNote)"
+                }
+                return (.favor(5), "it meets the \(asked) asked for: \(how)", facts.id == .efs ? Catalog.efsPerformance : facts.maxThroughputMiBps.source)
+            }),
+        Rule(
+            "native-ecs-volume", looksAt: "platform.os, platform.launchType",
+            when: "ECS itself mounts the service for the task's platform (no host mount to set up on every instance)",
+            effects: "favor +5 each service with an ECS volume type on that platform", source: Catalog.ecsStorageOptions,
+            perService: { profile, facts in
+                let support = Catalog.support(facts.id, on: profile.platform.platform)
+                guard case .native = support.value else { return nil }
+                return (.favor(5), "ECS mounts it from the task definition on \(profile.platform.platform): nothing to set up on the hosts", support.source)
+            }),
+        Rule(
+            "offers-asked-features", looksAt: "features",
+            when: "the profile asks for features, and the service offers them",
+            effects: "favor +0 (explains, does not rank): each service offering every listed feature",
+            source: Catalog.ecsStorageOptions + Catalog.openZFSWhatIs + Catalog.ontapWhatIs,
+            perService: { profile, facts in
+                guard !profile.features.isEmpty, profile.features.allSatisfy(facts.features.value.contains) else { return nil }
+                return (.favor(0), "offers \(profile.features.map(\.rawValue).joined(separator: ", ")), as asked", facts.features.source)
             }),
         Rule(
             "throughput-heavy-sequential", looksAt: "performance.ioPattern, performance.throughputMiBps",
@@ -151,6 +224,12 @@ public enum RuleTable {
             effects: [.fsxLustre: .favor(15)], source: Catalog.seedLustre,
             applies: { $0.performance.ioPattern == .sequentialLarge || ($0.performance.throughputMiBps ?? 0) >= 1_000 },
             message: { _, _ in "FSx for Lustre is built for throughput-heavy, large sequential workloads (ML, HPC, video)" }),
+        Rule(
+            "small-random-io-file-server", looksAt: "performance.ioPattern, access.sharing",
+            when: "several tasks share files with small random I/O (a POSIX file server, not a stream of large files)",
+            effects: [.fsxOpenZFS: .favor(5)], source: Source.aws("fsx/latest/OpenZFSGuide/performance.html"),
+            applies: { $0.performance.ioPattern == .randomSmall && $0.access.sharing == .shared },
+            message: { _, _ in "FSx for OpenZFS serves small random reads from its in-memory (ARC) and NVMe (L2ARC) caches" }),
         Rule(
             "elastic-growth", looksAt: "capacity.growth",
             when: "the data grows and shrinks without anyone provisioning capacity",
@@ -160,7 +239,7 @@ public enum RuleTable {
         Rule(
             "below-minimum-size", looksAt: "capacity.sizeGiB",
             when: "the expected size is below the smallest file system the service provisions",
-            effects: "disfavor −10 each service whose minimum is larger", source: Source("the catalogue's capacity ranges"),
+            effects: "disfavor -10 each service whose minimum is larger", source: Limits.fsxCreate,
             perService: { profile, facts in
                 guard let size = profile.capacity.sizeGiB, let range = facts.capacityGiB, size < range.value.lowerBound else { return nil }
                 return (.disfavor(10), "\(facts.name) provisions at least \(range.value.lowerBound) GiB; you pay for it even for \(size) GiB",
@@ -187,9 +266,16 @@ public enum RuleTable {
         Rule(
             "locking-across-tasks", looksAt: "access.locking",
             when: "the tasks coordinate through file locks",
-            effects: [.efs: .favor(5), .fsxLustre: .favor(5)], source: Catalog.seedEFS + Catalog.seedLustre,
+            effects: [.efs: .favor(5), .fsxLustre: .favor(5), .fsxOpenZFS: .favor(5), .fsxONTAP: .favor(5)],
+            source: Catalog.seedEFS + Catalog.seedLustre + Source.aws("fsx/latest/OpenZFSGuide/supported-fsx-clients.html")
+                + Source.aws("fsx/latest/ONTAPGuide/supported-fsx-clients.html"),
             applies: { $0.access.locking && $0.access.sharing != .exclusive },
-            message: { _, s in "\(Catalog.facts(s).name) keeps read/write consistency and file locks across tasks" }),
+            message: { _, s in
+                switch s {
+                case .fsxOpenZFS, .fsxONTAP: "\(Catalog.facts(s).name) serves NFS, whose locks (NFSv4, or NLM for NFSv3) hold across the tasks' hosts"
+                default: "\(Catalog.facts(s).name) keeps read/write consistency and file locks across tasks"
+                }
+            }),
         Rule(
             "migrate-windows-file-server", looksAt: "migration",
             when: "the data comes from Windows file servers",
@@ -224,6 +310,21 @@ public enum RuleTable {
             message: { _, s in
                 s == .efs ? "EFS trades latency for elasticity" : "FSx for Lustre delivers the highest throughput and IOPS per file system"
             }),
+        Rule(
+            "service-role", looksAt: "(nothing: always applies)",
+            when: "always: what each service is for, so every ranked service says what it would do",
+            effects: "favor +0 (explains, does not rank) every service", source: Catalog.ecsStorageOptions,
+            perService: { _, facts in
+                let role: (String, Source) = switch facts.id {
+                case .ebs: ("block storage for one task at a time, in one AZ, with snapshots to move or copy the data", Catalog.seedEBS)
+                case .efs: ("an elastic NFS file system that many Linux tasks share, its data in several AZs (Standard) or one (One Zone)", Catalog.seedEFS)
+                case .fsxLustre: ("a parallel file system for throughput-heavy work (ML, HPC, video), which can link an S3 bucket", Catalog.seedLustre)
+                case .fsxWindows: ("a Windows file server over SMB, with Active Directory, ACLs, quotas and shadow copies", Catalog.seedWindows)
+                case .fsxOpenZFS: ("an NFS file server with snapshots and writable clones, for Linux file-server workloads", Catalog.openZFSWhatIs)
+                case .fsxONTAP: ("NetApp ONTAP over NFS, SMB and iSCSI, with snapshots, clones and SnapMirror replication", Catalog.ontapWhatIs)
+                }
+                return (.favor(0), role.0, role.1)
+            }),
     ]
 
     public static func rule(id: String) -> Rule? { rules.first { $0.id == id } }
@@ -245,6 +346,9 @@ public enum RuleTable {
 }
 
 enum Words {
+    /// 20000 → "20,000".
+    static func number(_ n: Int) -> String { SizeSteps.number(n) }
+
     static func tasks(_ n: Int) -> String {
         let words = ["no tasks", "one task", "two tasks", "three tasks", "four tasks", "five tasks", "six tasks",
                      "seven tasks", "eight tasks", "nine tasks", "ten tasks"]

@@ -120,6 +120,9 @@ import Testing
         Case(rule: "performance-envelope", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.performance.throughputMiBps = 20_000 }),
         Case(rule: "capacity-limit", service: .ebs, profile: Fixtures.minimal { $0.capacity.sizeGiB = 70_000 }),
         Case(rule: "capacity-limit", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.capacity.sizeGiB = 70_000 }),
+        // 3,000 MiB/s is within the catalogue's maximum but above FSx for Windows's largest tier (2,048 MB/s).
+        Case(rule: "no-configuration-meets", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.performance.throughputMiBps = 3_000 }),
+        Case(rule: "smb-only-for-linux-posix", service: .fsxWindows, profile: Fixtures.minimal(sharing: .shared, tasks: 2)),
     ]
 
     @Test(arguments: cases)
