@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `berth` command line: argument parsing and output only; the work happens in the library targets.
 @main
@@ -6,27 +7,49 @@ struct Berth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "berth",
         abstract: "Choose and test persistent storage for containers on Amazon ECS and AWS Fargate.",
-        discussion: """
-            Plan:     berth recommend Profiles/cms-uploads.yaml
-                      berth taskdef Profiles/cms-uploads.yaml --image my/app:1.0 > taskdef.json
-                      berth rules
-            Check:    berth lint infra/ --format sarif > berth.sarif
-            Emulate: vol=$(berth volume create --type ebs --az us-east-1a --size-gib 1)
-                      berth mount "$vol" /mnt/data --az us-east-1a --background
-                      berth snapshot create "$vol"; berth az fail us-east-1a; berth az recover us-east-1a
-                      berth unmount /mnt/data
-            Rehearse: berth drill az-failure --type ebs --format json | jq .recoveryPointSeconds
-            Exit status: 0 success; 1 invalid input (profile, arguments) or a refusal; 2 no service fits
-            (lint: a finding at --severity);
-            3 a drill found corruption or could not recover; 64 usage error.
-            """,
+        discussion: helpText("""
+            Examples:
+              berth recommend Profiles/cms-uploads.yaml
+              berth taskdef Profiles/cms-uploads.yaml --image my/app:1.0 > td.json
+              berth rules
+              berth lint infra/ --format sarif > berth.sarif
+              vol=$(berth volume create --type ebs --az us-east-1a --size-gib 1)
+              berth mount "$vol" /mnt/data --az us-east-1a --background
+              berth snapshot create "$vol"
+              berth az fail us-east-1a; berth az recover us-east-1a
+              berth unmount /mnt/data
+              berth drill az-failure --type ebs --format json | jq .recoveryPointSeconds
+
+            Exit status:
+              0   success
+              1   invalid input (a profile, a value Berth refuses) or an AWS-style refusal
+              2   no service fits a profile; lint: a finding at or above --severity
+              3   a drill found corruption or could not recover
+              64  usage error: unknown command or option, missing or malformed argument
+              130, 143  a drill interrupted by SIGINT or SIGTERM
+
+            Shell completion: berth --generate-completion-script bash|zsh|fish (see the manual page, berth.1).
+            """),
+        version: berthVersion,
         subcommands: [
             RecommendCommand.self, TaskdefCommand.self, RulesCommand.self, LintCommand.self,
             VolumeCommand.self, MountCommand.self, UnmountCommand.self, SnapshotCommand.self, AZCommand.self, StateCommand.self,
             DrillCommand.self,
-            ServeMountCommand.self,
+            ServeMountCommand.self, ManCommand.self,
         ]
     )
+
+    /// ArgumentParser's main, after naming an unknown command and the closest known one (exit 64).
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        var names: [String] = []
+        for sub in configuration.subcommands { names.append(sub._commandName) }
+        if let message = UnknownCommand.message(arguments: arguments, commands: names) {
+            printError(message)
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+        await runParsed(arguments)
+    }
 }
 
 /// Exit statuses scripts can rely on (documented in the README and in `berth --help`).

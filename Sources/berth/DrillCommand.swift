@@ -17,7 +17,7 @@ struct DrillCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "az-failure",
             abstract: "Lose an Availability Zone under a writing task, recover into another, and measure the loss.",
-            discussion: """
+            discussion: helpText("""
                 Creates a volume in AZ A and mounts it; a writer appends numbered, checksummed records and
                 fsyncs each one; snapshots are taken on a schedule; at --fail-at AZ A fails. The data is then
                 recovered into AZ B the way the service allows: EFS Standard and multi-AZ FSx are mounted
@@ -30,17 +30,21 @@ struct DrillCommand: ParsableCommand {
 
                 Examples:
                   berth drill az-failure --type ebs
-                  berth drill az-failure --type efs --az us-east-1b --failover-az us-east-1c --format json
-                  berth drill az-failure --profile Profiles/postgres-ec2.yaml --snapshot-every 500ms
+                  berth drill az-failure --type efs --az us-east-1b \\
+                    --failover-az us-east-1c --format json
+                  berth drill az-failure --profile Profiles/postgres-ec2.yaml \\
+                    --snapshot-every 500ms
                   berth drill az-failure --type ebs --format json | jq .recoveryPointSeconds
-                  berth drill az-failure --type efs --workload 'my-app --data "$BERTH_DRILL_MOUNT"'
-                  berth drill az-failure --type ebs --after-recovery 'my-app --check "$BERTH_DRILL_MOUNT"'
+                  berth drill az-failure --type efs \\
+                    --workload 'my-app --data "$BERTH_DRILL_MOUNT"'
+                  berth drill az-failure --type ebs \\
+                    --after-recovery 'my-app --check "$BERTH_DRILL_MOUNT"'
 
                 Durations: 500ms, 2s, 5m, 1h.
                 Exit status: 0 the drill finished with no corrupt record; 1 the drill could not start (a
                 refusal, a bad profile); 2 no service fits the profile; 3 a record was corrupt, no usable
                 mount was reached in AZ B, or the --after-recovery command failed; 64 invalid arguments.
-                """)
+                """))
 
         @Option(help: ArgumentHelp("Volume type: \(ServiceID.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "type"))
         var type: ServiceID?
@@ -128,7 +132,7 @@ struct DrillCommand: ParsableCommand {
             }
             switch format {
             case .json: print(report.json.rendered())
-            case .text: print(report.text, terminator: "")
+            case .text: printOut(report.text, terminator: "")
             }
             if keep { printError("kept the drill's directory: \(work)") }
             if !report.passed { throw ExitStatus.drillFailed }

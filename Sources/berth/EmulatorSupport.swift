@@ -40,27 +40,27 @@ func refusing<T>(_ body: () throws(StateError) -> T) throws -> T {
     }
 }
 
+/// The emulator's JSON shapes: every key always present, `null` where it does not apply, so that `list`
+/// and `describe` (and each volume type) have the same keys.
 enum EmulatorJSON {
-    static func volume(_ v: Volume, attachments: [VolumeAttachment]? = nil) -> JSONValue {
-        var fields: [(String, JSONValue)] = [
+    static func volume(_ v: Volume, attachments: [VolumeAttachment]) -> JSONValue {
+        let lustre = v.lustre
+        return .object([
             ("id", .string(v.id.rawValue)), ("type", .string(v.type.rawValue)),
             ("name", v.name.map(JSONValue.string) ?? .null),
             ("availabilityZone", .string(v.availabilityZone)),
-        ]
-        if let standby = v.standbyAvailabilityZone { fields.append(("standbyAvailabilityZone", .string(standby))) }
-        fields.append(("sizeGiB", v.sizeGiB.map(JSONValue.int) ?? .null))
-        if let c = v.storageClass { fields.append(("storageClass", .string(c.rawValue))) }
-        if let d = v.deployment { fields.append(("deployment", .string(d.rawValue))) }
-        if let lustre = v.lustre {
-            fields.append(("lustreDeployment", .string(lustre.deployment.rawValue)))
-            fields.append(("storageType", .string(lustre.storageType.rawValue)))
-            fields.append(("readCacheGiB", .int(lustre.readCacheGiB)))
-        }
-        if let s = v.fromSnapshot { fields.append(("fromSnapshot", .string(s.rawValue))) }
-        if let clone = v.cloneOf { fields.append(("cloneOf", .string(clone.rawValue))) }
-        fields.append(("createdAt", .string(ISO8601DateFormatter().string(from: v.createdAt))))
-        if let attachments { fields.append(("attachments", .array(attachments.map(attachment)))) }
-        return .object(fields)
+            ("standbyAvailabilityZone", v.standbyAvailabilityZone.map(JSONValue.string) ?? .null),
+            ("sizeGiB", v.sizeGiB.map(JSONValue.int) ?? .null),
+            ("storageClass", v.storageClass.map { .string($0.rawValue) } ?? .null),
+            ("deployment", v.deployment.map { .string($0.rawValue) } ?? .null),
+            ("lustreDeployment", lustre.map { .string($0.deployment.rawValue) } ?? .null),
+            ("storageType", lustre.map { .string($0.storageType.rawValue) } ?? .null),
+            ("readCacheGiB", lustre.map { .int($0.readCacheGiB) } ?? .null),
+            ("fromSnapshot", v.fromSnapshot.map { .string($0.rawValue) } ?? .null),
+            ("cloneOf", v.cloneOf.map { .string($0.rawValue) } ?? .null),
+            ("createdAt", .string(ISO8601DateFormatter().string(from: v.createdAt))),
+            ("attachments", .array(attachments.map(attachment))),
+        ])
     }
 
     static func snapshot(_ s: Snapshot) -> JSONValue {
@@ -71,8 +71,8 @@ enum EmulatorJSON {
             ("type", .string(s.sourceType.rawValue)), ("sourceAvailabilityZone", .string(s.sourceAvailabilityZone)),
             ("sizeGiB", s.sizeGiB.map(JSONValue.int) ?? .null),
         ]
-        if let c = s.storageClass { fields.append(("storageClass", .string(c.rawValue))) }
-        if let d = s.deployment { fields.append(("deployment", .string(d.rawValue))) }
+        fields.append(("storageClass", s.storageClass.map { .string($0.rawValue) } ?? .null))
+        fields.append(("deployment", s.deployment.map { .string($0.rawValue) } ?? .null))
         fields.append(("copyMethod", s.copyMethod.map { .string($0.rawValue) } ?? .null))
         fields.append(("bytes", s.bytes.map { .int(Int(clamping: $0)) } ?? .null))
         fields.append(("files", s.files.map(JSONValue.int) ?? .null))

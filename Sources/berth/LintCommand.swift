@@ -6,7 +6,7 @@ struct LintCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lint",
         abstract: "Find the storage mistakes in ECS task definitions and CloudFormation templates.",
-        discussion: """
+        discussion: helpText("""
             Reads ECS task definitions (register-task-definition input or
             describe-task-definition output) and CloudFormation templates (YAML with
             !Ref, !GetAtt, !Sub and the other short forms, or JSON), and reports what
@@ -26,7 +26,7 @@ struct LintCommand: ParsableCommand {
 
             Exit status: 0 no finding at --severity or above; 2 at least one;
             1 a file cannot be read or parsed (with its location); 64 bad arguments.
-            """)
+            """))
 
     enum Format: String, CaseIterable, ExpressibleByArgument {
         case text, json, sarif, markdown
@@ -67,11 +67,14 @@ struct LintCommand: ParsableCommand {
 
     func run() throws {
         if listRules {
-            print(LintRenderer.renderRules(as: RuleListFormat(rawValue: format.rawValue) ?? .text), terminator: "")
+            let rules = LintRenderer.renderRules(as: RuleListFormat(rawValue: format.rawValue) ?? .text)
+            if format.rawValue == "json" { print(rules, terminator: "") } else { printOut(rules, terminator: "") }
             return
         }
         let report = Linter.lint(paths: paths, options: LintOptions(launchType: launchType.flatMap { LaunchTypeOption(rawValue: $0.rawValue) }))
-        print(LintRenderer.render(report, as: LintFormat(rawValue: format.rawValue) ?? .text), terminator: "")
+        let rendered = LintRenderer.render(report, as: LintFormat(rawValue: format.rawValue) ?? .text)
+        // JSON and SARIF are UTF-8 by definition; text and Markdown follow the locale.
+        if format.rawValue == "json" || format.rawValue == "sarif" { print(rendered, terminator: "") } else { printOut(rendered, terminator: "") }
         if format == .text {
             for line in LintRenderer.diagnostics(report) { printError(line) }
             printError(LintRenderer.summary(report))

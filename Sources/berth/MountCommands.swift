@@ -11,20 +11,23 @@ struct MountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mount",
         abstract: "Mount an emulated volume on a directory, enforcing its service's rules.",
-        discussion: """
+        discussion: helpText("""
             Attaches the volume for one task in one AZ (refused as AWS would: VolumeInUse,
             InvalidVolume.ZoneMismatch, UnsupportedOperation for the platform, …) and serves it with FUSE.
             Without --background it stays in the foreground until `berth unmount`, Ctrl-C or SIGTERM, which
-            unmount cleanly and release the attachment. With --background it returns once the mount answers.
+            unmount cleanly and release the attachment. With --background it returns once the mount answers
+            and prints the mount server's process id on stdout (`kill` it, or run `berth unmount`, to stop it);
+            the server's messages go to the mount log in the state directory.
 
             Examples:
               vol=$(berth volume create --type ebs --az us-east-1a --size-gib 1)
               berth mount "$vol" /mnt/db --az us-east-1a --task db-1 --background
-              berth mount fs-… /mnt/shared --az us-east-1b --launch-type fargate --background
+              berth mount fs-… /mnt/shared --az us-east-1b --launch-type fargate \\
+                --background
               berth unmount /mnt/db
 
             Exit status: 0 mounted (and, in the foreground, unmounted cleanly); 1 refused or failed.
-            """)
+            """))
 
     @Argument(help: "Volume id (vol-… or fs-…).") var id: String
     @Argument(help: "An existing, empty directory.") var mountpoint: String
@@ -33,7 +36,7 @@ struct MountCommand: ParsableCommand {
     @Flag(name: .customLong("read-only"), help: "Every change answers EROFS.") var readOnly = false
     @Option(name: .customLong("launch-type"), help: "fargate or ec2.") var launchType: LaunchType = .ec2
     @Option(help: "linux or windows.") var os: OperatingSystem = .linux
-    @Flag(help: "Return once the mount is ready; serve it from a new process.") var background = false
+    @Flag(help: "Return once the mount is ready, printing the serving process's pid on stdout.") var background = false
     @Option(name: .customLong("ready-fd"), help: .hidden) var readyFD: Int32?
     @OptionGroup var state: StateOptions
 
@@ -95,7 +98,7 @@ struct MountCommand: ParsableCommand {
         }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: mountpoint)) ?? []
         guard entries.isEmpty else {
-            printError("InvalidParameterValue: mount point \(mountpoint) is not empty (\(entries.count) entries)")
+            printError("InvalidParameterValue: mount point \(mountpoint) is not empty (\(entries.count) \(entries.count == 1 ? "entry" : "entries"))")
             throw ExitStatus.invalidInput
         }
     }
@@ -111,7 +114,7 @@ struct UnmountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unmount",
         abstract: "Unmount an emulated volume and release its attachment.",
-        discussion: """
+        discussion: helpText("""
             Refuses a mount that is in use, as umount(8) does (EBUSY), and names the processes that use
             it: open files, working directories, containers that bind-mounted it. --force unmounts
             anyway and says what it cut off (those processes then get ENOTCONN). Waits until the server
@@ -124,7 +127,7 @@ struct UnmountCommand: ParsableCommand {
 
             Exit status: 0 unmounted; 1 nothing mounted there, in use (without --force), or the server did
             not finish in time.
-            """)
+            """))
 
     @Argument(help: "The mount point.") var mountpoint: String
     @Flag(help: "Unmount even while processes use the mount; they are cut off.") var force = false

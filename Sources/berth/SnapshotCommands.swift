@@ -11,14 +11,15 @@ struct SnapshotCommand: ParsableCommand {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Snapshot a volume, mounted or not; prints the snapshot id on stdout.",
-            discussion: """
+            discussion: helpText("""
                 Changes on every mount of the volume pause while the data is copied (reflinks where the
                 backing file system has them, else a copy; `describe` says which), so the snapshot holds
                 exactly what had been written before it began and no torn file. Snapshots are regional and
                 outlive their volume: restore with `berth volume create --type T --az ANY --from-snapshot SNAP`.
 
-                Example: snap=$(berth snapshot create vol-0123456789abcdef0 --name before-migration)
-                """)
+                Example:
+                  snap=$(berth snapshot create vol-0123456789abcdef0 --name before)
+                """))
         @Argument(help: "Volume id.") var id: String
         @Option(help: "A name to recognise it by.") var name: String?
         @Flag(name: .customLong("no-reflink"), help: "Copy every byte even where reflinks are available.") var noReflink = false

@@ -6,12 +6,12 @@ import StoragePlanner
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state", abstract: "Check the state directory, and rebuild lost records from its metadata files.",
-        discussion: """
+        discussion: helpText("""
             Every volume and snapshot directory holds a small metadata file (volume.json, snapshot.json)
             beside its data. `check` compares the database's records, these files and the directories and
             changes nothing; `repair` restores missing records from the files and never deletes data.
             See docs/STATE.md.
-            """,
+            """),
         subcommands: [Check.self, Repair.self])
 
     struct Check: ParsableCommand {
@@ -34,12 +34,12 @@ struct StateCommand: ParsableCommand {
     struct Repair: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rebuild missing records from volume.json and snapshot.json; never deletes data.",
-            discussion: """
+            discussion: helpText("""
                 Also rewrites missing metadata files from the records, finishes creations and deletions a
                 killed command left half-way and makes the AZ flags agree with the database. A lost database
                 is recreated in the region the metadata files name (or BERTH_REGION and BERTH_AZS).
                 Exit status: 0 everything agrees afterwards; 1 problems remain (listed, with what to do).
-                """)
+                """))
         @Option(help: "text or json.") var format: EmulatorFormat = .text
         @OptionGroup var state: StateOptions
 
@@ -83,7 +83,7 @@ struct StateCommand: ParsableCommand {
             }
             for p in problems { Swift.print("\(p.subject): \(p.message)\(p.repairable ? " [repair]" : "")") }
             let repairable = problems.filter(\.repairable).count
-            Swift.print("\(problems.count) problem(s); \(repairable) fixed by `berth state repair`")
+            Swift.print("\(counted(problems.count, "problem")); \(repairable) fixed by `berth state repair`")
         }
     }
 }

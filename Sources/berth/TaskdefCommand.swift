@@ -7,7 +7,7 @@ struct TaskdefCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "taskdef",
         abstract: "Write an ECS task definition that mounts the recommended storage.",
-        discussion: """
+        discussion: helpText("""
             Prints on stdout a complete task definition for the profile's pick, in the shape
             `aws ecs register-task-definition --cli-input-json` takes: requiresCompatibilities,
             runtimePlatform, networkMode, volumes and mountPoints. Values you must fill in look like
@@ -17,12 +17,14 @@ struct TaskdefCommand: ParsableCommand {
             volume is a host path and stderr says what the container instance must mount.
 
             Examples:
-              berth taskdef Profiles/cms-uploads.yaml --image 111122223333.dkr.ecr.us-east-1.amazonaws.com/cms:1.4 > td.json
+              berth taskdef Profiles/cms-uploads.yaml \\
+                --image 111122223333.dkr.ecr.us-east-1.amazonaws.com/cms:1.4 > td.json
               aws ecs register-task-definition --cli-input-json file://td.json
-              berth taskdef Profiles/postgres-ec2.yaml --volume-configurations-file ebs.json
+              berth taskdef Profiles/postgres-ec2.yaml \\
+                --volume-configurations-file ebs.json
 
             Exit status: 0 written; 1 invalid profile or option; 2 no service fits the profile.
-            """)
+            """))
 
     @Argument(help: ArgumentHelp("A workload profile (YAML or JSON).", valueName: "profile"))
     var profile: String

@@ -11,21 +11,25 @@ struct VolumeCommand: ParsableCommand {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an emulated volume; prints its id on stdout.",
-            discussion: """
+            discussion: helpText("""
                 Examples:
                   berth volume create --type ebs --az us-east-1a --size-gib 20
-                  berth volume create --type efs --az us-east-1a --storage-class one-zone --name uploads
-                  berth volume create --type fsx-windows --az us-east-1a --deployment multi-az --size-gib 32
-                  berth volume create --type fsx-lustre --az us-east-1a --size-gib 6000 --storage-type hdd --read-cache-gib 1200
-                  berth volume create --type fsx-lustre --az us-east-1a --lustre-deployment scratch
-                  berth volume create --type fsx-openzfs --az us-east-1b --from-snapshot snap-…   # a clone
-                  berth volume create --type ebs --az us-east-1c --from-snapshot snap-…           # a restore
+                  berth volume create --type efs --az us-east-1a --storage-class one-zone
+                  berth volume create --type fsx-windows --az us-east-1a --deployment multi-az
+                  berth volume create --type fsx-lustre --az us-east-1a --size-gib 1800 \\
+                    --storage-type hdd --read-cache-gib 360
+                  berth volume create --type fsx-lustre --az us-east-1b --lustre-deployment \\
+                    scratch
+                  berth volume create --type fsx-openzfs --az us-east-1b --from-snapshot snap-…
+                  berth volume create --type ebs --az us-east-1c --from-snapshot snap-…
+
+                The last two: a clone (fsx-openzfs) and a restore (ebs).
 
                 --from-snapshot makes a volume of the snapshot's type in any AZ, at least the snapshot's
                 size (default: that size). On fsx-openzfs the new volume is a clone: the snapshot cannot be
                 deleted while it exists. Options are checked against the catalogue the planner uses.
-                """)
-        @Option(help: "ebs, efs, fsx-lustre, fsx-windows, fsx-openzfs or fsx-ontap.") var type: ServiceID
+                """))
+        @Option(help: "The service to emulate.") var type: ServiceID
         @Option(help: "Home Availability Zone (see `berth az list`).") var az: String
         // Unconditional: `--size-gib -5` reaches the catalogue's range check (an InvalidParameterValue that
         // names the range) instead of reading as a missing value followed by an unknown option.
@@ -137,14 +141,15 @@ struct AZCommand: ParsableCommand {
     struct Fail: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Fail an AZ: mounts cut off by it answer EIO, new volumes and mounts there are refused.",
-            discussion: """
+            discussion: helpText("""
                 Cut off: mounts whose task runs in the AZ, and mounts of volumes whose data lives only there
                 (EBS, EFS one-zone, FSx single-AZ, Lustre). EFS standard mounts in other AZs keep serving; a
                 multi-AZ FSx deployment fails over to its standby AZ. Nothing is lost: `berth az recover`
                 brings the same mounts back with their data.
 
-                Example: berth az fail us-east-1a && ./run-my-tests.sh; berth az recover us-east-1a
-                """)
+                Example:
+                  berth az fail us-east-1a && ./run-my-tests.sh; berth az recover us-east-1a
+                """))
         @Argument(help: "The AZ, e.g. us-east-1a.") var az: String
         @Option(help: "text or json.") var format: EmulatorFormat = .text
         @OptionGroup var state: StateOptions
@@ -213,7 +218,7 @@ struct AZCommand: ParsableCommand {
                 }).rendered())
             case .text:
                 print("region \(store.region.name)")
-                for z in zones { print("  \(z.name.padded(14)) \(z.status.rawValue.padded(10)) \(z.volumeIDs.count) volume(s)") }
+                for z in zones { print("  \(z.name.padded(14)) \(z.status.rawValue.padded(10)) \(counted(z.volumeIDs.count, "volume"))") }
             }
         }
     }
