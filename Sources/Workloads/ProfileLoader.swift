@@ -51,17 +51,25 @@ public enum ProfileLoader {
         } catch let error as InvalidProfileError {
             throw error
         } catch {
-            throw InvalidProfileError(file: file, diagnostics: [syntaxDiagnostic(error, file: file)])
+            throw InvalidProfileError(file: file, diagnostics: [syntaxDiagnostic(error, file: file, text: text)])
         }
         var reader = ProfileReader(file: file)
         let profile = reader.read(root)
-        guard reader.diagnostics.isEmpty, let profile else {
-            throw InvalidProfileError(file: file, diagnostics: reader.diagnostics)
+        // JSON allows no trailing comma; YAML's flow style, which reads JSON, does: refuse it for JSON.
+        let diagnostics = reader.diagnostics + JSONStrictness.trailingCommas(text, file: file)
+        guard diagnostics.isEmpty, let profile else {
+            throw InvalidProfileError(file: file, diagnostics: sorted(diagnostics))
         }
         return profile
     }
 
-    static func syntaxDiagnostic(_ error: any Error, file: String) -> ProfileDiagnostic {
+    /// In file order: by line, then column.
+    static func sorted(_ diagnostics: [ProfileDiagnostic]) -> [ProfileDiagnostic] {
+        diagnostics.enumerated().sorted { ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset) }
+            .map(\.element)
+    }
+
+    static func syntaxDiagnostic(_ error: any Error, file: String, text: String) -> ProfileDiagnostic {
         switch error {
         case let YamlError.scanner(context, problem, mark, _),
              let YamlError.parser(context, problem, mark, _),
@@ -71,7 +79,11 @@ public enum ProfileLoader {
                                      message: "not valid YAML or JSON: \(contextText)\(problem)")
         case let YamlError.duplicatedKeysInMapping(duplicates, context):
             let keys = duplicates.sorted().joined(separator: ", ")
-            return ProfileDiagnostic(file: file, line: context.mark.line, column: context.mark.column, path: "",
+            // Yams marks the mapping; the repeat is what to point at: the key's second occurrence after it.
+            let at = duplicates.sorted().compactMap {
+                DuplicateKey.secondOccurrence(of: $0, in: text, from: (context.mark.line, context.mark.column))
+            }.min { ($0.line, $0.column) < ($1.line, $1.column) }
+            return ProfileDiagnostic(file: file, line: at?.line ?? context.mark.line, column: at?.column ?? context.mark.column, path: "",
                                      message: "a key appears more than once in one mapping: \(keys)",
                                      expected: "each field at most once")
         default:

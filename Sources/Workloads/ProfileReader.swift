@@ -6,6 +6,9 @@ import Yams
 struct ProfileReader {
     let file: String
     private(set) var diagnostics: [ProfileDiagnostic] = []
+    /// Field paths reached through an alias (`*name`) or a merge key, with where that alias is used: a
+    /// problem inside is reported there, not at the anchor.
+    private var aliasUses: [(path: String, mark: Mark)] = []
 
     init(file: String) { self.file = file }
 
@@ -127,13 +130,46 @@ struct ProfileReader {
             return nil
         }
         var result: [String: Node] = [:]
+        // YAML merge keys (`<<: *defaults`, or a list of them): their fields apply unless the mapping
+        // sets them itself (YAML 1.1 merge key type).
+        var merged: [(Node, Node)] = []
+        var own: [(Node, Node)] = []
         for (keyNode, value) in mapping {
+            if case .scalar(let key) = keyNode, key.string == "<<" {
+                let sources: [Node] = if case .sequence(let list) = value { Array(list) } else { [value] }
+                for source in sources {
+                    guard case .mapping(let inner) = source else {
+                        report(source, path.isEmpty ? "<<" : "\(path).<<", "a merge key takes a mapping or a list of mappings, found \(describe(source))")
+                        continue
+                    }
+                    merged += inner.map { ($0.key, $0.value) }
+                    if let use = keyNode.mark {
+                        for innerKey in inner.keys {
+                            guard case .scalar(let k) = innerKey else { continue }
+                            aliasUses.append((path.isEmpty ? k.string : "\(path).\(k.string)", use))
+                        }
+                    }
+                }
+            } else {
+                own.append((keyNode, value))
+            }
+        }
+        let ownKeys = Set(own.compactMap { if case .scalar(let k) = $0.0 { k.string } else { nil } })
+        let entries = own + merged.filter { if case .scalar(let k) = $0.0 { !ownKeys.contains(k.string) } else { true } }
+        for (keyNode, value) in entries {
             guard case .scalar(let key) = keyNode else {
                 report(keyNode, path, "a field name must be plain text", expected: known.joined(separator: ", "))
                 continue
             }
             let name = Self.excerpt(key.string)
             let fieldPath = path.isEmpty ? name : "\(path).\(name)"
+            // A value that starts before its own key was defined earlier: it is an alias to an anchor.
+            if let keyMark = keyNode.mark, let valueMark = value.mark,
+               (valueMark.line, valueMark.column) < (keyMark.line, keyMark.column) {
+                aliasUses.append((fieldPath, keyMark))
+            }
+            // Top-level `x-` fields hold anchors and notes for the profile's author; Berth ignores them.
+            if path.isEmpty && key.string.hasPrefix("x-") { continue }
             if known.contains(key.string) {
                 result[key.string] = value
             } else if let suggestion = Suggestion.closest(to: key.string, in: known) {
@@ -234,7 +270,9 @@ struct ProfileReader {
     // MARK: Reporting
 
     private mutating func report(_ node: Node, _ path: String, _ message: String, expected: String? = nil) {
-        let mark = node.mark
+        let use = aliasUses.filter { path == $0.path || path.hasPrefix($0.path + ".") || path.hasPrefix($0.path + "[") }
+            .max { $0.path.count < $1.path.count }
+        let mark = use?.mark ?? node.mark
         diagnostics.append(ProfileDiagnostic(
             file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, path: path, message: message, expected: expected))
     }
