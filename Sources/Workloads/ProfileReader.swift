@@ -13,7 +13,7 @@ struct ProfileReader {
     init(file: String) { self.file = file }
 
     mutating func read(_ root: Node) -> WorkloadProfile? {
-        guard let top = mapping(root, path: "", fields: TopField.allKeys) else { return nil }
+        guard let top = mapping(root, path: "", fields: ProfileModel.names("")) else { return nil }
 
         let apiVersion = string(top["apiVersion"], path: "apiVersion", required: true, parent: root)
         if let apiVersion, apiVersion.value != WorkloadProfile.apiVersion {
@@ -61,7 +61,7 @@ struct ProfileReader {
             report(parent, "platform", "required section is missing", expected: "platform with os and launchType")
             return nil
         }
-        guard let fields = mapping(node, path: "platform", fields: ["os", "launchType", "architecture", "runtime"]) else { return nil }
+        guard let fields = mapping(node, path: "platform", fields: ProfileModel.names("platform")) else { return nil }
         let os: OperatingSystem? = choice(fields["os"], path: "platform.os", requiredIn: node)
         let launchType: LaunchType? = choice(fields["launchType"], path: "platform.launchType", requiredIn: node)
         let architecture: Architecture = choice(fields["architecture"], path: "platform.architecture") ?? .x86_64
@@ -81,9 +81,9 @@ struct ProfileReader {
             report(parent, "access", "required section is missing", expected: "access with sharing")
             return nil
         }
-        guard let fields = mapping(node, path: "access", fields: ["sharing", "tasks", "locking"]) else { return nil }
+        guard let fields = mapping(node, path: "access", fields: ProfileModel.names("access")) else { return nil }
         let sharing: Sharing? = choice(fields["sharing"], path: "access.sharing", requiredIn: node)
-        let tasks = integer(fields["tasks"], path: "access.tasks", range: 1...10_000) ?? 1
+        let tasks = integer(fields["tasks"], path: "access.tasks", range: ProfileModel.tasksRange) ?? 1
         let locking = boolean(fields["locking"], path: "access.locking") ?? false
         if sharing == .exclusive, tasks > 1, let at = fields["tasks"] {
             report(at, "access.tasks", "\(tasks) tasks cannot have exclusive access; exclusive means one task at a time",
@@ -95,27 +95,27 @@ struct ProfileReader {
 
     private mutating func readAvailability(_ node: Node?) -> WorkloadProfile.Availability? {
         guard let node else { return .init() }
-        guard let fields = mapping(node, path: "availability", fields: ["multiAZ"]) else { return nil }
+        guard let fields = mapping(node, path: "availability", fields: ProfileModel.names("availability")) else { return nil }
         return .init(multiAZ: boolean(fields["multiAZ"], path: "availability.multiAZ") ?? false)
     }
 
     private mutating func readPerformance(_ node: Node?) -> WorkloadProfile.Performance? {
         guard let node else { return .init() }
-        guard let fields = mapping(node, path: "performance", fields: ["latency", "ioPattern", "throughputMiBps", "iops"]) else {
+        guard let fields = mapping(node, path: "performance", fields: ProfileModel.names("performance")) else {
             return nil
         }
         return .init(
             latency: choice(fields["latency"], path: "performance.latency") ?? .standard,
             ioPattern: choice(fields["ioPattern"], path: "performance.ioPattern") ?? .mixed,
-            throughputMiBps: integer(fields["throughputMiBps"], path: "performance.throughputMiBps", range: 1...100_000_000),
-            iops: integer(fields["iops"], path: "performance.iops", range: 1...1_000_000_000))
+            throughputMiBps: integer(fields["throughputMiBps"], path: "performance.throughputMiBps", range: ProfileModel.throughputRange),
+            iops: integer(fields["iops"], path: "performance.iops", range: ProfileModel.iopsRange))
     }
 
     private mutating func readCapacity(_ node: Node?) -> WorkloadProfile.Capacity? {
         guard let node else { return .init() }
-        guard let fields = mapping(node, path: "capacity", fields: ["sizeGiB", "growth", "accessFrequency"]) else { return nil }
+        guard let fields = mapping(node, path: "capacity", fields: ProfileModel.names("capacity")) else { return nil }
         return .init(
-            sizeGiB: integer(fields["sizeGiB"], path: "capacity.sizeGiB", range: 1...100_000_000),
+            sizeGiB: integer(fields["sizeGiB"], path: "capacity.sizeGiB", range: ProfileModel.sizeRange),
             growth: choice(fields["growth"], path: "capacity.growth") ?? .fixed,
             accessFrequency: choice(fields["accessFrequency"], path: "capacity.accessFrequency") ?? .frequent)
     }
@@ -297,14 +297,6 @@ struct ProfileReader {
         let head = text.prefix(61)
         return head.count <= 60 ? String(head) : head.prefix(59) + "…"
     }
-}
-
-/// The top-level fields of the contract, in its order.
-enum TopField {
-    static let allKeys = [
-        "apiVersion", "kind", "name", "description", "platform", "access", "availability", "performance",
-        "capacity", "protocols", "features", "migration", "cost",
-    ]
 }
 
 /// "Did you mean": a case-insensitive match first, then the nearest name within a small edit distance.

@@ -68,3 +68,39 @@ enum DuplicateKey {
         return nil
     }
 }
+
+import Yams
+
+extension ProfileLoader {
+    /// The profile text as plain values (dictionaries, arrays, strings, integers, booleans, NSNull), merge
+    /// keys applied: what a JSON Schema validator sees. Nil when the text is not YAML or JSON.
+    public static func plainDocument(_ text: String) -> (any Sendable)? {
+        guard let node = try? Yams.compose(yaml: text) else { return nil }
+        return plain(node)
+    }
+
+    static func plain(_ node: Node) -> any Sendable {
+        switch node {
+        case .mapping(let mapping):
+            var result: [String: any Sendable] = [:]
+            for (key, value) in mapping where key.string != "<<" { result[key.string ?? ""] = plain(value) }
+            for (key, value) in mapping where key.string == "<<" {
+                let sources: [Node] = if case .sequence(let list) = value { Array(list) } else { [value] }
+                for case .mapping(let inner) in sources {
+                    for (k, v) in inner where result[k.string ?? ""] == nil { result[k.string ?? ""] = plain(v) }
+                }
+            }
+            return result
+        case .sequence(let sequence): return sequence.map(plain)
+        case .scalar(let scalar):
+            if scalar.style == .plain {
+                if let number = Int(scalar.string) { return number }
+                if scalar.string == "true" { return true }
+                if scalar.string == "false" { return false }
+                if ["", "~", "null"].contains(scalar.string) { return Optional<Int>.none as any Sendable }
+            }
+            return scalar.string
+        case .alias: return Optional<Int>.none as any Sendable
+        }
+    }
+}

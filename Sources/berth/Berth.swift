@@ -35,7 +35,7 @@ struct Berth: AsyncParsableCommand {
             RecommendCommand.self, TaskdefCommand.self, RulesCommand.self, LintCommand.self,
             VolumeCommand.self, MountCommand.self, UnmountCommand.self, SnapshotCommand.self, AZCommand.self, StateCommand.self,
             DrillCommand.self,
-            ServeMountCommand.self, ManCommand.self,
+            ServeMountCommand.self, ManCommand.self, ProfileSchemaCommand.self,
         ]
     )
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StorageCatalog
+import StoragePlanner
 
 /// `berth --version`.
 let berthVersion = "0.14.0"
@@ -64,6 +65,17 @@ enum UnknownCommand {
             previous = current
         }
         return previous[b.count]
+    }
+}
+
+/// `berth _profile-schema`: docs/profile.schema.json, generated from the profile model the reader uses.
+struct ProfileSchemaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_profile-schema", abstract: "Print the JSON Schema of workload profiles (docs/profile.schema.json).",
+        shouldDisplay: false)
+
+    func run() {
+        print(ProfileSchema.render(), terminator: "")
     }
 }
 
