@@ -74,8 +74,10 @@ struct ProfileSchemaCommand: ParsableCommand {
         commandName: "_profile-schema", abstract: "Print the JSON Schema of workload profiles (docs/profile.schema.json).",
         shouldDisplay: false)
 
+    @Flag(help: "Print the field table of docs/PROFILE.md instead.") var markdown = false
+
     func run() {
-        print(ProfileSchema.render(), terminator: "")
+        print(markdown ? ProfileSchema.markdownTable() : ProfileSchema.render(), terminator: "")
     }
 }
 

@@ -192,7 +192,9 @@ struct AZCommand: ParsableCommand {
             print(JSONValue.object([
                 ("name", .string(changed.name)), ("status", .string(changed.status.rawValue)),
                 ("volumes", .array(changed.volumeIDs.map { .string($0.rawValue) })),
-                (failed ? "cutOffMounts" : "restoredMounts", .array(affected.map { EmulatorJSON.attachment($0.0) })),
+                // Both keys in both directions (one of them empty), so fail and recover print one shape.
+                ("cutOffMounts", .array(failed ? affected.map { EmulatorJSON.attachment($0.0) } : [])),
+                ("restoredMounts", .array(failed ? [] : affected.map { EmulatorJSON.attachment($0.0) })),
             ]).rendered())
         case .text:
             print("\(changed.name) \(changed.status.rawValue)")

@@ -92,3 +92,11 @@ enum MiniSchema {
         return problems
     }
 }
+
+@Suite struct ProfileDocumentTests {
+    @Test func docsProfileHasTheGeneratedFieldTable() throws {
+        let onDisk = try String(contentsOf: Fixtures.root.appendingPathComponent("docs/PROFILE.md"), encoding: .utf8)
+        #expect(onDisk.contains("<!-- generated: fields -->\n" + ProfileSchema.markdownTable() + "<!-- end generated: fields -->"),
+                "docs/PROFILE.md is stale: regenerate its table with `berth _profile-schema --markdown`")
+    }
+}
