@@ -161,7 +161,7 @@ public enum Catalog {
             Platform(os: .windows, launchType: .fargate): Sourced(
                 .unsupported("AWS Fargate does not support FSx for Windows File Server"), fargateNoFSxWindows),
             Platform(os: .linux, launchType: .fargate): Sourced(
-                .unsupported("AWS Fargate does not support FSx for Windows File Server"), fargateNoFSxWindows + ecsStorageOptions),
+                .unsupported("AWS Fargate does not support FSx for Windows File Server"), fargateNoFSxWindows),
         ],
         features: Sourced([.activeDirectory, .acls, .userQuotas, .shadowCopies, .deduplication, .compression,
                            .automaticBackups, .encryptionAtRest, .encryptionInTransit, .sqlServer, .snapshots], seedWindows),

@@ -67,9 +67,9 @@ struct ProfileReader {
         let architecture: Architecture = choice(fields["architecture"], path: "platform.architecture") ?? .x86_64
         let runtime: Runtime = choice(fields["runtime"], path: "platform.runtime") ?? .dotnet
         if runtime == .dotnetFramework, os == .linux, let at = fields["runtime"] {
-            // seed §Einführung in AWS Fargate: ".NET-Framework-Anwendungen müssen Windows-Server-Container verwenden."
+            // .NET Framework applications need Windows Server containers (course text §Introduction to AWS Fargate).
             report(at, "platform.runtime",
-                   ".NET Framework needs Windows containers, but platform.os is linux (seed §Einführung in AWS Fargate)",
+                   ".NET Framework needs Windows containers, but platform.os is linux (\(Catalog.seedFargate))",
                    expected: "os: windows for dotnet-framework, or runtime: dotnet (.NET 6 or later) for Linux")
         }
         guard let os, let launchType else { return nil }

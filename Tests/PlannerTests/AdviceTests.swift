@@ -102,3 +102,22 @@ import Workloads
         #expect(c["perUnitStorageThroughput"] == 40)
     }
 }
+
+@Suite struct SourceTests {
+    /// Sources are pages a user can open: every rule and every reason cites an AWS documentation URL; the
+    /// course text appears only beside one, as "course text §" with an English heading.
+    @Test func everyRuleAndReasonCitesAnAWSPage() throws {
+        for rule in RuleTable.rules {
+            #expect(rule.source.urls.contains { $0.hasPrefix("https://docs.aws.amazon.com/") }, "\(rule.id)")
+            #expect(!rule.source.citation.contains("seed §"))
+        }
+        for file in try FileManager.default.contentsOfDirectory(atPath: Fixtures.root.appendingPathComponent("Profiles").path) {
+            for candidate in Planner().recommend(try Fixtures.profile(file)).candidates {
+                for reason in candidate.reasons {
+                    #expect(reason.source.urls.contains { $0.hasPrefix("https://") }, "\(file) \(reason.rule)")
+                    #expect(!reason.source.citation.contains("für"), "\(reason.source)")
+                }
+            }
+        }
+    }
+}
