@@ -49,7 +49,11 @@ public enum ReportRenderer {
                 return .object(r)
             })),
         ]
-        if let configuration = c.configuration { fields.append(("configuration", configuration.json)) }
+        if let configuration = c.configuration {
+            fields.append(("configuration", configuration.json))
+            // Why these values (a size raised to an accepted step, io2 rather than gp3), in words.
+            fields.append(("configurationNotes", .array(configuration.notes.map { .string($0) })))
+        }
         return .object(fields)
     }
 

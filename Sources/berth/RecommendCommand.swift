@@ -9,7 +9,7 @@ struct RecommendCommand: ParsableCommand {
         commandName: "recommend",
         abstract: "Rank the six storage services for workload profiles and explain why.",
         discussion: helpText("""
-            Reads each workload profile (YAML or JSON; fields in docs/PROFILES.md), runs every planner rule
+            Reads each workload profile (YAML or JSON; fields in docs/PROFILE.md, JSON keys in docs/JSON.md), runs every planner rule
             (berth rules) and prints all six services best first, with the rule and source behind each
             exclusion and preference, and the configuration of the pick.
 

@@ -121,3 +121,23 @@ import Workloads
         }
     }
 }
+
+@Suite struct ConfigurationJSONTests {
+    @Test func io2ReasoningIsInTheJSONToo() throws {
+        let r = Planner().recommend(Fixtures.minimal {
+            $0.performance.iops = 8_000
+            $0.performance.latency = .subMillisecond
+        })
+        guard case .object(let top) = ReportRenderer.json(r), case .array(let candidates)? = top.first(where: { $0.0 == "candidates" })?.1,
+              case .object(let ebs)? = candidates.first else {
+            Issue.record("unexpected JSON shape")
+            return
+        }
+        #expect(ebs.first { $0.0 == "service" }?.1 == "ebs")
+        guard case .array(let notes)? = ebs.first(where: { $0.0 == "configurationNotes" })?.1 else {
+            Issue.record("no configurationNotes")
+            return
+        }
+        #expect(notes.contains { if case .string(let s) = $0 { s.hasPrefix("io2, not gp3:") } else { false } })
+    }
+}
