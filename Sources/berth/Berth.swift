@@ -42,9 +42,7 @@ struct Berth: AsyncParsableCommand {
     /// ArgumentParser's main, after naming an unknown command and the closest known one (exit 64).
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        var names: [String] = []
-        for sub in configuration.subcommands { names.append(sub._commandName) }
-        if let message = UnknownCommand.message(arguments: arguments, commands: names) {
+        if let message = UnknownCommand.message(arguments: arguments, root: Berth.self) {
             printError(message)
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }

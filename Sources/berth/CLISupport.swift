@@ -40,14 +40,33 @@ func counted(_ n: Int, _ singular: String, _ plural: String? = nil) -> String {
 /// `berth recomend x`: ArgumentParser says "2 unexpected arguments"; Berth names the command it did not
 /// know and the closest one.
 enum UnknownCommand {
-    /// Nil when the first argument is an option, a known command, or absent.
-    static func message(arguments: [String], commands: [String]) -> String? {
-        guard let first = arguments.first, !first.hasPrefix("-"), !commands.contains(first) else { return nil }
+    /// Walks the command words from `root` (`berth volume creat`); nil when every word names a command,
+    /// an option comes first, or the command reached takes arguments of its own.
+    static func message(arguments: [String], root: any ParsableCommand.Type) -> String? {
+        var command = root
+        var path = ["berth"]
+        // `berth help volume create`: ArgumentParser's own help command.
+        if arguments.first == "help" { return nil }
+        for word in arguments {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty, !word.hasPrefix("-") else { return nil }
+            var names: [String] = []
+            for sub in subcommands { names.append(sub._commandName) }
+            guard let index = names.firstIndex(of: word) else {
+                return message(word: word, commands: names, path: path.joined(separator: " "))
+            }
+            command = subcommands[index]
+            path.append(word)
+        }
+        return nil
+    }
+
+    static func message(word: String, commands: [String], path: String) -> String {
         let visible = commands.filter { !$0.hasPrefix("_") && $0 != "serve-mount" }
-        let closest = visible.map { ($0, distance(first, $0)) }.min { $0.1 < $1.1 }
-        var text = "Error: unknown command '\(first)'"
+        let closest = visible.map { ($0, distance(word, $0)) }.min { $0.1 < $1.1 }
+        var text = "Error: unknown command '\(path == "berth" ? "" : path.dropFirst(6) + " ")\(word)'"
         if let (name, d) = closest, d <= max(2, name.count / 3) { text += "; did you mean '\(name)'?" }
-        text += "\nCommands: \(visible.joined(separator: ", "))\n  See 'berth --help' for more information."
+        text += "\nCommands: \(visible.joined(separator: ", "))\n  See '\(path) --help' for more information."
         return text
     }
 

@@ -19,6 +19,13 @@ import Testing
         let run = try Self.berth("recomend", "x")
         #expect(run.status == 64)
         #expect(run.stderr.contains("unknown command 'recomend'; did you mean 'recommend'?"))
+        let nested = try Self.berth("volume", "creat", "--type", "ebs")
+        #expect(nested.status == 64)
+        #expect(nested.stderr.contains("unknown command 'volume creat'; did you mean 'create'?"))
+        #expect(nested.stderr.contains("See 'berth volume --help'"))
+        #expect(try Self.berth("help", "volume").status == 0)
+        // A command's own arguments are not commands.
+        #expect(try Self.berth("recommend", "no-such-file.yaml").status == 1)
         let far = try Self.berth("zzzzzzzz")
         #expect(far.status == 64)
         #expect(!far.stderr.contains("did you mean"))
