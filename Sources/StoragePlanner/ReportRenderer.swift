@@ -145,6 +145,11 @@ public enum ReportRenderer {
     public static func markdown(_ r: Recommendation) -> String {
         var out = "### Storage for `\(r.profile.name)`: "
         out += r.recommended.map { "**\($0.service)** (\(Catalog.facts($0.service).name))\n\n" } ?? "no service fits\n\n"
+        if let pick = r.recommended {
+            let why = pick.reasons.filter { $0.effect.weight > 0 }.sorted { $0.effect.weight > $1.effect.weight }.prefix(3)
+            for reason in why { out += "- because \(reason.message)\n" }
+            if !why.isEmpty { out += "\n" }
+        }
         out += "| # | service | verdict | score | deciding reasons |\n|---|---|---|---|---|\n"
         for (index, c) in r.candidates.enumerated() {
             let reasons = c.reasons.map { "`\($0.rule)` \($0.effect.summary)" }.joined(separator: "<br>")
