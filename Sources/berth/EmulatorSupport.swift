@@ -41,7 +41,7 @@ func refusing<T>(_ body: () throws(StateError) -> T) throws -> T {
 }
 
 enum EmulatorJSON {
-    static func volume(_ v: Volume, attachments: [VolumeAttachment]? = nil) -> JSONValue {
+    static func volume(_ v: Volume, attachments: [VolumeAttachment]? = nil, status: VolumeStatus? = nil) -> JSONValue {
         var fields: [(String, JSONValue)] = [
             ("id", .string(v.id.rawValue)), ("type", .string(v.type.rawValue)),
             ("name", v.name.map(JSONValue.string) ?? .null),
@@ -59,6 +59,7 @@ enum EmulatorJSON {
         if let s = v.fromSnapshot { fields.append(("fromSnapshot", .string(s.rawValue))) }
         if let clone = v.cloneOf { fields.append(("cloneOf", .string(clone.rawValue))) }
         fields.append(("createdAt", .string(ISO8601DateFormatter().string(from: v.createdAt))))
+        if let status { fields.append(("status", .string(status.rawValue))) }
         if let attachments { fields.append(("attachments", .array(attachments.map(attachment)))) }
         return .object(fields)
     }

@@ -266,6 +266,7 @@ enum StateSchema {
                 t.column("createdAt", .integer).notNull()
             }
         }
+        FaultRecord.registerMigration(&migrator)
         return migrator
     }
 }
