@@ -77,7 +77,7 @@ struct FaultCommand: ParsableCommand {
             let now = Date()
             switch format {
             case .json:
-                print(JSONValue.array(faults.map { EmulatorJSON.fault($0, now: now) }).rendered())
+                print(JSONValue.array(faults.map { $0.json(at: now) }).rendered())
             case .text:
                 if faults.isEmpty { print("no faults"); return }
                 print("id                       kind      volume                 status     ends                      parameters")
@@ -117,19 +117,3 @@ func parseDuration(_ text: String, option: String) throws -> Duration {
     }
 }
 
-extension EmulatorJSON {
-    static func fault(_ fault: Fault, now: Date) -> JSONValue {
-        let iso = ISO8601DateFormatter()
-        return .object([
-            ("id", .string(fault.id.rawValue)), ("kind", .string(fault.kind.rawValue)),
-            ("fisAction", .string(fault.kind.fisAction)), ("volumeId", .string(fault.volumeID.rawValue)),
-            ("status", .string(fault.status(at: now).rawValue)),
-            ("startedAt", .string(iso.string(from: fault.startedAt))),
-            ("endsAt", fault.endsAt.map { .string(iso.string(from: $0)) } ?? .null),
-            ("clearedAt", fault.clearedAt.map { .string(iso.string(from: $0)) } ?? .null),
-            ("delayMilliseconds", fault.delayMilliseconds.map(JSONValue.int) ?? .null),
-            ("percent", fault.percent.map(JSONValue.int) ?? .null),
-            ("operations", fault.operations.map { .string($0.rawValue) } ?? .null),
-        ])
-    }
-}

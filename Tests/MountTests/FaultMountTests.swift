@@ -136,4 +136,20 @@ struct FaultMountTests {
         guard let text = try faultList(berth).first?["endsAt"] as? String else { return nil }
         return ISO8601DateFormatter().date(from: text)
     }
+
+    @Test func aDrillUnderPauseIONamesTheFaultAndItsStall() throws {
+        let berth = try Berth()
+        let run = try berth.run(["drill", "az-failure", "--format", "json", "--quiet", "--type", "efs",
+                                 "--pause-io", "1s", "--fail-at", "3s", "--duration", "4s"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let fault = report["fault"] as? [String: Any]
+        #expect(fault?["kind"] as? String == "pause-io")
+        #expect(fault?["fisAction"] as? String == "aws:ebs:pause-volume-io")
+        // The writer's records wait out the pause: two acknowledgements at least the pause apart.
+        #expect((report["longestWriteStallSeconds"] as? Double ?? 0) >= 0.95, "\(report["longestWriteStallSeconds"] ?? "none")")
+        #expect(report["corruptRecords"] as? Int == 0 && report["recordsLost"] as? Int == 0)
+        let bad = try berth.run(["drill", "az-failure", "--type", "efs", "--pause-io", "1s", "--latency", "5ms"])
+        #expect(bad.status == 64 && bad.stderr.contains("not both"), "\(bad.stderr)")
+    }
 }
