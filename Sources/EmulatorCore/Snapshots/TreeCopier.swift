@@ -5,9 +5,12 @@ import Glibc
 
 /// Copies a directory tree for snapshots and restores: each regular file by reflink (FICLONE) where the
 /// backing filesystem shares extents (XFS with reflink, Btrfs), else by `copy_file_range`, else by
-/// read/write. Keeps modes, owners, times, symlinks and `user.` extended attributes (FSx for Windows
-/// keeps a name's original case in one). Reports which method it used, since the cost differs by
-/// orders of magnitude.
+/// read/write. Exact as a file system keeps it: holes stay holes, hard links stay links (a file with
+/// several names in the tree is copied once), modes with set-user-ID and set-group-ID, owners (of symbolic
+/// links too), times, symbolic links, device nodes, FIFOs and sockets, and every extended attribute the
+/// backing file system lets root copy (`user.`, `trusted.`, `security.`, POSIX ACLs; FSx for Windows keeps a
+/// name's original case in one). Reports which method it used, since the cost differs by orders of
+/// magnitude.
 ///
 /// The tree is a volume's, made by processes Berth does not trust, so the copy is a walk of directory
 /// descriptors (`DirectoryChain`): every entry is reached with `openat`/`fstatat` relative to its
@@ -26,6 +29,10 @@ public struct TreeCopier: Sendable {
         public var bytes: UInt64 = 0
         public var reflinkedFiles = 0
         public var copiedFiles = 0
+        /// Names made as hard links to a file already copied (no data of their own).
+        public var hardLinks = 0
+        /// Device nodes, FIFOs and sockets, made anew with their mode, owner and device number.
+        public var specialFiles = 0
         /// With `linkRegularFiles`: the inode numbers of the files now shared through hard links.
         public var linkedInodes: [UInt64] = []
 
@@ -130,6 +137,8 @@ public struct TreeCopier: Sendable {
             throw CopyError(path: root, operation: "read directory", errno: errno)
         }
         var frames = [Frame(entries: rootEntries, info: sourceInfo, name: [])]
+        var links = HardLinks()
+        defer { links.closeAll() }
         func path(_ name: [CChar]?) -> String {
             PathDisplay.join(root, frames.dropFirst().map(\.name) + (name.map { [$0] } ?? []))
         }
@@ -181,7 +190,13 @@ public struct TreeCopier: Sendable {
                 report.bytes += UInt64(max(child.st_size, 0))
                 report.linkedInodes.append(UInt64(child.st_ino))
             case S_IFREG:
+                if child.st_nlink > 1, links.link(child, to, name) {
+                    report.files += 1
+                    report.hardLinks += 1
+                    continue
+                }
                 try copyFile(from, name, to, name, expected: child, &report, path: { path(name) })
+                if child.st_nlink > 1 { links.remember(child, to, name) }
             case S_IFLNK:
                 var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
                 let length = readlinkat(from, name, &target, target.count - 1)
@@ -195,8 +210,19 @@ public struct TreeCopier: Sendable {
                 var times = [child.st_atim, child.st_mtim]
                 _ = utimensat(to, name, &times, AT_SYMLINK_NOFOLLOW)
                 report.files += 1
+            case S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK:
+                // Made anew, not opened: a FIFO's open would wait and a device's would reach the device.
+                guard mknodat(to, name, child.st_mode, child.st_rdev) == 0 else {
+                    if errno == EPERM { continue }  // not root: devices cannot be made; nothing to copy
+                    throw CopyError(path: path(name), operation: "mknod", errno: errno)
+                }
+                _ = fchownat(to, name, child.st_uid, child.st_gid, AT_SYMLINK_NOFOLLOW)
+                _ = fchmodat(to, name, child.st_mode & 0o7777, 0)
+                var times = [child.st_atim, child.st_mtim]
+                _ = utimensat(to, name, &times, AT_SYMLINK_NOFOLLOW)
+                report.specialFiles += 1
             default:
-                continue  // sockets, FIFOs and devices have no data to snapshot
+                continue
             }
         }
     }
@@ -332,12 +358,13 @@ public struct TreeCopier: Sendable {
         }
     }
 
-    /// `user.` extended attributes, owner, mode and times, from one open file or directory to another.
-    /// The owner before the mode, since a change of owner clears set-user-ID and set-group-ID bits.
+    /// Owner, extended attributes, mode and times, from one open file or directory to another, in that
+    /// order: a change of owner clears set-user-ID and set-group-ID bits and `security.capability`, and a
+    /// POSIX ACL sets the group bits of the mode.
     private func copyAttributes(from source: Int32, to destination: Int32, _ info: stat,
                                 path: () -> String) throws(CopyError) {
-        copyUserXattrs(source, destination)
         _ = fchown(destination, info.st_uid, info.st_gid)
+        copyXattrs(source, destination)
         guard fchmod(destination, info.st_mode & 0o7777) == 0 else {
             throw CopyError(path: path(), operation: "chmod", errno: errno)
         }
@@ -345,18 +372,19 @@ public struct TreeCopier: Sendable {
         _ = futimens(destination, &times)
     }
 
-    private func copyUserXattrs(_ source: Int32, _ destination: Int32) {
+    /// Every extended attribute the file system lists and lets root set; one it refuses (a `security.`
+    /// label the policy does not allow, a namespace the destination lacks) is left out.
+    private func copyXattrs(_ source: Int32, _ destination: Int32) {
         let size = berth_flistxattr(source, nil, 0)
         guard size > 0 else { return }
         var names = [CChar](repeating: 0, count: size)
         let got = berth_flistxattr(source, &names, size)
         guard got > 0 else { return }
-        let prefix = Array("user.".utf8).map { CChar(bitPattern: $0) }
         var start = 0
         for index in 0..<min(got, names.count) where names[index] == 0 {
             let name = Array(names[start...index])  // NUL-terminated, bytes as listed
             start = index + 1
-            guard name.count > prefix.count, name.starts(with: prefix) else { continue }
+            guard name.count > 1 else { continue }
             let valueSize = berth_fgetxattr(source, name, nil, 0)
             guard valueSize >= 0 else { continue }
             var value = [UInt8](repeating: 0, count: max(valueSize, 1))
@@ -367,3 +395,45 @@ public struct TreeCopier: Sendable {
     }
     #endif
 }
+
+#if canImport(Glibc)
+/// The files with several names met so far in a copy: for each, a descriptor of its first copy
+/// (`O_PATH`, no data access) that later names are linked to, kept until every name was seen. At most
+/// `limit` are kept; past that a further name is copied on its own, as before links were kept.
+struct HardLinks {
+    struct Key: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    private var copies: [Key: (fd: Int32, namesLeft: Int)] = [:]
+    let limit = 512
+
+    /// Links `name` in `directory` to the copy of the file `info` describes; false when there is none.
+    mutating func link(_ info: stat, _ directory: Int32, _ name: UnsafePointer<CChar>) -> Bool {
+        let key = Key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        guard let copy = copies[key] else { return false }
+        guard linkat(copy.fd, "", directory, name, berth_AT_EMPTY_PATH_FLAG) == 0 else { return false }
+        if copy.namesLeft <= 1 {
+            close(copy.fd)
+            copies[key] = nil
+        } else {
+            copies[key] = (copy.fd, copy.namesLeft - 1)
+        }
+        return true
+    }
+
+    /// Keeps the new copy `name` in `directory` of the file `info` describes for its other names.
+    mutating func remember(_ info: stat, _ directory: Int32, _ name: UnsafePointer<CChar>) {
+        guard copies.count < limit else { return }
+        let fd = openat(directory, name, berth_O_PATH_FLAG | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        copies[Key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))] = (fd, Int(info.st_nlink) - 1)
+    }
+
+    mutating func closeAll() {
+        for copy in copies.values { close(copy.fd) }
+        copies = [:]
+    }
+}
+#endif
