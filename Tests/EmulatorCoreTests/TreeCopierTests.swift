@@ -62,6 +62,31 @@ import Testing
         }
     }
 
+    /// A snapshot's files also have names in other snapshots and clones: however many such files come
+    /// first, a link inside the tree is still kept, at any depth.
+    @Test func linksInsideTheTreeAreKeptBesideManyFilesLinkedFromOutside() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = root + "/src", outside = root + "/outside"
+        try FileManager.default.createDirectory(atPath: source + "/0", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        for index in 0..<700 {
+            #expect(FileManager.default.createFile(atPath: source + "/0/f\(index)", contents: Data("\(index)".utf8)))
+            #expect(link(source + "/0/f\(index)", outside + "/f\(index)") == 0)
+        }
+        let deep = source + "/" + (1...40).map { "d\($0)" }.joined(separator: "/")
+        try FileManager.default.createDirectory(atPath: deep, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: deep + "/x", contents: Data("x".utf8)))
+        #expect(link(deep + "/x", source + "/zz-x") == 0)
+
+        let report = try TreeCopier(allowReflink: false).copyTree(from: source, to: root + "/dst")
+        let copiedDeep = root + "/dst/" + (1...40).map { "d\($0)" }.joined(separator: "/")
+        var first = stat(), second = stat()
+        #expect(lstat(copiedDeep + "/x", &first) == 0 && lstat(root + "/dst/zz-x", &second) == 0)
+        #expect(first.st_ino == second.st_ino && first.st_nlink == 2)
+        #expect(report.hardLinks == 1 && report.files == 702)
+    }
+
     /// /dev/null's device number, 1:3 (glibc's makedev is a macro Swift cannot call).
     static let nullDevice: dev_t = (1 << 8) | 3
 

@@ -137,8 +137,8 @@ public struct TreeCopier: Sendable {
             throw CopyError(path: root, operation: "read directory", errno: errno)
         }
         var frames = [Frame(entries: rootEntries, info: sourceInfo, name: [])]
-        var links = HardLinks()
-        defer { links.closeAll() }
+        var links = HardLinks(destinationRoot: destinationRoot)
+        defer { links.closeRoot() }
         func path(_ name: [CChar]?) -> String {
             PathDisplay.join(root, frames.dropFirst().map(\.name) + (name.map { [$0] } ?? []))
         }
@@ -196,7 +196,7 @@ public struct TreeCopier: Sendable {
                     continue
                 }
                 try copyFile(from, name, to, name, expected: child, &report, path: { path(name) })
-                if child.st_nlink > 1 { links.remember(child, to, name) }
+                if child.st_nlink > 1 { links.remember(child, names: frames.dropFirst().map(\.name) + [name]) }
             case S_IFLNK:
                 var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
                 let length = readlinkat(from, name, &target, target.count - 1)
@@ -397,43 +397,45 @@ public struct TreeCopier: Sendable {
 }
 
 #if canImport(Glibc)
-/// The files with several names met so far in a copy: for each, a descriptor of its first copy
-/// (`O_PATH`, no data access) that later names are linked to, kept until every name was seen. At most
-/// `limit` are kept; past that a further name is copied on its own, as before links were kept.
+/// The files with several names met so far in a copy: for each, where its first copy is (its names from
+/// the destination's root), so that later names become links to it. Paths, not descriptors: a snapshot's
+/// files may have names in other snapshots and clones too, and however many there are, every link inside
+/// the tree is kept. The destination is the copy's own new tree, which nothing else changes meanwhile; it is
+/// still walked without following a symbolic link.
 struct HardLinks {
     struct Key: Hashable {
         var device: UInt64
         var inode: UInt64
     }
 
-    private var copies: [Key: (fd: Int32, namesLeft: Int)] = [:]
-    let limit = 512
+    private var firstCopies: [Key: (names: [[CChar]], namesLeft: Int)] = [:]
+    /// The destination's root, held for the whole copy (the walk's own chain closes deep levels).
+    private let root: Int32
 
-    /// Links `name` in `directory` to the copy of the file `info` describes; false when there is none.
+    init(destinationRoot: Int32) { root = fcntl(destinationRoot, F_DUPFD_CLOEXEC, 0) }
+
+    /// Links `name` in `directory` to the copy of the file `info` describes; false when there is none yet.
     mutating func link(_ info: stat, _ directory: Int32, _ name: UnsafePointer<CChar>) -> Bool {
         let key = Key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-        guard let copy = copies[key] else { return false }
-        guard linkat(copy.fd, "", directory, name, berth_AT_EMPTY_PATH_FLAG) == 0 else { return false }
-        if copy.namesLeft <= 1 {
-            close(copy.fd)
-            copies[key] = nil
-        } else {
-            copies[key] = (copy.fd, copy.namesLeft - 1)
+        guard root >= 0, let copy = firstCopies[key], let last = copy.names.last else { return false }
+        var parent = root
+        defer { if parent != root { close(parent) } }
+        for component in copy.names.dropLast() {
+            let next = openat(parent, component, berth_O_PATH_FLAG | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if parent != root { close(parent) }
+            parent = next
+            guard parent >= 0 else { return false }
         }
+        guard linkat(parent, last, directory, name, 0) == 0 else { return false }
+        firstCopies[key] = copy.namesLeft <= 1 ? nil : (copy.names, copy.namesLeft - 1)
         return true
     }
 
-    /// Keeps the new copy `name` in `directory` of the file `info` describes for its other names.
-    mutating func remember(_ info: stat, _ directory: Int32, _ name: UnsafePointer<CChar>) {
-        guard copies.count < limit else { return }
-        let fd = openat(directory, name, berth_O_PATH_FLAG | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        copies[Key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))] = (fd, Int(info.st_nlink) - 1)
+    /// Keeps where the new copy of the file `info` describes is, for its other names.
+    mutating func remember(_ info: stat, names: [[CChar]]) {
+        firstCopies[Key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))] = (names, Int(info.st_nlink) - 1)
     }
 
-    mutating func closeAll() {
-        for copy in copies.values { close(copy.fd) }
-        copies = [:]
-    }
+    func closeRoot() { if root >= 0 { Glibc.close(root) } }
 }
 #endif
