@@ -78,6 +78,8 @@ enum EmulatorJSON {
         fields.append(("bytes", s.bytes.map { .int(Int(clamping: $0)) } ?? .null))
         fields.append(("files", s.files.map(JSONValue.int) ?? .null))
         fields.append(("pausedSeconds", s.durationSeconds.map(JSONValue.double) ?? .null))
+        fields.append(("incrementalFrom", s.incrementalFrom.map { .string($0.rawValue) } ?? .null))
+        fields.append(("ownBytes", s.ownBytes.map { .int(Int(clamping: $0)) } ?? .null))
         return .object(fields)
     }
 

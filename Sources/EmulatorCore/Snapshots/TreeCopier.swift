@@ -33,6 +33,12 @@ public struct TreeCopier: Sendable {
         public var hardLinks = 0
         /// Device nodes, FIFOs and sockets, made anew with their mode, owner and device number.
         public var specialFiles = 0
+        /// With a `baseline`: files linked from the previous snapshot instead of copied.
+        public var sharedFiles = 0
+        /// Bytes allocated to the files this copy made (not those it linked): what it holds of its own.
+        public var ownBytes: UInt64 = 0
+        /// What each regular file was copied from, for the next snapshot (`SnapshotManifest`).
+        public var manifest = SnapshotManifest()
         /// With `linkRegularFiles`: the inode numbers of the files now shared through hard links.
         public var linkedInodes: [UInt64] = []
 
@@ -55,10 +61,28 @@ public struct TreeCopier: Sendable {
     /// files until first use: `CloneSharing`). Directories and symbolic links are still made anew.
     public var linkRegularFiles: Bool
 
-    public init(allowReflink: Bool = true, linkRegularFiles: Bool = false) {
+    /// The previous snapshot of the same volume: its data directory and manifest. A file unchanged since
+    /// it is linked from there instead of copied (`SnapshotManifest`).
+    public struct Baseline: Sendable {
+        public var root: String
+        public var manifest: SnapshotManifest
+        public init(root: String, manifest: SnapshotManifest) {
+            self.root = root
+            self.manifest = manifest
+        }
+    }
+
+    public var baseline: Baseline?
+
+    public init(allowReflink: Bool = true, linkRegularFiles: Bool = false, baseline: Baseline? = nil) {
         self.allowReflink = allowReflink
         self.linkRegularFiles = linkRegularFiles
+        self.baseline = baseline
     }
+
+    /// How deep the walk follows the baseline's directories alongside (one descriptor each); deeper
+    /// files are copied.
+    static let baselineDepth = 64
 
     #if canImport(Glibc)
     /// Copies the regular file `name` in the directory `sourceDirectory` to the new file `newName` in
@@ -139,12 +163,22 @@ public struct TreeCopier: Sendable {
         var frames = [Frame(entries: rootEntries, info: sourceInfo, name: [])]
         var links = HardLinks(destinationRoot: destinationRoot)
         defer { links.closeRoot() }
+        report.manifest.device = UInt64(sourceInfo.st_dev)
+        // The baseline's directory at each depth, -1 where it has none (or is too deep to follow).
+        var previous: [Int32] = []
+        if let baseline, baseline.manifest.device == UInt64(sourceInfo.st_dev) {
+            previous.append(open(baseline.root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+        } else {
+            previous.append(-1)
+        }
+        defer { for fd in previous where fd >= 0 { close(fd) } }
         func path(_ name: [CChar]?) -> String {
             PathDisplay.join(root, frames.dropFirst().map(\.name) + (name.map { [$0] } ?? []))
         }
         while let depth = frames.indices.last {
             guard let name = frames[depth].entries.next() else {
                 let done = frames.removeLast()
+                if let fd = previous.popLast(), fd >= 0 { close(fd) }
                 try copyAttributes(from: sources.top, to: destinations.top, done.info, path: { path(done.name) })
                 guard !frames.isEmpty else { break }
                 var code = sources.pop()
@@ -182,6 +216,9 @@ public struct TreeCopier: Sendable {
                     throw CopyError(path: path(name), operation: "read directory", errno: errno)
                 }
                 frames.append(Frame(entries: entries, info: sourceChild, name: name))
+                let previousTop = previous.last ?? -1
+                previous.append(previousTop >= 0 && previous.count < Self.baselineDepth
+                    ? openat(previousTop, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1)
             case S_IFREG where linkRegularFiles:
                 guard linkat(from, name, to, name, 0) == 0 else {
                     throw CopyError(path: path(name), operation: "link", errno: errno)
@@ -195,7 +232,21 @@ public struct TreeCopier: Sendable {
                     report.hardLinks += 1
                     continue
                 }
-                try copyFile(from, name, to, name, expected: child, &report, path: { path(name) })
+                if let baseline, let previousTop = previous.last, previousTop >= 0,
+                   let entry = baseline.manifest.entries[UInt64(child.st_ino)], entry.matches(child),
+                   linkUnchanged(previousTop, name, to, entry) {
+                    report.files += 1
+                    report.sharedFiles += 1
+                    report.bytes += UInt64(max(child.st_size, 0))
+                    report.manifest.entries[UInt64(child.st_ino)] = entry
+                } else {
+                    try copyFile(from, name, to, name, expected: child, &report, path: { path(name) })
+                    var copy = stat()
+                    if fstatat(to, name, &copy, AT_SYMLINK_NOFOLLOW) == 0 {
+                        report.ownBytes += UInt64(max(copy.st_blocks, 0)) * 512
+                        report.manifest.entries[UInt64(child.st_ino)] = SnapshotManifest.Entry(child, copyInode: UInt64(copy.st_ino))
+                    }
+                }
                 if child.st_nlink > 1 { links.remember(child, names: frames.dropFirst().map(\.name) + [name]) }
             case S_IFLNK:
                 var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
@@ -225,6 +276,16 @@ public struct TreeCopier: Sendable {
                 continue
             }
         }
+    }
+
+    /// Links the baseline's copy `name` in `previousDirectory` as `name` in `destination` when it is still
+    /// the copy the manifest names (a regular file with that inode number).
+    private func linkUnchanged(_ previousDirectory: Int32, _ name: UnsafePointer<CChar>, _ destination: Int32,
+                               _ entry: SnapshotManifest.Entry) -> Bool {
+        var copy = stat()
+        guard fstatat(previousDirectory, name, &copy, AT_SYMLINK_NOFOLLOW) == 0, copy.st_mode & S_IFMT == S_IFREG,
+              UInt64(copy.st_ino) == entry.copyInode else { return false }
+        return linkat(previousDirectory, name, destination, name, 0) == 0
     }
 
     /// Opens the directory `name` in `directory` without following a symlink, checking it is (still)
