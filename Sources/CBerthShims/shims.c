@@ -50,3 +50,6 @@ int berth_mount_id(int fd, unsigned long long *id) {
     return -1;
 #endif
 }
+
+const int berth_O_PATH_FLAG = O_PATH;
+const int berth_AT_EMPTY_PATH_FLAG = AT_EMPTY_PATH;

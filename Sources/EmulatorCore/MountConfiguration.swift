@@ -37,6 +37,9 @@ public struct MountConfiguration: Sendable {
     public var allowOtherUsers: Bool
     /// Whether extended attributes (`setfattr`, `getfattr`) work; where not, they answer EOPNOTSUPP.
     public var extendedAttributes: Bool
+    /// How long a read, write or sync waits out a `berth fault pause-io` before answering EIO; nil waits
+    /// until the pause ends (`defaultIOTimeout(forServiceType:)`).
+    public var ioTimeout: Duration?
 
     public init(
         volumeID: String, serviceType: ServiceID, backingDirectory: String, mountpoint: String,
@@ -57,6 +60,16 @@ public struct MountConfiguration: Sendable {
         self.nameRules = nameRules ?? Self.defaultNameRules(forServiceType: serviceType)
         self.allowOtherUsers = allowOtherUsers
         self.extendedAttributes = extendedAttributes ?? Self.hasExtendedAttributes(serviceType: serviceType)
+        self.ioTimeout = Self.defaultIOTimeout(forServiceType: serviceType)
+    }
+
+    /// EBS: Linux's NVMe I/O timeout, 30 s by default, past which "the Linux NVMe driver fails the I/O and
+    /// returns an error" (https://docs.aws.amazon.com/ebs/latest/userguide/timeout-nvme-ebs-volumes.html).
+    /// The file systems are network mounts that retry until the server answers: EFS is mounted `hard`
+    /// (https://docs.aws.amazon.com/efs/latest/ug/mounting-fs-nfs-mount-settings.html), so a paused request
+    /// waits for the pause to end.
+    public static func defaultIOTimeout(forServiceType type: ServiceID) -> Duration? {
+        type == .ebs ? .seconds(30) : nil
     }
 
     /// EFS speaks NFS 4.0 and 4.1 only (AWS docs efs/latest/ug/nfs4-unsupported-features.html, which also

@@ -297,6 +297,8 @@ final class MountFileSystem: Sendable {
     let handles = HandleShares(openFileLimit: MountFileSystem.currentOpenFileLimit())
     /// Pauses changes while a snapshot of the volume is taken.
     let freeze: WriteFreeze
+    /// `berth fault pause-io|latency`: asked before every read, write and sync.
+    let faultGate: FaultGate?
     let checksReachability: Bool
     let checksNames: Bool
     /// Set for case-insensitive name rules (FSx for Windows).
@@ -324,7 +326,8 @@ final class MountFileSystem: Sendable {
 
     init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: VolumeCounter?,
          nameRemovals: VolumeCounter? = nil, liveMounts: VolumeCounter? = nil, freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, cloneSharing: CloneSharing? = nil,
-         onReady: @escaping @Sendable () -> Void) {
+         faultGate: FaultGate? = nil, onReady: @escaping @Sendable () -> Void) {
+        self.faultGate = faultGate
         self.liveMounts = liveMounts
         self.configuration = configuration
         self.freeze = freeze

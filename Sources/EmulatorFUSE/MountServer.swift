@@ -45,8 +45,11 @@ public enum MountServer {
         let liveMounts: VolumeCounter?
         let freeze: WriteFreeze
         let caseFolding: CaseFoldedDirectories?
+        let faultGate: FaultGate
         do {
             freeze = try WriteFreeze(sharedStateDirectory: configuration.sharedStateDirectory)
+            faultGate = FaultGate(faults: try VolumeFaults(sharedStateDirectory: configuration.sharedStateDirectory),
+                                  ioTimeout: configuration.ioTimeout)
             usage = try configuration.capacityBytes.map { capacity throws(SharedStateError) in
                 try VolumeUsage(sharedStateDirectory: configuration.sharedStateDirectory,
                                 backingDirectory: configuration.backingDirectory, capacityBytes: capacity)
@@ -68,7 +71,7 @@ public enum MountServer {
         let fs = MountFileSystem(configuration: configuration, root: root, usage: usage, generation: generation,
                                  nameRemovals: nameRemovals, liveMounts: liveMounts, freeze: freeze, caseFolding: caseFolding,
                                  cloneSharing: CloneSharing(sharedStateDirectory: configuration.sharedStateDirectory),
-                                 onReady: onReady)
+                                 faultGate: faultGate, onReady: onReady)
         let userdata = Unmanaged.passRetained(fs)
         defer {
             fs.inodes.removeAll()

@@ -31,15 +31,22 @@ enum Operations {
         }
         ops.link = { req, ino, newParent, newName in Operations.gated(req) { Operations.link(req, ino, newParent, newName) } }
         ops.open = { req, ino, fi in Operations.gated(req) { Operations.open(req, ino, fi) } }
-        ops.read = read
-        ops.write_buf = { req, ino, buf, offset, fi in Operations.gated(req) { Operations.writeBuf(req, ino, buf, offset, fi) } }
+        // Faults first, outside the write freeze: a paused write must not hold a snapshot back.
+        ops.read = { req, ino, size, offset, fi in
+            if Operations.admitIO(req, .read) { Operations.read(req, ino, size, offset, fi) }
+        }
+        ops.write_buf = { req, ino, buf, offset, fi in
+            if Operations.admitIO(req, .write) { Operations.gated(req) { Operations.writeBuf(req, ino, buf, offset, fi) } }
+        }
         ops.flush = flush
         ops.release = release
-        ops.fsync = fsync
+        ops.fsync = { req, ino, datasync, fi in if Operations.admitIO(req, .sync) { Operations.fsync(req, ino, datasync, fi) } }
         ops.opendir = opendir
         ops.readdir = readdir
         ops.releasedir = releasedir
-        ops.fsyncdir = fsyncdir
+        ops.fsyncdir = { req, ino, datasync, fi in
+            if Operations.admitIO(req, .sync) { Operations.fsyncdir(req, ino, datasync, fi) }
+        }
         ops.statfs = statfs
         ops.setxattr = { req, ino, name, value, size, flags in
             Operations.gated(req) { Operations.setxattr(req, ino, name, value, size, flags) }
@@ -58,12 +65,23 @@ enum Operations {
         ops.setlk = setlk
         ops.flock = flock
         ops.fallocate = { req, ino, mode, offset, length, fi in
-            Operations.gated(req) { Operations.fallocate(req, ino, mode, offset, length, fi) }
+            if Operations.admitIO(req, .write) { Operations.gated(req) { Operations.fallocate(req, ino, mode, offset, length, fi) } }
         }
         return ops
     }
 
     // MARK: - Plumbing
+
+    /// Waits out `berth fault pause-io` and latency (`FaultGate`) before a read, write or sync. False when
+    /// the wait outlasted the mount's I/O timeout: the request has then been answered EIO.
+    @inline(__always)
+    static func admitIO(_ req: fuse_req_t?, _ access: FaultGate.Access) -> Bool {
+        guard let gate = fs(req)?.faultGate else { return true }
+        let code = gate.admit(access)
+        if code == 0 { return true }
+        fuse_reply_err(req, code)
+        return false
+    }
 
     /// Runs a change (every operation that can alter the volume's data or names) counted in the volume's
     /// write freeze: it waits while a snapshot is being taken, and a snapshot waits for it.

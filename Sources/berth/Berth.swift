@@ -34,7 +34,7 @@ struct Berth: AsyncParsableCommand {
         subcommands: [
             RecommendCommand.self, TaskdefCommand.self, RulesCommand.self, LintCommand.self,
             VolumeCommand.self, MountCommand.self, UnmountCommand.self, SnapshotCommand.self, AZCommand.self, StateCommand.self,
-            DrillCommand.self,
+            DrillCommand.self, FaultCommand.self,
             ServeMountCommand.self, ManCommand.self, ProfileSchemaCommand.self,
         ]
     )

@@ -39,6 +39,8 @@ struct DrillCommand: ParsableCommand {
                     --workload 'my-app --data "$BERTH_DRILL_MOUNT"'
                   berth drill az-failure --type ebs \\
                     --after-recovery 'my-app --check "$BERTH_DRILL_MOUNT"'
+                  berth drill az-failure --type ebs --pause-io 2s --format json \\
+                    | jq .longestWriteStallSeconds
 
                 Durations: 500ms, 2s, 5m, 1h.
                 Exit status: 0 the drill finished with no corrupt record; 1 the drill could not start (a
@@ -65,6 +67,14 @@ struct DrillCommand: ParsableCommand {
             "A shell command run against the recovered mount in AZ B ($BERTH_DRILL_MOUNT); non-zero fails the drill.",
             valueName: "command"))
         var afterRecovery: String?
+        @Option(name: .customLong("pause-io"), help: ArgumentHelp(
+            "Run under `berth fault pause-io` for this long, from when the writer starts (e.g. 2s).", valueName: "duration"))
+        var pauseIO: String?
+        @Option(help: ArgumentHelp(
+            "Run under `berth fault latency`: this delay added to the writer's requests (e.g. 50ms).", valueName: "duration"))
+        var latency: String?
+        @Option(name: .customLong("latency-percent"), help: "With --latency: the share of requests delayed, 1–100.")
+        var latencyPercent = 100
         @Option(name: .customLong("size-gib"), help: "Volume size (default: the service's default or the profile's).") var sizeGiB: Int?
         @Option(name: .customLong("storage-class"), help: "EFS: standard or one-zone.") var storageClass: EFSStorageClass?
         @Option(help: "FSx for Windows, OpenZFS, ONTAP: single-az or multi-az.") var deployment: Deployment?
@@ -101,6 +111,14 @@ struct DrillCommand: ParsableCommand {
             plan.recordInterval = try duration("--record-interval", recordInterval)
             plan.workloadCommand = workload == "builtin" ? nil : workload
             plan.recoveryCheckCommand = afterRecovery
+            if pauseIO != nil && latency != nil { throw ValidationError("give --pause-io or --latency, not both") }
+            if let pauseIO { plan.fault = .pauseIO(duration: try duration("--pause-io", pauseIO)) }
+            if let latency {
+                guard (1...100).contains(latencyPercent) else {
+                    throw ValidationError("--latency-percent must be a whole number from 1 to 100, got \(latencyPercent)")
+                }
+                plan.fault = .latency(delay: try duration("--latency", latency), percent: latencyPercent, operations: .all)
+            }
         }
 
         func run() throws {

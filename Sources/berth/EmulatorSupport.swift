@@ -43,7 +43,7 @@ func refusing<T>(_ body: () throws(StateError) -> T) throws -> T {
 /// The emulator's JSON shapes: every key always present, `null` where it does not apply, so that `list`
 /// and `describe` (and each volume type) have the same keys.
 enum EmulatorJSON {
-    static func volume(_ v: Volume, attachments: [VolumeAttachment]) -> JSONValue {
+    static func volume(_ v: Volume, attachments: [VolumeAttachment], status: VolumeStatus = .ok) -> JSONValue {
         let lustre = v.lustre
         return .object([
             ("id", .string(v.id.rawValue)), ("type", .string(v.type.rawValue)),
@@ -59,6 +59,7 @@ enum EmulatorJSON {
             ("fromSnapshot", v.fromSnapshot.map { .string($0.rawValue) } ?? .null),
             ("cloneOf", v.cloneOf.map { .string($0.rawValue) } ?? .null),
             ("createdAt", .string(ISO8601DateFormatter().string(from: v.createdAt))),
+            ("status", .string(status.rawValue)),
             ("attachments", .array(attachments.map(attachment))),
         ])
     }
@@ -77,6 +78,8 @@ enum EmulatorJSON {
         fields.append(("bytes", s.bytes.map { .int(Int(clamping: $0)) } ?? .null))
         fields.append(("files", s.files.map(JSONValue.int) ?? .null))
         fields.append(("pausedSeconds", s.durationSeconds.map(JSONValue.double) ?? .null))
+        fields.append(("incrementalFrom", s.incrementalFrom.map { .string($0.rawValue) } ?? .null))
+        fields.append(("ownBytes", s.ownBytes.map { .int(Int(clamping: $0)) } ?? .null))
         return .object(fields)
     }
 

@@ -37,8 +37,16 @@ struct MountCommand: ParsableCommand {
     @Option(name: .customLong("launch-type"), help: "fargate or ec2.") var launchType: LaunchType = .ec2
     @Option(help: "linux or windows.") var os: OperatingSystem = .linux
     @Flag(help: "Return once the mount is ready, printing the serving process's pid on stdout.") var background = false
+    @Option(name: .customLong("io-timeout"), help: ArgumentHelp(
+        "How long a read, write or sync waits out `berth fault pause-io` before EIO (default: 30s on ebs, Linux's NVMe timeout; the file systems wait for the pause to end).",
+        valueName: "duration"))
+    var ioTimeout: String?
     @Option(name: .customLong("ready-fd"), help: .hidden) var readyFD: Int32?
     @OptionGroup var state: StateOptions
+
+    func validate() throws {
+        if let ioTimeout { _ = try parseDuration(ioTimeout, option: "--io-timeout") }
+    }
 
     func run() throws {
         // Said by the command the user ran: a background server's stderr goes to the mount log.
@@ -56,8 +64,9 @@ struct MountCommand: ParsableCommand {
             let volume = try store.describeVolume(attachment.volumeID).volume
             return (volume, try store.reachability(of: volume, for: attachment))
         }
-        let configuration = MountConfiguration(volume: volume, attachment: attachment, stateDirectory: store.directory,
+        var configuration = MountConfiguration(volume: volume, attachment: attachment, stateDirectory: store.directory,
                                                reachability: reachability)
+        if let ioTimeout { configuration.ioTimeout = try parseDuration(ioTimeout, option: "--io-timeout") }
         let ready = readyFD
         let announce = readyFD == nil
         do {

@@ -27,6 +27,8 @@ struct ServeMountCommand: ParsableCommand {
     var cachePolicy: String?
     @Option(name: .customLong("cut-off-flag"), help: "Shared flag file; while set, every operation answers EIO.")
     var cutOffFlags: [String] = []
+    @Option(name: .customLong("io-timeout"), help: "How long a paused request waits before EIO: 30s, 500ms, or none.")
+    var ioTimeout: String?
     @Option(name: .customLong("ready-fd"), help: "Descriptor to write \"ready\\n\" to, then close, once the mount answers.")
     var readyFD: Int32?
 
@@ -39,11 +41,12 @@ struct ServeMountCommand: ParsableCommand {
 
     func run() throws {
         let flags = try cutOffFlags.map { path in try SharedFlag(path: path) }
-        let configuration = MountConfiguration(
+        var configuration = MountConfiguration(
             volumeID: volumeID, serviceType: type, backingDirectory: backing, mountpoint: mountpoint,
             readOnly: readOnly, capacityBytes: capacityBytes, sharedStateDirectory: sharedState,
             cachePolicy: cachePolicy.flatMap(CachePolicy.init(rawValue:)),
             reachability: flags.isEmpty ? AlwaysReachable() : SharedFlagReachability(flags: flags))
+        if let ioTimeout { configuration.ioTimeout = ioTimeout == "none" ? nil : try parseDuration(ioTimeout, option: "--io-timeout") }
         let ready = readyFD
         do {
             try MountServer.serve(configuration) {

@@ -14,7 +14,9 @@ struct SnapshotCommand: ParsableCommand {
             discussion: helpText("""
                 Changes on every mount of the volume pause while the data is copied (reflinks where the
                 backing file system has them, else a copy; `describe` says which), so the snapshot holds
-                exactly what had been written before it began and no torn file. Snapshots are regional and
+                exactly what had been written before it began and no torn file. Files unchanged since the
+                volume's previous snapshot are shared with it, not copied (`describe`: incrementalFrom,
+                ownBytes). Snapshots are regional and
                 outlive their volume: restore with `berth volume create --type T --az ANY --from-snapshot SNAP`.
 
                 Example:
@@ -23,6 +25,8 @@ struct SnapshotCommand: ParsableCommand {
         @Argument(help: "Volume id.") var id: String
         @Option(help: "A name to recognise it by.") var name: String?
         @Flag(name: .customLong("no-reflink"), help: "Copy every byte even where reflinks are available.") var noReflink = false
+        @Flag(help: "Return once the snapshot is completed (every snapshot is completed when this command returns today).")
+        var wait = false
         @OptionGroup var state: StateOptions
 
         func run() throws {

@@ -76,9 +76,12 @@ struct VolumeCommand: ParsableCommand {
         func run() throws {
             let store = try state.open()
             let volumes = try refusing { () throws(StateError) in try store.listVolumes() }
+            let statuses = try refusing { () throws(StateError) in try store.volumeStatuses() }
             switch format {
             case .json:
-                print(JSONValue.array(volumes.map { EmulatorJSON.volume($0.volume, attachments: $0.attachments) }).rendered())
+                print(JSONValue.array(volumes.map {
+                    EmulatorJSON.volume($0.volume, attachments: $0.attachments, status: statuses[$0.volume.id] ?? .ok)
+                }).rendered())
             case .text:
                 print("id                     type         az           size      options                       attachments  name")
                 for d in volumes {
@@ -103,7 +106,8 @@ struct VolumeCommand: ParsableCommand {
         func run() throws {
             let store = try state.open()
             let d = try refusing { () throws(StateError) in try store.describeVolume(try VolumeID(parsing: id)) }
-            let json = EmulatorJSON.volume(d.volume, attachments: d.attachments)
+            let status = try refusing { () throws(StateError) in try store.volumeStatuses()[d.volume.id] ?? .ok }
+            let json = EmulatorJSON.volume(d.volume, attachments: d.attachments, status: status)
             switch format {
             case .json: print(json.rendered())
             case .text:

@@ -45,7 +45,8 @@ import Testing
     /// source is printed whole (no second wrap of a line already broken by hand).
     @Test(arguments: [
         [], ["recommend"], ["taskdef"], ["rules"], ["lint"], ["volume", "create"], ["mount"], ["snapshot", "create"],
-        ["az", "fail"], ["state", "repair"], ["drill", "az-failure"],
+        ["az", "fail"], ["state", "repair"], ["drill", "az-failure"], ["fault"], ["fault", "pause-io"],
+        ["fault", "latency"],
     ])
     func helpReadsWellAt80Columns(command: [String]) throws {
         let run = try CommandRun.run(try BuiltBinary.berth(), command + ["--help"], in: BuiltBinary.packageRoot,

@@ -111,6 +111,54 @@ import Testing
         #expect(try String(contentsOfFile: restoredData + "/dir/sub/x", encoding: .utf8) == "deep")
     }
 
+    /// A snapshot is incremental over the volume's previous one: what did not change since is shared
+    /// (linked), not copied again; what changed in any way (data, length, mode) is copied; each snapshot
+    /// restores exactly its own moment, whichever of them is deleted first.
+    @Test func snapshotsAreIncrementalOverThePreviousOneAndEachRestoresItsOwnMoment() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let store = try sandbox.store()
+        let volume = try store.createVolume(type: .ebs, az: "us-east-1a", sizeGiB: 1)
+        let data = sandbox.stateDirectory.dataDirectory(volume.id)
+        try FileManager.default.createDirectory(atPath: data + "/d", withIntermediateDirectories: true)
+        try Data(repeating: 1, count: 1 << 20).write(to: URL(fileURLWithPath: data + "/big"))
+        try Data("same".utf8).write(to: URL(fileURLWithPath: data + "/d/same"))
+        try Data("mode".utf8).write(to: URL(fileURLWithPath: data + "/d/mode"))
+        try Data("old".utf8).write(to: URL(fileURLWithPath: data + "/changed"))
+
+        let first = try store.takeSnapshot(of: volume.id, name: "first")
+        #expect(first.snapshot.incrementalFrom == nil && first.copy.sharedFiles == 0)
+        #expect((first.snapshot.ownBytes ?? 0) >= 1 << 20)
+
+        try Data("new!".utf8).write(to: URL(fileURLWithPath: data + "/changed"))  // same length, new data
+        #expect(chmod(data + "/d/mode", 0o600) == 0)
+        let second = try store.takeSnapshot(of: volume.id, name: "second")
+        #expect(second.snapshot.incrementalFrom == first.snapshot.id)
+        #expect(second.copy.sharedFiles == 2, "big and d/same are shared; changed and d/mode are copied")
+        #expect((second.snapshot.ownBytes ?? .max) < 1 << 20, "the 1 MiB file is not held twice")
+        let firstBig = sandbox.stateDirectory.snapshotDirectory(first.snapshot.id) + "/data/big"
+        let secondBig = sandbox.stateDirectory.snapshotDirectory(second.snapshot.id) + "/data/big"
+        var a = stat(), b = stat()
+        #expect(lstat(firstBig, &a) == 0 && lstat(secondBig, &b) == 0 && a.st_ino == b.st_ino)
+
+        try store.deleteSnapshot(first.snapshot.id)
+        let restored = try store.createVolume(type: .ebs, az: "us-east-1b", fromSnapshot: second.snapshot.id)
+        let restoredData = sandbox.stateDirectory.dataDirectory(restored.id)
+        #expect(try String(contentsOfFile: restoredData + "/changed", encoding: .utf8) == "new!")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: restoredData + "/big")) == Data(repeating: 1, count: 1 << 20))
+        var mode = stat()
+        #expect(lstat(restoredData + "/d/mode", &mode) == 0 && mode.st_mode & 0o777 == 0o600)
+        #expect(lstat(restoredData + "/big", &mode) == 0 && mode.st_nlink == 1, "a restore shares nothing with the snapshot")
+
+        // A third snapshot after a rewrite of big in place (same length): copied, not shared.
+        try Data(repeating: 2, count: 1 << 20).write(to: URL(fileURLWithPath: data + "/big"))
+        let third = try store.takeSnapshot(of: volume.id)
+        #expect(third.snapshot.incrementalFrom == second.snapshot.id)
+        let thirdBig = sandbox.stateDirectory.snapshotDirectory(third.snapshot.id) + "/data/big"
+        #expect(try Data(contentsOf: URL(fileURLWithPath: thirdBig)) == Data(repeating: 2, count: 1 << 20))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: secondBig)) == Data(repeating: 1, count: 1 << 20))
+    }
+
     @Test func restoreKeepsTypeAndSizeRules() throws {
         let sandbox = try StateSandbox()
         defer { sandbox.cleanUp() }

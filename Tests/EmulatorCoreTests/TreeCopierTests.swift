@@ -12,6 +12,88 @@ import Testing
         return path
     }
 
+    /// What a file system keeps and a snapshot must too (issue: links, set-user-ID bits, device nodes, FIFOs,
+    /// symlink owners and xattrs outside `user.` were lost; a file with two names was stored twice).
+    @Test(.enabled(if: geteuid() == 0, "needs root to make devices and give files away"))
+    func hardLinksSpecialFilesSetIDBitsSymlinkOwnersAndEveryXattrNamespaceAreKept() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = root + "/src"
+        try FileManager.default.createDirectory(atPath: source + "/d", withIntermediateDirectories: true)
+        // A file with data at its start and 1 MiB in, a hole between, and three names.
+        let fd = open(source + "/a", O_WRONLY | O_CREAT, 0o644)
+        #expect(pwrite(fd, [UInt8](repeating: 1, count: 4096), 4096, 0) == 4096)
+        #expect(pwrite(fd, [UInt8](repeating: 2, count: 4096), 4096, 1 << 20) == 4096)
+        close(fd)
+        #expect(link(source + "/a", source + "/b") == 0)
+        #expect(link(source + "/a", source + "/d/c") == 0)
+        #expect(FileManager.default.createFile(atPath: source + "/s", contents: Data("#!/bin/sh\n".utf8)))
+        #expect(chown(source + "/s", 1000, 1000) == 0 && chmod(source + "/s", 0o4755) == 0)
+        #expect(mkdir(source + "/g", 0o755) == 0 && chmod(source + "/g", 0o2775) == 0)
+        #expect(symlink("a", source + "/l") == 0 && lchown(source + "/l", 1000, 1001) == 0)
+        #expect(mkfifo(source + "/p", 0o640) == 0)
+        #expect(mknod(source + "/null", S_IFCHR | 0o666, Self.nullDevice) == 0 && chown(source + "/null", 1000, 1000) == 0)
+        let trusted = berth_lsetxattr(source + "/a", "trusted.berth", "t", 1, 0) == 0
+
+        let report = try TreeCopier(allowReflink: false).copyTree(from: source, to: root + "/dst")
+
+        let dst = root + "/dst"
+        var a = stat(), b = stat(), c = stat()
+        #expect(lstat(dst + "/a", &a) == 0 && lstat(dst + "/b", &b) == 0 && lstat(dst + "/d/c", &c) == 0)
+        #expect(a.st_ino == b.st_ino && a.st_ino == c.st_ino && a.st_nlink == 3, "one file with three names")
+        #expect(report.hardLinks == 2)
+        #expect(report.bytes == UInt64((1 << 20) + 4096) + 10, "each file's length counted once")
+        var sourceA = stat()
+        #expect(lstat(source + "/a", &sourceA) == 0)
+        #expect(a.st_blocks <= sourceA.st_blocks, "the hole stays a hole: \(a.st_blocks) vs \(sourceA.st_blocks) blocks")
+        #expect(readFileBytes(dst + "/b").prefix(4096) == [UInt8](repeating: 1, count: 4096)[...])
+
+        var info = stat()
+        #expect(lstat(dst + "/s", &info) == 0 && info.st_mode & 0o7777 == 0o4755 && info.st_uid == 1000, "set-user-ID kept")
+        #expect(lstat(dst + "/g", &info) == 0 && info.st_mode & 0o7777 == 0o2775, "set-group-ID directory kept")
+        #expect(lstat(dst + "/l", &info) == 0 && info.st_uid == 1000 && info.st_gid == 1001, "the link's own owner")
+        #expect(lstat(dst + "/p", &info) == 0 && info.st_mode & S_IFMT == S_IFIFO && info.st_mode & 0o777 == 0o640)
+        #expect(lstat(dst + "/null", &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
+        #expect(info.st_rdev == Self.nullDevice && info.st_uid == 1000)
+        #expect(report.specialFiles == 2)
+        if trusted {
+            var value = [UInt8](repeating: 0, count: 4)
+            #expect(berth_lgetxattr(dst + "/a", "trusted.berth", &value, 4) == 1 && value[0] == UInt8(ascii: "t"))
+        }
+    }
+
+    /// A snapshot's files also have names in other snapshots and clones: however many such files come
+    /// first, a link inside the tree is still kept, at any depth.
+    @Test func linksInsideTheTreeAreKeptBesideManyFilesLinkedFromOutside() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = root + "/src", outside = root + "/outside"
+        try FileManager.default.createDirectory(atPath: source + "/0", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        for index in 0..<700 {
+            #expect(FileManager.default.createFile(atPath: source + "/0/f\(index)", contents: Data("\(index)".utf8)))
+            #expect(link(source + "/0/f\(index)", outside + "/f\(index)") == 0)
+        }
+        let deep = source + "/" + (1...40).map { "d\($0)" }.joined(separator: "/")
+        try FileManager.default.createDirectory(atPath: deep, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: deep + "/x", contents: Data("x".utf8)))
+        #expect(link(deep + "/x", source + "/zz-x") == 0)
+
+        let report = try TreeCopier(allowReflink: false).copyTree(from: source, to: root + "/dst")
+        let copiedDeep = root + "/dst/" + (1...40).map { "d\($0)" }.joined(separator: "/")
+        var first = stat(), second = stat()
+        #expect(lstat(copiedDeep + "/x", &first) == 0 && lstat(root + "/dst/zz-x", &second) == 0)
+        #expect(first.st_ino == second.st_ino && first.st_nlink == 2)
+        #expect(report.hardLinks == 1 && report.files == 702)
+    }
+
+    /// /dev/null's device number, 1:3 (glibc's makedev is a macro Swift cannot call).
+    static let nullDevice: dev_t = (1 << 8) | 3
+
+    func readFileBytes(_ path: String) -> [UInt8] {
+        (FileManager.default.contents(atPath: path)).map(Array.init) ?? []
+    }
+
     @Test func copiesFilesDirectoriesLinksModesAndUserXattrs() throws {
         let root = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

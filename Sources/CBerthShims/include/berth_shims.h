@@ -28,6 +28,9 @@ extern const short berth_POSIX_SPAWN_SETSIGDEF;
 /// lseek(2) whences for sparse files (need _GNU_SOURCE).
 extern const int berth_SEEK_DATA;
 extern const int berth_SEEK_HOLE;
+/// open(2)'s O_PATH and linkat(2)'s AT_EMPTY_PATH (need _GNU_SOURCE).
+extern const int berth_O_PATH_FLAG;
+extern const int berth_AT_EMPTY_PATH_FLAG;
 /// wait(2)'s status: the exit status when the child exited, else -1.
 int berth_exit_status(int status);
 #endif

@@ -40,6 +40,8 @@ public struct DrillPlan: Sendable {
     /// A command run against the recovered mount in AZ B once the records are verified (`BERTH_DRILL_MOUNT`
     /// names it): the application's own check that it works on what survived. Non-zero fails the drill.
     public var recoveryCheckCommand: String?
+    /// A fault injected into the volume once the writer runs (`berth drill --pause-io|--latency`).
+    public var fault: DrillFault?
 
     public init(type: ServiceID) { self.type = type }
 
@@ -101,6 +103,11 @@ public struct DrillReport: Sendable {
     /// Nil when no recovery check was asked for or no mount in B was reached.
     public var recoveryCheckExitStatus: Int32?
     public var steps: [DrillStep]
+    /// The fault the drill ran under (`DrillPlan.fault`), as injected.
+    public var fault: Fault? = nil
+    /// The longest time between two acknowledgements of the writer in A (snapshots, a pause-io or
+    /// latency hold it back); 0 with fewer than two records.
+    public var longestWriteStallSeconds: Double = 0
 
     /// A corrupt record or an unfinished recovery fails the drill (emulator.md §Drills: "The exit status is
     /// non-zero when a record is corrupt or the drill could not finish").
@@ -200,6 +207,16 @@ public final class AZFailureDrill: Sendable {
         }
         writer.start()
         step("writer started: one fsynced \(DrillRecord.size)-byte record every \(DurationText.format(plan.recordInterval))")
+        var injectedFault: Fault?
+        if let fault = plan.fault {
+            // After the first acknowledged record, so that the longest stall spans the fault.
+            for _ in 0..<100 where writer.acknowledged.isEmpty && writer.firstError == nil {
+                try sleepUntil(clock.now + .milliseconds(10))
+            }
+            let injected = try stateCall { () throws(StateError) in try store.injectFault(fault.request(for: volume.id)) }
+            injectedFault = injected
+            step("injected \(injected.kind.rawValue) \(injected.id) (\(injected.kind.fisAction)): \(fault.summary)")
+        }
 
         // Snapshots at fixed times, so the interval between them is what was asked for.
         var latestSnapshot: SnapshotTaken?
@@ -332,7 +349,13 @@ public final class AZFailureDrill: Sendable {
             recordsWrittenAfterRecovery: writtenAfter, workloadExitStatus: workloadStatus,
             failedAtSeconds: (seconds(failedAt) * 1000).rounded() / 1000,
             restoredSnapshotAtSeconds: restoredFrom.map { (seconds($0) * 1000).rounded() / 1000 },
-            recoveryCheckExitStatus: recoveryCheckStatus, steps: steps.withLock { $0 })
+            recoveryCheckExitStatus: recoveryCheckStatus, steps: steps.withLock { $0 },
+            fault: injectedFault, longestWriteStallSeconds: (longestStall(acknowledged) * 1000).rounded() / 1000)
+    }
+
+    /// The longest time between two consecutive acknowledgements.
+    func longestStall(_ records: [DrillWriter.Acknowledged]) -> Double {
+        zip(records, records.dropFirst()).map { seconds($1.acknowledgedAt) - seconds($0.acknowledgedAt) }.max() ?? 0
     }
 
     func describe(_ volume: Volume) -> String {
@@ -445,6 +468,28 @@ final class DrillWriter: Sendable {
             state.withLock { $0.acknowledged.append(acknowledged) }
             sequence &+= 1
             Thread.sleep(forTimeInterval: Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds))
+        }
+    }
+}
+
+/// A fault to run a drill under (`berth drill az-failure --pause-io D | --latency D`).
+public enum DrillFault: Sendable, Equatable {
+    case pauseIO(duration: Duration)
+    case latency(delay: Duration, percent: Int, operations: LatencyOperationsChoice)
+
+    func request(for volume: VolumeID) -> FaultRequest {
+        switch self {
+        case .pauseIO(let duration): .pauseIO(volume, duration: duration)
+        case .latency(let delay, let percent, let operations):
+            .latency(volume, delay: delay, percent: percent, operations: operations, duration: nil)
+        }
+    }
+
+    var summary: String {
+        switch self {
+        case .pauseIO(let duration): "I/O paused for \(DurationText.format(duration))"
+        case .latency(let delay, let percent, let operations):
+            "\(DurationText.format(delay)) added to \(percent)% of \(operations.rawValue) requests"
         }
     }
 }

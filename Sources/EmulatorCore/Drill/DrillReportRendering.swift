@@ -1,5 +1,5 @@
 public import BerthJSON
-import Foundation
+public import Foundation
 
 /// The drill report as people and scripts read it: the text `berth drill` prints and the contract's JSON.
 extension DrillReport {
@@ -25,6 +25,8 @@ extension DrillReport {
             ("workloadExitStatus", r.workloadExitStatus.map { .int(Int($0)) } ?? .null),
             ("recoveryCheckExitStatus", r.recoveryCheckExitStatus.map { .int(Int($0)) } ?? .null),
             ("passed", .bool(r.passed)),
+            ("fault", r.fault.map(\.json) ?? .null),
+            ("longestWriteStallSeconds", .double(r.longestWriteStallSeconds)),
         ])
     }
 
@@ -45,6 +47,8 @@ extension DrillReport {
             rows.append(("recovery time", "not reached: no usable mount in \(r.failoverAZ)"))
         }
         rows.append(("corrupt records", "\(r.corruptRecords)"))
+        if let fault = r.fault { rows.append(("fault", "\(fault.kind.rawValue) \(fault.id) (\(fault.kind.fisAction))")) }
+        rows.append(("longest write stall", String(format: "%.3f s between two acknowledged records in \(r.failedAZ)", r.longestWriteStallSeconds)))
         rows.append(("snapshots taken", "\(r.snapshotsTaken)"))
         rows.append(("written after", "\(r.recordsWrittenAfterRecovery) records in \(r.failoverAZ) after the recovery"))
         if let status = r.workloadExitStatus { rows.append(("workload exit", "\(status)")) }
@@ -55,4 +59,24 @@ extension DrillReport {
         for step in r.steps { out += String(format: "  %8.3fs  ", step.at) + step.action + "\n" }
         return out
     }
+}
+
+extension Fault {
+    /// As `berth fault list --format json` shows it.
+    public func json(at now: Date = Date()) -> JSONValue {
+        let iso = ISO8601DateFormatter()
+        return .object([
+            ("id", .string(id.rawValue)), ("kind", .string(kind.rawValue)),
+            ("fisAction", .string(kind.fisAction)), ("volumeId", .string(volumeID.rawValue)),
+            ("status", .string(status(at: now).rawValue)),
+            ("startedAt", .string(iso.string(from: startedAt))),
+            ("endsAt", endsAt.map { .string(iso.string(from: $0)) } ?? .null),
+            ("clearedAt", clearedAt.map { .string(iso.string(from: $0)) } ?? .null),
+            ("delayMilliseconds", delayMilliseconds.map(JSONValue.int) ?? .null),
+            ("percent", percent.map(JSONValue.int) ?? .null),
+            ("operations", operations.map { .string($0.rawValue) } ?? .null),
+        ])
+    }
+
+    var json: JSONValue { json() }
 }

@@ -5,9 +5,12 @@ import Glibc
 
 /// Copies a directory tree for snapshots and restores: each regular file by reflink (FICLONE) where the
 /// backing filesystem shares extents (XFS with reflink, Btrfs), else by `copy_file_range`, else by
-/// read/write. Keeps modes, owners, times, symlinks and `user.` extended attributes (FSx for Windows
-/// keeps a name's original case in one). Reports which method it used, since the cost differs by
-/// orders of magnitude.
+/// read/write. Exact as a file system keeps it: holes stay holes, hard links stay links (a file with
+/// several names in the tree is copied once), modes with set-user-ID and set-group-ID, owners (of symbolic
+/// links too), times, symbolic links, device nodes, FIFOs and sockets, and every extended attribute the
+/// backing file system lets root copy (`user.`, `trusted.`, `security.`, POSIX ACLs; FSx for Windows keeps a
+/// name's original case in one). Reports which method it used, since the cost differs by orders of
+/// magnitude.
 ///
 /// The tree is a volume's, made by processes Berth does not trust, so the copy is a walk of directory
 /// descriptors (`DirectoryChain`): every entry is reached with `openat`/`fstatat` relative to its
@@ -26,6 +29,16 @@ public struct TreeCopier: Sendable {
         public var bytes: UInt64 = 0
         public var reflinkedFiles = 0
         public var copiedFiles = 0
+        /// Names made as hard links to a file already copied (no data of their own).
+        public var hardLinks = 0
+        /// Device nodes, FIFOs and sockets, made anew with their mode, owner and device number.
+        public var specialFiles = 0
+        /// With a `baseline`: files linked from the previous snapshot instead of copied.
+        public var sharedFiles = 0
+        /// Bytes allocated to the files this copy made (not those it linked): what it holds of its own.
+        public var ownBytes: UInt64 = 0
+        /// What each regular file was copied from, for the next snapshot (`SnapshotManifest`).
+        public var manifest = SnapshotManifest()
         /// With `linkRegularFiles`: the inode numbers of the files now shared through hard links.
         public var linkedInodes: [UInt64] = []
 
@@ -48,10 +61,28 @@ public struct TreeCopier: Sendable {
     /// files until first use: `CloneSharing`). Directories and symbolic links are still made anew.
     public var linkRegularFiles: Bool
 
-    public init(allowReflink: Bool = true, linkRegularFiles: Bool = false) {
+    /// The previous snapshot of the same volume: its data directory and manifest. A file unchanged since
+    /// it is linked from there instead of copied (`SnapshotManifest`).
+    public struct Baseline: Sendable {
+        public var root: String
+        public var manifest: SnapshotManifest
+        public init(root: String, manifest: SnapshotManifest) {
+            self.root = root
+            self.manifest = manifest
+        }
+    }
+
+    public var baseline: Baseline?
+
+    public init(allowReflink: Bool = true, linkRegularFiles: Bool = false, baseline: Baseline? = nil) {
         self.allowReflink = allowReflink
         self.linkRegularFiles = linkRegularFiles
+        self.baseline = baseline
     }
+
+    /// How deep the walk follows the baseline's directories alongside (one descriptor each); deeper
+    /// files are copied.
+    static let baselineDepth = 64
 
     #if canImport(Glibc)
     /// Copies the regular file `name` in the directory `sourceDirectory` to the new file `newName` in
@@ -130,12 +161,24 @@ public struct TreeCopier: Sendable {
             throw CopyError(path: root, operation: "read directory", errno: errno)
         }
         var frames = [Frame(entries: rootEntries, info: sourceInfo, name: [])]
+        var links = HardLinks(destinationRoot: destinationRoot)
+        defer { links.closeRoot() }
+        report.manifest.device = UInt64(sourceInfo.st_dev)
+        // The baseline's directory at each depth, -1 where it has none (or is too deep to follow).
+        var previous: [Int32] = []
+        if let baseline, baseline.manifest.device == UInt64(sourceInfo.st_dev) {
+            previous.append(open(baseline.root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+        } else {
+            previous.append(-1)
+        }
+        defer { for fd in previous where fd >= 0 { close(fd) } }
         func path(_ name: [CChar]?) -> String {
             PathDisplay.join(root, frames.dropFirst().map(\.name) + (name.map { [$0] } ?? []))
         }
         while let depth = frames.indices.last {
             guard let name = frames[depth].entries.next() else {
                 let done = frames.removeLast()
+                if let fd = previous.popLast(), fd >= 0 { close(fd) }
                 try copyAttributes(from: sources.top, to: destinations.top, done.info, path: { path(done.name) })
                 guard !frames.isEmpty else { break }
                 var code = sources.pop()
@@ -173,6 +216,9 @@ public struct TreeCopier: Sendable {
                     throw CopyError(path: path(name), operation: "read directory", errno: errno)
                 }
                 frames.append(Frame(entries: entries, info: sourceChild, name: name))
+                let previousTop = previous.last ?? -1
+                previous.append(previousTop >= 0 && previous.count < Self.baselineDepth
+                    ? openat(previousTop, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1)
             case S_IFREG where linkRegularFiles:
                 guard linkat(from, name, to, name, 0) == 0 else {
                     throw CopyError(path: path(name), operation: "link", errno: errno)
@@ -181,7 +227,27 @@ public struct TreeCopier: Sendable {
                 report.bytes += UInt64(max(child.st_size, 0))
                 report.linkedInodes.append(UInt64(child.st_ino))
             case S_IFREG:
-                try copyFile(from, name, to, name, expected: child, &report, path: { path(name) })
+                if child.st_nlink > 1, links.link(child, to, name) {
+                    report.files += 1
+                    report.hardLinks += 1
+                    continue
+                }
+                if let baseline, let previousTop = previous.last, previousTop >= 0,
+                   let entry = baseline.manifest.entries[UInt64(child.st_ino)], entry.matches(child),
+                   linkUnchanged(previousTop, name, to, entry) {
+                    report.files += 1
+                    report.sharedFiles += 1
+                    report.bytes += UInt64(max(child.st_size, 0))
+                    report.manifest.entries[UInt64(child.st_ino)] = entry
+                } else {
+                    try copyFile(from, name, to, name, expected: child, &report, path: { path(name) })
+                    var copy = stat()
+                    if fstatat(to, name, &copy, AT_SYMLINK_NOFOLLOW) == 0 {
+                        report.ownBytes += UInt64(max(copy.st_blocks, 0)) * 512
+                        report.manifest.entries[UInt64(child.st_ino)] = SnapshotManifest.Entry(child, copyInode: UInt64(copy.st_ino))
+                    }
+                }
+                if child.st_nlink > 1 { links.remember(child, names: frames.dropFirst().map(\.name) + [name]) }
             case S_IFLNK:
                 var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
                 let length = readlinkat(from, name, &target, target.count - 1)
@@ -195,10 +261,31 @@ public struct TreeCopier: Sendable {
                 var times = [child.st_atim, child.st_mtim]
                 _ = utimensat(to, name, &times, AT_SYMLINK_NOFOLLOW)
                 report.files += 1
+            case S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK:
+                // Made anew, not opened: a FIFO's open would wait and a device's would reach the device.
+                guard mknodat(to, name, child.st_mode, child.st_rdev) == 0 else {
+                    if errno == EPERM { continue }  // not root: devices cannot be made; nothing to copy
+                    throw CopyError(path: path(name), operation: "mknod", errno: errno)
+                }
+                _ = fchownat(to, name, child.st_uid, child.st_gid, AT_SYMLINK_NOFOLLOW)
+                _ = fchmodat(to, name, child.st_mode & 0o7777, 0)
+                var times = [child.st_atim, child.st_mtim]
+                _ = utimensat(to, name, &times, AT_SYMLINK_NOFOLLOW)
+                report.specialFiles += 1
             default:
-                continue  // sockets, FIFOs and devices have no data to snapshot
+                continue
             }
         }
+    }
+
+    /// Links the baseline's copy `name` in `previousDirectory` as `name` in `destination` when it is still
+    /// the copy the manifest names (a regular file with that inode number).
+    private func linkUnchanged(_ previousDirectory: Int32, _ name: UnsafePointer<CChar>, _ destination: Int32,
+                               _ entry: SnapshotManifest.Entry) -> Bool {
+        var copy = stat()
+        guard fstatat(previousDirectory, name, &copy, AT_SYMLINK_NOFOLLOW) == 0, copy.st_mode & S_IFMT == S_IFREG,
+              UInt64(copy.st_ino) == entry.copyInode else { return false }
+        return linkat(previousDirectory, name, destination, name, 0) == 0
     }
 
     /// Opens the directory `name` in `directory` without following a symlink, checking it is (still)
@@ -332,12 +419,13 @@ public struct TreeCopier: Sendable {
         }
     }
 
-    /// `user.` extended attributes, owner, mode and times, from one open file or directory to another.
-    /// The owner before the mode, since a change of owner clears set-user-ID and set-group-ID bits.
+    /// Owner, extended attributes, mode and times, from one open file or directory to another, in that
+    /// order: a change of owner clears set-user-ID and set-group-ID bits and `security.capability`, and a
+    /// POSIX ACL sets the group bits of the mode.
     private func copyAttributes(from source: Int32, to destination: Int32, _ info: stat,
                                 path: () -> String) throws(CopyError) {
-        copyUserXattrs(source, destination)
         _ = fchown(destination, info.st_uid, info.st_gid)
+        copyXattrs(source, destination)
         guard fchmod(destination, info.st_mode & 0o7777) == 0 else {
             throw CopyError(path: path(), operation: "chmod", errno: errno)
         }
@@ -345,18 +433,19 @@ public struct TreeCopier: Sendable {
         _ = futimens(destination, &times)
     }
 
-    private func copyUserXattrs(_ source: Int32, _ destination: Int32) {
+    /// Every extended attribute the file system lists and lets root set; one it refuses (a `security.`
+    /// label the policy does not allow, a namespace the destination lacks) is left out.
+    private func copyXattrs(_ source: Int32, _ destination: Int32) {
         let size = berth_flistxattr(source, nil, 0)
         guard size > 0 else { return }
         var names = [CChar](repeating: 0, count: size)
         let got = berth_flistxattr(source, &names, size)
         guard got > 0 else { return }
-        let prefix = Array("user.".utf8).map { CChar(bitPattern: $0) }
         var start = 0
         for index in 0..<min(got, names.count) where names[index] == 0 {
             let name = Array(names[start...index])  // NUL-terminated, bytes as listed
             start = index + 1
-            guard name.count > prefix.count, name.starts(with: prefix) else { continue }
+            guard name.count > 1 else { continue }
             let valueSize = berth_fgetxattr(source, name, nil, 0)
             guard valueSize >= 0 else { continue }
             var value = [UInt8](repeating: 0, count: max(valueSize, 1))
@@ -367,3 +456,47 @@ public struct TreeCopier: Sendable {
     }
     #endif
 }
+
+#if canImport(Glibc)
+/// The files with several names met so far in a copy: for each, where its first copy is (its names from
+/// the destination's root), so that later names become links to it. Paths, not descriptors: a snapshot's
+/// files may have names in other snapshots and clones too, and however many there are, every link inside
+/// the tree is kept. The destination is the copy's own new tree, which nothing else changes meanwhile; it is
+/// still walked without following a symbolic link.
+struct HardLinks {
+    struct Key: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    private var firstCopies: [Key: (names: [[CChar]], namesLeft: Int)] = [:]
+    /// The destination's root, held for the whole copy (the walk's own chain closes deep levels).
+    private let root: Int32
+
+    init(destinationRoot: Int32) { root = fcntl(destinationRoot, F_DUPFD_CLOEXEC, 0) }
+
+    /// Links `name` in `directory` to the copy of the file `info` describes; false when there is none yet.
+    mutating func link(_ info: stat, _ directory: Int32, _ name: UnsafePointer<CChar>) -> Bool {
+        let key = Key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        guard root >= 0, let copy = firstCopies[key], let last = copy.names.last else { return false }
+        var parent = root
+        defer { if parent != root { close(parent) } }
+        for component in copy.names.dropLast() {
+            let next = openat(parent, component, berth_O_PATH_FLAG | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if parent != root { close(parent) }
+            parent = next
+            guard parent >= 0 else { return false }
+        }
+        guard linkat(parent, last, directory, name, 0) == 0 else { return false }
+        firstCopies[key] = copy.namesLeft <= 1 ? nil : (copy.names, copy.namesLeft - 1)
+        return true
+    }
+
+    /// Keeps where the new copy of the file `info` describes is, for its other names.
+    mutating func remember(_ info: stat, names: [[CChar]]) {
+        firstCopies[Key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))] = (names, Int(info.st_nlink) - 1)
+    }
+
+    func closeRoot() { if root >= 0 { Glibc.close(root) } }
+}
+#endif

@@ -136,4 +136,8 @@ public struct Snapshot: Sendable, Equatable, Codable {
     /// (and its partial copy removed) the next time anyone uses the state. Nil in older state files,
     /// where a pending snapshot is taken to be abandoned.
     public var creator: ServerProcess?
+    /// The volume's previous snapshot this one is incremental over (its unchanged files are shared).
+    public var incrementalFrom: SnapshotID? = nil
+    /// Bytes allocated to the files this snapshot copied rather than shared with `incrementalFrom`.
+    public var ownBytes: UInt64? = nil
 }

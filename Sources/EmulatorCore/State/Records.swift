@@ -134,6 +134,9 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
     // v3: the process taking it.
     var creatorPid: Int32?
     var creatorStartTime: Int64?
+    // snapshots: incremental
+    var incrementalFrom: SnapshotID?
+    var ownBytes: Int64?
 
     init(_ snapshot: Snapshot) {
         id = snapshot.id
@@ -152,6 +155,8 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
         durationMilliseconds = snapshot.durationSeconds.map { Int64(($0 * 1000).rounded()) }
         creatorPid = snapshot.creator?.pid
         creatorStartTime = snapshot.creator.map { Int64(clamping: $0.startTime) }
+        incrementalFrom = snapshot.incrementalFrom
+        ownBytes = snapshot.ownBytes.map { Int64(clamping: $0) }
     }
 
     var snapshot: Snapshot {
@@ -163,7 +168,8 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
                  durationSeconds: durationMilliseconds.map { Double($0) / 1000 },
                  creator: creatorPid.flatMap { pid in
                      creatorStartTime.map { ServerProcess(pid: pid, startTime: UInt64(clamping: $0)) }
-                 })
+                 },
+                 incrementalFrom: incrementalFrom, ownBytes: ownBytes.map { UInt64(max(0, $0)) })
     }
 }
 
@@ -264,6 +270,13 @@ enum StateSchema {
                 t.column("pid", .integer).notNull()
                 t.column("processStartTime", .integer).notNull()
                 t.column("createdAt", .integer).notNull()
+            }
+        }
+        FaultRecord.registerMigration(&migrator)
+        migrator.registerMigration("snapshots: incremental over the previous one") { db in
+            try db.alter(table: "snapshot") { t in
+                t.add(column: "incrementalFrom", .text)
+                t.add(column: "ownBytes", .integer)
             }
         }
         return migrator

@@ -67,6 +67,10 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
     case stateDatabaseLost(String)
     /// SQLite or the file system failed underneath; not a refusal of the request itself.
     case storage(String)
+    /// `berth fault clear` of an id that is not a fault's (FIS: `ResourceNotFoundException`).
+    case faultNotFound(String)
+    /// A second fault of one kind on one volume while the first is active (FIS: `ConflictException`).
+    case faultInEffect(FaultID, volume: VolumeID, kind: String)
 
     /// The AWS error code this refusal stands for.
     public var awsErrorName: String {
@@ -88,6 +92,8 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
         case .invalidParameter, .regionMismatch, .noStateDirectory, .unsafeStateDirectory: "InvalidParameterValue"
         case .stateDatabaseLost: "IncorrectState"
         case .storage: "InternalError"
+        case .faultNotFound: "ResourceNotFoundException"
+        case .faultInEffect: "ConflictException"
         }
     }
 
@@ -148,6 +154,10 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
             text
         case .storage(let text):
             text
+        case .faultNotFound(let text):
+            "no fault \(quoted(text)): see berth fault list"
+        case .faultInEffect(let id, let volume, let kind):
+            "\(volume) already has an active \(kind) fault, \(id): clear it first (berth fault clear \(id))"
         }
     }
 

@@ -42,7 +42,7 @@ extension StateStore {
 
     /// Marks a pending snapshot completed, with when changes were paused and how the copy went.
     public func completeSnapshot(_ id: SnapshotID, pausedAt: Date, copy: TreeCopier.Report,
-                                 durationSeconds: Double) throws(StateError) -> Snapshot {
+                                 durationSeconds: Double, incrementalFrom: SnapshotID? = nil) throws(StateError) -> Snapshot {
         try decide { db throws(StateError) in
             var snapshot = try Self.snapshot(db, id)
             snapshot.state = .completed
@@ -51,6 +51,8 @@ extension StateStore {
             snapshot.bytes = copy.bytes
             snapshot.files = copy.files
             snapshot.durationSeconds = durationSeconds
+            snapshot.incrementalFrom = incrementalFrom
+            snapshot.ownBytes = copy.ownBytes
             try Self.attempt { try SnapshotRecord(snapshot).update(db) }
             try StateMetadata.write(SnapshotMetadata(snapshot: SnapshotRecord(snapshot).snapshot),
                                     to: StateMetadata.snapshotPath(directory, id))
@@ -74,6 +76,23 @@ extension StateStore {
         }
         try removeAndDropIntent(directory.snapshotDirectory(id), id: id.rawValue)
         return snapshot
+    }
+
+    /// The volume's latest completed snapshot with a manifest: what the next one is incremental over.
+    func incrementalBaseline(of volumeID: VolumeID) throws(StateError) -> (SnapshotID, TreeCopier.Baseline)? {
+        let snapshots = try decide { db throws(StateError) in
+            try Self.attempt {
+                try SnapshotRecord.filter(Column("volumeID") == volumeID.rawValue && Column("state") == SnapshotState.completed.rawValue)
+                    .order(Column("createdAt").desc).fetchAll(db)
+            }.map(\.snapshot)
+        }
+        for snapshot in snapshots {
+            let path = directory.snapshotDirectory(snapshot.id)
+            if let manifest = SnapshotManifest.read(path: path + "/" + SnapshotManifest.fileName) {
+                return (snapshot.id, TreeCopier.Baseline(root: path + "/data", manifest: manifest))
+            }
+        }
+        return nil
     }
 
     static func snapshot(_ db: Database, _ id: SnapshotID) throws(StateError) -> Snapshot {
