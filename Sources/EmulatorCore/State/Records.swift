@@ -266,6 +266,7 @@ enum StateSchema {
                 t.column("createdAt", .integer).notNull()
             }
         }
+        RunSchema.register(into: &migrator)
         return migrator
     }
 }

@@ -1,0 +1,130 @@
+public import Foundation
+
+/// Runs the container engine's command line client.
+public struct EngineClient: Sendable {
+    public var engine: Engine
+    /// The client's path (`/usr/bin/podman`).
+    public var executable: String
+    /// The OCI runtime podman is told to use (`runc`), or nil for its default.
+    public var runtime: String?
+
+    public init(engine: Engine, executable: String, runtime: String?) {
+        self.engine = engine
+        self.executable = executable
+        self.runtime = runtime
+    }
+
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `arguments` to completion.
+    public func run(_ arguments: [String]) -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = engine.globalArguments(runtime: runtime) + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch {
+            return Result(status: 127, stdout: "", stderr: "cannot run \(executable): \(error)")
+        }
+        // Read both to their ends before waiting, so that a full pipe never blocks the engine.
+        let group = DispatchGroup()
+        let errData = LockedData()
+        group.enter()
+        DispatchQueue.global().async {
+            errData.set(err.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData.get(), as: UTF8.self))
+    }
+
+    /// Starts `arguments` and hands every line of its stdout and stderr to `onLine` (true for stderr);
+    /// `onExit` gets its exit status once both outputs have ended.
+    public func stream(_ arguments: [String], onLine: @escaping @Sendable (String, Bool) -> Void,
+                       onExit: @escaping @Sendable (Int32) -> Void) -> Process? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = engine.globalArguments(runtime: runtime) + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch {
+            onLine("cannot run \(executable): \(error)", true)
+            onExit(127)
+            return nil
+        }
+        let group = DispatchGroup()
+        for (pipe, isError) in [(out, false), (err, true)] {
+            group.enter()
+            let handle = pipe.fileHandleForReading
+            Thread.detachNewThread {
+                var pending = Data()
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    pending.append(chunk)
+                    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                        onLine(String(decoding: pending[pending.startIndex..<newline], as: UTF8.self), isError)
+                        pending.removeSubrange(pending.startIndex...newline)
+                    }
+                }
+                if !pending.isEmpty { onLine(String(decoding: pending, as: UTF8.self), isError) }
+                group.leave()
+            }
+        }
+        Thread.detachNewThread {
+            group.wait()
+            process.waitUntilExit()
+            onExit(process.terminationStatus)
+        }
+        return process
+    }
+
+    /// The engine to use: `requested`, else the first of podman and docker whose client is installed and
+    /// answers (a docker client without a daemon does not). Nil with what each said when none does.
+    public static func choose(requested: Engine?, environment: [String: String]) -> (EngineClient?, [String]) {
+        var said: [String] = []
+        let path = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+        func find(_ name: String) -> String? {
+            for directory in path + ["/usr/local/sbin", "/usr/sbin", "/sbin"] {
+                let candidate = directory + "/" + name
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            }
+            return nil
+        }
+        // crun, podman's usual runtime, fails in some sandboxes (setrlimit, cgroups in hybrid mode) where
+        // runc works (docs/RUN.md); BERTH_OCI_RUNTIME chooses another, "default" keeps podman's own.
+        var runtime: String? = environment["BERTH_OCI_RUNTIME"] ?? (find("runc") != nil ? "runc" : nil)
+        if runtime == "default" || runtime == "" { runtime = nil }
+        for engine in requested.map({ [$0] }) ?? Engine.allCases {
+            guard let executable = find(engine.rawValue) else {
+                said.append("\(engine.rawValue): not installed")
+                continue
+            }
+            let client = EngineClient(engine: engine, executable: executable, runtime: runtime)
+            let answer = client.run(engine.infoArguments)
+            if answer.status == 0 { return (client, said) }
+            let reason = answer.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(answer.status)"
+            said.append("\(engine.rawValue) (\(executable)): does not answer: \(reason)")
+        }
+        return (nil, said)
+    }
+}
+
+/// Data handed from one thread to another.
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ value: Data) { lock.withLock { data = value } }
+    func get() -> Data { lock.withLock { data } }
+}

@@ -1,0 +1,455 @@
+public import EmulatorCore
+public import Foundation
+import StorageCatalog
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything `berth run` was asked for, already checked for shape.
+public struct RunRequest: Sendable {
+    public var file: String
+    public var definition: TaskDefinition
+    public var target: LaunchTarget
+    public var zones: [String]
+    public var overrides: [String: String]
+    public var ebs: [String: EBSLaunchConfiguration]
+    public var keepEBS: Bool
+    public var limits: [ResourceLimit]
+    public var network: String?
+    public var stopTimeoutSeconds: Int
+
+    public init(file: String, definition: TaskDefinition, target: LaunchTarget, zones: [String], overrides: [String: String],
+                ebs: [String: EBSLaunchConfiguration], keepEBS: Bool, limits: [ResourceLimit], network: String?,
+                stopTimeoutSeconds: Int = 10) {
+        self.file = file
+        self.definition = definition
+        self.target = target
+        self.zones = zones
+        self.overrides = overrides
+        self.ebs = ebs
+        self.keepEBS = keepEBS
+        self.limits = limits
+        self.network = network
+        self.stopTimeoutSeconds = stopTimeoutSeconds
+    }
+}
+
+/// A failure that stops a run before or while it starts; the message is for people.
+public struct RunFailure: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// What a finished run reports (the JSON summary of run.md).
+public struct RunSummary: Sendable {
+    public struct Volume: Sendable {
+        public var name: String
+        public var volumeID: String?
+        public var type: String
+        public var mountpoint: String?
+    }
+    public struct Container: Sendable {
+        public var name: String
+        public var exitCode: Int32?
+        public var essential: Bool
+    }
+    public struct Task: Sendable {
+        public var taskID: String
+        public var az: String
+        public var containers: [Container]
+        public var volumes: [Volume]
+    }
+    public var runID: String
+    public var tasks: [Task]
+    public var exitCode: Int32
+}
+
+/// One run of a task definition: its tasks, their volumes and containers, and their release.
+///
+/// Every resource is recorded in the state (`recordRunResource`) before it is made and forgotten after
+/// it is released, so that a run killed at any point is cleared by the next berth command (`RunJanitor`).
+public final class TaskRun: @unchecked Sendable {
+    public let runID: String
+    let store: StateStore
+    let request: RunRequest
+    let client: EngineClient
+    let runDirectory: String
+    /// Starts `_serve-task-mount` with these arguments in a new process; returns once it serves (or throws).
+    let startMountServer: @Sendable ([String]) throws -> pid_t
+    let output: RunOutput
+
+    struct PlannedTask {
+        var taskID: String
+        var az: String
+        var volumes: [(TaskVolume, VolumeSource)]
+        /// Per task-definition volume name: what containers mount.
+        var mounts: [String: ContainerMount.Source] = [:]
+        var summaryVolumes: [RunSummary.Volume] = []
+        var containers: [String] = []
+    }
+
+    let lock = NSLock()
+    var tasks: [PlannedTask] = []
+    var exitCodes: [String: Int32] = [:]
+    var firstFailure: Int32?
+    var finishedTasks: Set<String> = []
+    var stopping = false
+    let finished = DispatchSemaphore(value: 0)
+
+    public init(runID: String, store: StateStore, request: RunRequest, client: EngineClient, runDirectory: String,
+                output: RunOutput, startMountServer: @escaping @Sendable ([String]) throws -> pid_t) {
+        self.runID = runID
+        self.store = store
+        self.request = request
+        self.client = client
+        self.runDirectory = runDirectory
+        self.output = output
+        self.startMountServer = startMountServer
+    }
+
+    /// A new run id: `run-` and 12 hex digits.
+    public static func newRunID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "run-" + String((0..<12).map { _ in Array("0123456789abcdef")[Int(generator.next(upperBound: UInt8(16)))] })
+    }
+
+    // MARK: Checks that start nothing
+
+    /// Every volume of every task resolved against the state; images present in the engine's store.
+    public func check() throws(RunFailure) {
+        var planned: [PlannedTask] = []
+        for (index, az) in TaskPlacement.zones(count: request.zones.isEmpty ? 0 : requestedCount, over: request.zones).enumerated() {
+            let taskID = TaskPlacement.taskID(runID: runID, index: index)
+            let sources: [(TaskVolume, VolumeSource)]
+            do {
+                sources = try VolumePlanner.sources(
+                    for: request.definition, runID: runID, taskID: taskID, overrides: request.overrides, ebs: request.ebs,
+                    existing: { [store] id in
+                        guard let volumeID = VolumeID(rawValue: id) else { return nil }
+                        return (try? store.describeVolume(volumeID))?.volume.type.rawValue
+                    })
+            } catch {
+                throw RunFailure(error.description)
+            }
+            for (volume, source) in sources {
+                guard case .emulated(let id, _, _, let accessPointID?) = source else { continue }
+                let accessPoint: AccessPoint
+                do { accessPoint = try store.describeAccessPoint(accessPointID) } catch {
+                    throw RunFailure("\(error.description) (volume '\(volume.name)', \(volume.path)); `berth access-point list` shows them")
+                }
+                if accessPoint.fileSystemID.rawValue != id {
+                    throw RunFailure("InvalidParameterException: access point \(accessPointID) (volume '\(volume.name)') belongs to "
+                        + "\(accessPoint.fileSystemID), not to \(id)")
+                }
+            }
+            planned.append(PlannedTask(taskID: taskID, az: az, volumes: sources))
+        }
+        var missing: [String] = []
+        for container in request.definition.containers where !missing.contains(container.image) {
+            if client.run(client.engine.imageExistsArguments(container.image)).status != 0 { missing.append(container.image) }
+        }
+        if !missing.isEmpty {
+            throw RunFailure(missing.map {
+                "CannotPullContainerError: image \($0) is not in \(client.engine.rawValue)'s local store; \(client.engine.loadAdvice($0))"
+            }.joined(separator: "\n"))
+        }
+        tasks = planned
+    }
+
+    public var requestedCount = 1
+
+    // MARK: Starting
+
+    /// Makes every task's volumes, mounts and containers, recording each first. On failure, releases
+    /// what was made and throws.
+    public func prepare(detached: Bool) throws(RunFailure) {
+        do {
+            try store.beginRun(id: runID, engine: client.engine.rawValue, taskDefinition: request.file, detached: detached)
+        } catch {
+            throw RunFailure(error.description)
+        }
+        do {
+            try makeDirectory(runDirectory)
+            try record(.directory, runDirectory)
+            // Each task's storage is independent: tasks are prepared side by side.
+            let failures = LockedList<String>()
+            DispatchQueue.concurrentPerform(iterations: tasks.count) { index in
+                do { try self.prepareStorage(index) } catch { failures.append("\(error)") }
+            }
+            if let failure = failures.items.first { throw RunFailure(failure) }
+            for index in tasks.indices { try createContainers(index) }
+        } catch let failure as RunFailure {
+            release()
+            throw failure
+        } catch {
+            release()
+            throw RunFailure("\(error)")
+        }
+    }
+
+    func record(_ kind: RunResource.Kind, _ value: String) throws {
+        do { try store.recordRunResource(runID, RunResource(kind: kind, value: value)) } catch { throw RunFailure(error.description) }
+    }
+
+    func forget(_ kind: RunResource.Kind, _ value: String) {
+        try? store.forgetRunResource(runID, RunResource(kind: kind, value: value))
+    }
+
+    func makeDirectory(_ path: String) throws {
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw RunFailure("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func prepareStorage(_ index: Int) throws {
+        var task = lock.withLock { tasks[index] }
+        let taskDirectory = runDirectory + "/" + task.taskID
+        try record(.directory, taskDirectory)
+        try makeDirectory(taskDirectory)
+        for (position, (volume, source)) in task.volumes.enumerated() {
+            let mountpoint = "\(taskDirectory)/\(position)-\(Self.safe(volume.name))"
+            switch source {
+            case .emulated(let id, let type, let root, let accessPoint):
+                try mount(id, at: mountpoint, task: task, root: root, accessPoint: accessPoint)
+                task.mounts[volume.name] = .bind(mountpoint)
+                task.summaryVolumes.append(.init(name: volume.name, volumeID: id, type: type, mountpoint: mountpoint))
+            case .newEBS(let configuration):
+                let created = try createEBS(configuration, for: task)
+                try mount(created, at: mountpoint, task: task, root: nil, accessPoint: nil)
+                task.mounts[volume.name] = .bind(mountpoint)
+                task.summaryVolumes.append(.init(name: volume.name, volumeID: created, type: "ebs", mountpoint: mountpoint))
+            case .hostPath(let path):
+                task.mounts[volume.name] = .bind(path)
+                task.summaryVolumes.append(.init(name: volume.name, volumeID: nil, type: "host", mountpoint: path))
+            case .scratch:
+                try record(.directory, mountpoint)
+                try makeDirectory(mountpoint)
+                task.mounts[volume.name] = .bind(mountpoint)
+                task.summaryVolumes.append(.init(name: volume.name, volumeID: nil, type: "bind", mountpoint: mountpoint))
+            case .engineVolume(let name, let taskScoped, let driver, let options, let labels):
+                if taskScoped {
+                    try record(.engineVolume, name)
+                    let made = client.run(EngineCommands.createVolume(name, driver: driver, options: options, labels: labels, runID: runID))
+                    guard made.status == 0 else { throw RunFailure("\(client.engine.rawValue) volume create \(name): \(made.stderr)") }
+                } else if client.run(["volume", "inspect", name]).status != 0 {
+                    let made = client.run(EngineCommands.createVolume(name, driver: driver, options: options, labels: labels, runID: runID))
+                    guard made.status == 0 else { throw RunFailure("\(client.engine.rawValue) volume create \(name): \(made.stderr)") }
+                }
+                task.mounts[volume.name] = .engineVolume(name)
+                task.summaryVolumes.append(.init(name: volume.name, volumeID: nil, type: "docker", mountpoint: name))
+            }
+        }
+        lock.withLock { tasks[index] = task }
+    }
+
+    static func safe(_ name: String) -> String {
+        String(name.prefix(64).map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+    }
+
+    /// The name a per-task EBS volume carries; `RunJanitor` finds the volumes of a killed run by it.
+    public static func ebsVolumeName(runID: String, taskID: String, volume: String) -> String {
+        "berth-run:\(runID):\(taskID):\(safe(volume))"
+    }
+
+    func createEBS(_ configuration: EBSLaunchConfiguration, for task: PlannedTask) throws -> String {
+        var snapshot: SnapshotID?
+        if let text = configuration.snapshotID {
+            guard let id = SnapshotID(rawValue: text) else { throw RunFailure(StateError.malformedSnapshotID(text).description) }
+            snapshot = id
+        }
+        let name = Self.ebsVolumeName(runID: runID, taskID: task.taskID, volume: configuration.name)
+        let volume: Volume
+        do {
+            volume = try store.createVolume(type: .ebs, az: task.az, sizeGiB: configuration.sizeGiB, name: name, fromSnapshot: snapshot)
+        } catch {
+            throw RunFailure(error.description)
+        }
+        if !request.keepEBS { try record(.volume, volume.id.rawValue) }
+        return volume.id.rawValue
+    }
+
+    func mount(_ id: String, at mountpoint: String, task: PlannedTask, root: String?, accessPoint: String?) throws {
+        try record(.mount, mountpoint)
+        try makeDirectory(mountpoint)
+        var arguments = ["_serve-task-mount", "--state-dir", store.directory.path, "--volume-id", id, "--mountpoint", mountpoint,
+                         "--az", task.az, "--task", task.taskID, "--launch-type", request.target.launchType.rawValue,
+                         "--os", request.target.windows ? "windows" : "linux"]
+        if let root { arguments += ["--root-directory", root] }
+        if let accessPoint { arguments += ["--access-point", accessPoint] }
+        do {
+            _ = try startMountServer(arguments)
+        } catch {
+            throw RunFailure("task \(task.taskID) in \(task.az): volume \(id) could not be mounted (the reason is above)")
+        }
+    }
+
+    func createContainers(_ index: Int) throws {
+        let task = tasks[index]
+        // volumesFrom needs its source container to exist: sources first.
+        for container in Self.dependencyOrder(request.definition.containers) {
+            let name = EngineCommands.containerName(runID: runID, taskID: task.taskID, container: container.name)
+            let mounts = container.mountPoints.compactMap { point -> ContainerMount? in
+                task.mounts[point.sourceVolume].map { ContainerMount(source: $0, containerPath: point.containerPath, readOnly: point.readOnly) }
+            }
+            try record(.container, name)
+            let created = client.run(EngineCommands.create(
+                engine: client.engine, runID: runID, taskID: task.taskID, container: container, mounts: mounts,
+                limits: request.limits, network: request.network))
+            guard created.status == 0 else {
+                throw RunFailure("task \(task.taskID): \(client.engine.rawValue) could not create container \(container.name): "
+                    + created.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            tasks[index].containers.append(container.name)
+        }
+    }
+
+    /// Containers after those they take volumes from (a cycle keeps file order).
+    static func dependencyOrder(_ containers: [ContainerDefinition]) -> [ContainerDefinition] {
+        var done: [ContainerDefinition] = []
+        var left = containers
+        while !left.isEmpty {
+            let names = Set(done.map(\.name))
+            if let next = left.firstIndex(where: { $0.volumesFrom.allSatisfy { names.contains($0.sourceContainer) } }) {
+                done.append(left.remove(at: next))
+            } else {
+                done += left
+                left = []
+            }
+        }
+        return done
+    }
+
+    // MARK: Running
+
+    /// Starts every container and waits until an essential container of every task has exited (then
+    /// the task's other containers are stopped, as ECS stops a task), or until `stop()`.
+    public func runToEnd() {
+        let definition = request.definition
+        var started = 0
+        for task in tasks {
+            for container in definition.containers {
+                let name = EngineCommands.containerName(runID: runID, taskID: task.taskID, container: container.name)
+                let taskID = task.taskID
+                let containerName = container.name
+                let essential = container.essential
+                started += 1
+                _ = client.stream(EngineCommands.startAttached(name), onLine: { [output] line, isError in
+                    output.containerLine(task: taskID, container: containerName, line: line, stderr: isError)
+                }, onExit: { [self] status in
+                    self.containerExited(task: taskID, container: containerName, engineName: name, essential: essential, status: status)
+                })
+            }
+        }
+        if started == 0 { return }
+        finished.wait()
+    }
+
+    func containerExited(task: String, container: String, engineName: String, essential: Bool, status: Int32) {
+        var code = status
+        // 125: the engine itself failed (the container may not have run); ask it what the container did.
+        if status == 125 || status == 126 || status == 127 {
+            let inspected = client.run(EngineCommands.exitCode(engineName))
+            if inspected.status == 0, let value = Int32(inspected.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), value != 0 {
+                code = value
+            }
+        }
+        output.note("task \(task): container \(container) exited with \(code)\(essential ? " (essential)" : "")")
+        var stopOthers = false
+        var allDone = false
+        lock.withLock {
+            exitCodes["\(task)/\(container)"] = code
+            if essential {
+                if code != 0, firstFailure == nil { firstFailure = code }
+                if finishedTasks.insert(task).inserted { stopOthers = true }
+            }
+            let containerNames = request.definition.containers.map(\.name)
+            let everyTaskEnded = tasks.allSatisfy { finishedTasks.contains($0.taskID) }
+            let everyContainerExited = tasks.allSatisfy { t in containerNames.allSatisfy { exitCodes["\(t.taskID)/\($0)"] != nil } }
+            allDone = everyTaskEnded && everyContainerExited
+        }
+        if stopOthers {
+            // ECS stops the task's other containers when an essential one exits.
+            let others = request.definition.containers.filter { $0.name != container }
+                .map { EngineCommands.containerName(runID: runID, taskID: task, container: $0.name) }
+            if !others.isEmpty {
+                let timeout = request.stopTimeoutSeconds
+                DispatchQueue.global().async { [client] in _ = client.run(EngineCommands.stop(others, seconds: timeout)) }
+            }
+        }
+        if allDone { finished.signal() }
+    }
+
+    /// SIGINT/SIGTERM: stops every container (their exits end the run).
+    public func stop() {
+        let already = lock.withLock { () -> Bool in
+            defer { stopping = true }
+            return stopping
+        }
+        if already { return }
+        let names = tasks.flatMap { task in
+            request.definition.containers.map { EngineCommands.containerName(runID: runID, taskID: task.taskID, container: $0.name) }
+        }
+        let timeout = request.stopTimeoutSeconds
+        DispatchQueue.global().async { [client, self] in
+            _ = client.run(EngineCommands.stop(names, seconds: timeout))
+            // Every container has exited now; whatever did not report (never started) does not hold the run.
+            self.finished.signal()
+        }
+    }
+
+    // MARK: Releasing
+
+    /// Removes containers, unmounts, deletes per-task EBS volumes and engine volumes, removes directories,
+    /// and drops the run's record. Safe to call more than once.
+    public func release() {
+        let runs = (try? store.listRuns()) ?? []
+        let resources = runs.first { $0.id == runID }?.resources ?? []
+        RunJanitor.release(runID: runID, resources: resources, store: store, client: client)
+    }
+
+    public func summary() -> RunSummary {
+        lock.withLock {
+            let tasksSummary = tasks.map { task in
+                RunSummary.Task(
+                    taskID: task.taskID, az: task.az,
+                    containers: request.definition.containers.map {
+                        RunSummary.Container(name: $0.name, exitCode: exitCodes["\(task.taskID)/\($0.name)"], essential: $0.essential)
+                    },
+                    volumes: task.summaryVolumes)
+            }
+            let unfinished = tasks.contains { !finishedTasks.contains($0.taskID) }
+            return RunSummary(runID: runID, tasks: tasksSummary, exitCode: firstFailure ?? (unfinished && stopping ? 130 : 0))
+        }
+    }
+}
+
+/// Where a run's output goes.
+public final class RunOutput: @unchecked Sendable {
+    let lock = NSLock()
+    /// Container lines to stderr (when stdout carries the JSON summary).
+    let containerLinesToStderr: Bool
+
+    public init(containerLinesToStderr: Bool) {
+        self.containerLinesToStderr = containerLinesToStderr
+    }
+
+    public func containerLine(task: String, container: String, line: String, stderr: Bool) {
+        let text = "[\(task) \(container)] \(line)\n"
+        lock.withLock {
+            let handle = stderr || containerLinesToStderr ? FileHandle.standardError : FileHandle.standardOutput
+            handle.write(Data(text.utf8))
+        }
+    }
+
+    public func note(_ text: String) {
+        lock.withLock { FileHandle.standardError.write(Data("berth run: \(text)\n".utf8)) }
+    }
+}
+
+final class LockedList<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [T] = []
+    func append(_ item: T) { lock.withLock { list.append(item) } }
+    var items: [T] { lock.withLock { list } }
+}
