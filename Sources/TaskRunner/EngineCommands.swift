@@ -125,6 +125,15 @@ public enum EngineCommands {
         return arguments + tail
     }
 
+    /// A Windows container path (`C:\\data\\in`) as this Linux machine's engine takes it (`/data/in`):
+    /// Windows images cannot run here, so a Windows task definition runs Linux images with its paths mapped.
+    public static func linuxPath(_ path: String) -> String {
+        var rest = Substring(path)
+        if rest.count >= 2, rest.first?.isLetter == true, rest.dropFirst().first == ":" { rest = rest.dropFirst(2) }
+        let slashed = String(rest.map { $0 == "\\" ? "/" : $0 })
+        return slashed.hasPrefix("/") ? slashed : "/" + slashed
+    }
+
     /// Attaches to a created container and waits: the engine exits with the container's exit status.
     public static func startAttached(_ name: String) -> [String] { ["start", "--attach", name] }
 
@@ -132,7 +141,11 @@ public enum EngineCommands {
 
     public static func stop(_ names: [String], seconds: Int) -> [String] { ["stop", "--time", String(seconds)] + names }
 
-    public static func remove(_ names: [String]) -> [String] { ["rm", "--force"] + names }
+    /// Removes containers at once, killing those still running (podman's `rm --force` would first wait
+    /// out a 10 s stop timeout; docker's kills).
+    public static func remove(_ names: [String], engine: Engine) -> [String] {
+        engine == .podman ? ["rm", "--force", "--time", "0"] + names : ["rm", "--force"] + names
+    }
 
     public static func createVolume(_ name: String, driver: String?, options: [String: String], labels: [String: String], runID: String) -> [String] {
         var arguments = ["volume", "create", "--label", "berth.run=\(runID)"]

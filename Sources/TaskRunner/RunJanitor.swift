@@ -30,13 +30,13 @@ public enum RunJanitor {
         if let client {
             let containers = of(.container)
             if !containers.isEmpty {
-                _ = client.run(EngineCommands.remove(containers))
+                _ = client.run(EngineCommands.remove(containers, engine: client.engine))
                 containers.forEach { forget(.container, $0) }
             }
             // Containers made by a run killed between its record and the engine's answer carry its label.
             let labelled = client.run(["ps", "--all", "--quiet", "--filter", "label=berth.run=\(runID)"])
             let ids = labelled.stdout.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-            if labelled.status == 0, !ids.isEmpty { _ = client.run(EngineCommands.remove(ids)) }
+            if labelled.status == 0, !ids.isEmpty { _ = client.run(EngineCommands.remove(ids, engine: client.engine)) }
             for volume in of(.engineVolume) {
                 _ = client.run(EngineCommands.removeVolume(volume))
                 forget(.engineVolume, volume)

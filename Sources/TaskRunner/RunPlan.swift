@@ -100,7 +100,9 @@ public enum VolumePlanner {
                 guard let type = existing(id) else { throw .notFound(volume: volume.name, id: id, path: volume.path) }
                 guard type == "efs" else { throw .wrongType(volume: volume.name, id: id, expected: "efs", actual: type) }
                 let root = efs.rootDirectory.flatMap { $0 == "/" ? nil : $0 }
-                result.append((volume, .emulated(volumeID: id, type: type, rootDirectory: root, accessPointID: efs.accessPointID)))
+                // `berth taskdef`'s `<EFS_ACCESS_POINT_ID>` left as it is: no access point (TaskRun says so).
+                let accessPoint = efs.accessPointID.flatMap { TaskRun.isPlaceholder($0) ? nil : $0 }
+                result.append((volume, .emulated(volumeID: id, type: type, rootDirectory: root, accessPointID: accessPoint)))
             case .fsxWindows(let fsx):
                 let id = overrides[volume.name] ?? fsx.fileSystemID
                 guard let type = existing(id) else { throw .notFound(volume: volume.name, id: id, path: volume.path) }

@@ -122,10 +122,12 @@ public final class TaskRun: @unchecked Sendable {
         for (index, az) in TaskPlacement.zones(count: request.zones.isEmpty ? 0 : requestedCount, over: request.zones).enumerated() {
             let taskID = TaskPlacement.taskID(runID: runID, index: index)
             let sources: [(TaskVolume, VolumeSource)]
+            let placeholders = placeholderVolumes
             do {
                 sources = try VolumePlanner.sources(
                     for: request.definition, runID: runID, taskID: taskID, overrides: request.overrides, ebs: request.ebs,
                     existing: { [store] id in
+                        if let type = placeholders[id] { return type.rawValue }
                         guard let volumeID = VolumeID(rawValue: id) else { return nil }
                         return (try? store.describeVolume(volumeID))?.volume.type.rawValue
                     })
@@ -145,6 +147,12 @@ public final class TaskRun: @unchecked Sendable {
             }
             planned.append(PlannedTask(taskID: taskID, az: az, volumes: sources))
         }
+        for volume in request.definition.volumes {
+            if case .efs(let efs) = volume.kind, let accessPoint = efs.accessPointID, Self.isPlaceholder(accessPoint) {
+                output.note("\(accessPoint) (volume '\(volume.name)') is a placeholder: mounted without an access point "
+                    + "(create one with `berth access-point create` and put its id in the task definition)")
+            }
+        }
         var missing: [String] = []
         for container in request.definition.containers where !missing.contains(container.image) {
             if client.run(client.engine.imageExistsArguments(container.image)).status != 0 { missing.append(container.image) }
@@ -159,6 +167,51 @@ public final class TaskRun: @unchecked Sendable {
 
     public var requestedCount = 1
 
+    /// File system ids left as `berth taskdef` writes them (`<EFS_FILE_SYSTEM_ID>`) and not given with
+    /// --volume: each becomes a volume of its type for this run only, deleted at its end.
+    var placeholderVolumes: [String: ServiceID] {
+        var found: [String: ServiceID] = [:]
+        for volume in request.definition.volumes where request.overrides[volume.name] == nil {
+            switch volume.kind {
+            case .efs(let efs) where Self.isPlaceholder(efs.fileSystemID): found[efs.fileSystemID] = .efs
+            case .fsxWindows(let fsx) where Self.isPlaceholder(fsx.fileSystemID): found[fsx.fileSystemID] = .fsxWindows
+            default: break
+            }
+        }
+        return found
+    }
+
+    public static func isPlaceholder(_ id: String) -> Bool { id.hasPrefix("<") && id.hasSuffix(">") }
+
+    /// Makes the run's own volumes for placeholders and puts their ids in every task's plan.
+    func makePlaceholderVolumes() throws {
+        let placeholders = placeholderVolumes
+        guard !placeholders.isEmpty, let firstZone = tasks.first?.az else { return }
+        let zonesInUse = Set(tasks.map(\.az))
+        for (placeholder, type) in placeholders.sorted(by: { $0.key < $1.key }) {
+            let name = Self.ebsVolumeName(runID: runID, taskID: "run", volume: placeholder)
+            let volume: Volume
+            do {
+                volume = try store.createVolume(type: type, az: firstZone, name: name,
+                                                deployment: type == .fsxWindows && zonesInUse.count > 1 ? .multiAZ : nil)
+            } catch {
+                throw RunFailure(error.description)
+            }
+            try record(.volume, volume.id.rawValue)
+            output.note("\(placeholder) is a placeholder: a new \(type.rawValue) volume \(volume.id) serves it for this run "
+                + "(pass --volume NAME=ID to use one of yours)")
+            placeholderIDs[placeholder] = volume.id.rawValue
+        }
+        for index in tasks.indices {
+            tasks[index].volumes = tasks[index].volumes.map { volume, source in
+                guard case .emulated(let id, let kind, let root, let accessPoint) = source, let real = placeholderIDs[id] else { return (volume, source) }
+                return (volume, .emulated(volumeID: real, type: kind, rootDirectory: root, accessPointID: accessPoint))
+            }
+        }
+    }
+
+    var placeholderIDs: [String: String] = [:]
+
     // MARK: Starting
 
     /// Makes every task's volumes, mounts and containers, recording each first. On failure, releases
@@ -170,8 +223,9 @@ public final class TaskRun: @unchecked Sendable {
             throw RunFailure(error.description)
         }
         do {
-            try makeDirectory(runDirectory)
             try record(.directory, runDirectory)
+            try makeDirectory(runDirectory)
+            try makePlaceholderVolumes()
             // Each task's storage is independent: tasks are prepared side by side.
             let failures = LockedList<String>()
             DispatchQueue.concurrentPerform(iterations: tasks.count) { index in
@@ -220,6 +274,13 @@ public final class TaskRun: @unchecked Sendable {
                 task.mounts[volume.name] = .bind(mountpoint)
                 task.summaryVolumes.append(.init(name: volume.name, volumeID: created, type: "ebs", mountpoint: mountpoint))
             case .hostPath(let path):
+                // Docker makes a missing host path of a bind mount (and so ECS on EC2); podman does not.
+                if !FileManager.default.fileExists(atPath: path) {
+                    do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                        throw RunFailure("cannot create the host path \(path) of volume '\(volume.name)': \(error)")
+                    }
+                    output.note("made the missing host path \(path) of volume '\(volume.name)', as Docker does")
+                }
                 task.mounts[volume.name] = .bind(path)
                 task.summaryVolumes.append(.init(name: volume.name, volumeID: nil, type: "host", mountpoint: path))
             case .scratch:
@@ -276,6 +337,8 @@ public final class TaskRun: @unchecked Sendable {
                          "--az", task.az, "--task", task.taskID, "--launch-type", request.target.launchType.rawValue,
                          "--os", request.target.windows ? "windows" : "linux"]
         if let root { arguments += ["--root-directory", root] }
+        // A run's own volume (for a placeholder id) is new and empty: its root directory is made for it.
+        if root != nil, placeholderIDs.values.contains(id) { arguments += ["--root-creation-info", "0:0:755"] }
         if let accessPoint { arguments += ["--access-point", accessPoint] }
         do {
             _ = try startMountServer(arguments)
@@ -290,7 +353,8 @@ public final class TaskRun: @unchecked Sendable {
         for container in Self.dependencyOrder(request.definition.containers) {
             let name = EngineCommands.containerName(runID: runID, taskID: task.taskID, container: container.name)
             let mounts = container.mountPoints.compactMap { point -> ContainerMount? in
-                task.mounts[point.sourceVolume].map { ContainerMount(source: $0, containerPath: point.containerPath, readOnly: point.readOnly) }
+                let path = request.target.windows ? EngineCommands.linuxPath(point.containerPath) : point.containerPath
+                return task.mounts[point.sourceVolume].map { ContainerMount(source: $0, containerPath: path, readOnly: point.readOnly) }
             }
             try record(.container, name)
             let created = client.run(EngineCommands.create(

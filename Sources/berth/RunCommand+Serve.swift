@@ -20,6 +20,7 @@ struct ServeTaskMountCommand: ParsableCommand {
     @Option(name: .customLong("launch-type")) var launchType: LaunchType = .ec2
     @Option var os: OperatingSystem = .linux
     @Option(name: .customLong("root-directory")) var rootDirectory: String?
+    @Option(name: .customLong("root-creation-info")) var rootCreationInfo: String?
     @Option(name: .customLong("access-point")) var accessPoint: String?
     @Option(name: .customLong("ready-fd")) var readyFD: Int32?
     @OptionGroup var state: StateOptions
@@ -27,7 +28,7 @@ struct ServeTaskMountCommand: ParsableCommand {
     func run() throws {
         let store = try state.open()
         var identity: PosixUser?
-        var servedRoot = rootDirectory.map { ServedRoot(path: $0) }
+        var servedRoot = rootDirectory.map { ServedRoot(path: $0, creation: rootCreationInfo.flatMap(CreationInfo.init(parsing:))) }
         if let accessPoint {
             let found = try accessPointCall { () throws(AccessPointError) in try store.describeAccessPoint(accessPoint) }
             identity = found.posixUser

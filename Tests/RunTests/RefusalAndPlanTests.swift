@@ -156,5 +156,8 @@ import Testing
         #expect(Engine.docker.globalArguments(runtime: "runc").isEmpty)
         #expect(Engine.podman.loadAdvice("a:1").contains("podman load"))
         #expect(EngineCommands.containerName(runID: "r", taskID: "t-1", container: "my app/1") == "berth-t-1-my_app_1")
+        #expect(EngineCommands.linuxPath("C:\\data\\in") == "/data/in")
+        #expect(EngineCommands.linuxPath("d:\\x") == "/x")
+        #expect(EngineCommands.linuxPath("/already") == "/already")
     }
 }
