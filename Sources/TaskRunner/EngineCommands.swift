@@ -109,6 +109,9 @@ public enum EngineCommands {
             let source = containerName(runID: runID, taskID: taskID, container: from.sourceContainer)
             arguments += ["--volumes-from", source + (from.readOnly ? ":ro" : "")]
         }
+        // The task's id, so that the containers of several tasks can tell themselves apart (not an ECS
+        // variable; ECS gives the id through the task metadata endpoint, which Berth does not serve).
+        arguments += ["--env", "BERTH_TASK_ID=\(taskID)"]
         for variable in container.environment { arguments += ["--env", "\(variable.name)=\(variable.value)"] }
         if let directory = container.workingDirectory { arguments += ["--workdir", directory] }
         if let user = container.user { arguments += ["--user", user] }

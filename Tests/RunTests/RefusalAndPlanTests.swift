@@ -143,7 +143,7 @@ import Testing
             "--label", "berth.run=run-0123456789ab", "--label", "berth.task=0123456789ab-2", "--label", "berth.container=app",
             "--ulimit", "nofile=1024:1024", "--network", "none",
             "--volume", "/run/berth/x/data:/data:ro", "--volume", "cache:/cache",
-            "--volumes-from", "berth-0123456789ab-2-init:ro", "--env", "MODE=test", "--workdir", "/data", "--user", "1000",
+            "--volumes-from", "berth-0123456789ab-2-init:ro", "--env", "BERTH_TASK_ID=0123456789ab-2", "--env", "MODE=test", "--workdir", "/data", "--user", "1000",
             "--entrypoint", "/bin/sh", "localhost/app:1", "-e", "-c", "echo hi",
         ])
     }
