@@ -7,6 +7,8 @@ public struct EngineClient: Sendable {
     public var executable: String
     /// The OCI runtime podman is told to use (`runc`), or nil for its default.
     public var runtime: String?
+    /// An image whose presence the engine was asked about while being chosen, and the answer.
+    public var probed: (image: String, present: Bool)?
 
     public init(engine: Engine, executable: String, runtime: String?) {
         self.engine = engine
@@ -92,7 +94,10 @@ public struct EngineClient: Sendable {
 
     /// The engine to use: `requested`, else the first of podman and docker whose client is installed and
     /// answers (a docker client without a daemon does not). Nil with what each said when none does.
-    public static func choose(requested: Engine?, environment: [String: String]) -> (EngineClient?, [String]) {
+    /// `probeImage`: for podman, asking whether this image is in the store is the probe (exit status 0
+    /// or 1 means podman answered), which spares a second start of podman, the largest part of berth
+    /// run's own start.
+    public static func choose(requested: Engine?, environment: [String: String], probeImage: String? = nil) -> (EngineClient?, [String]) {
         var said: [String] = []
         let path = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
         func find(_ name: String) -> String? {
@@ -111,7 +116,17 @@ public struct EngineClient: Sendable {
                 said.append("\(engine.rawValue): not installed")
                 continue
             }
-            let client = EngineClient(engine: engine, executable: executable, runtime: runtime)
+            var client = EngineClient(engine: engine, executable: executable, runtime: runtime)
+            if engine == .podman, let probeImage {
+                let answer = client.run(engine.imageExistsArguments(probeImage))
+                if answer.status == 0 || answer.status == 1 {
+                    client.probed = (probeImage, answer.status == 0)
+                    return (client, said)
+                }
+                said.append("\(engine.rawValue) (\(executable)): does not answer: "
+                    + (answer.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(answer.status)"))
+                continue
+            }
             let answer = client.run(engine.infoArguments)
             if answer.status == 0 { return (client, said) }
             let reason = answer.stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(answer.status)"

@@ -155,7 +155,11 @@ public final class TaskRun: @unchecked Sendable {
         }
         var missing: [String] = []
         for container in request.definition.containers where !missing.contains(container.image) {
-            if client.run(client.engine.imageExistsArguments(container.image)).status != 0 { missing.append(container.image) }
+            if let probed = client.probed, probed.image == container.image {
+                if !probed.present { missing.append(container.image) }
+            } else if client.run(client.engine.imageExistsArguments(container.image)).status != 0 {
+                missing.append(container.image)
+            }
         }
         if !missing.isEmpty {
             throw RunFailure(missing.map {
@@ -223,16 +227,44 @@ public final class TaskRun: @unchecked Sendable {
             throw RunFailure(error.description)
         }
         do {
-            try record(.directory, runDirectory)
+            // Everything whose name is known now is recorded in one commit before anything is made.
+            var known: [RunResource] = [RunResource(kind: .directory, value: runDirectory)]
+            for task in tasks {
+                let taskDirectory = runDirectory + "/" + task.taskID
+                known.append(RunResource(kind: .directory, value: taskDirectory))
+                for (position, (volume, source)) in task.volumes.enumerated() {
+                    let path = "\(taskDirectory)/\(position)-\(Self.safe(volume.name))"
+                    switch source {
+                    case .emulated, .newEBS: known.append(RunResource(kind: .mount, value: path))
+                    case .scratch: known.append(RunResource(kind: .directory, value: path))
+                    case .engineVolume(let name, true, _, _, _): known.append(RunResource(kind: .engineVolume, value: name))
+                    default: break
+                    }
+                }
+                for container in request.definition.containers {
+                    known.append(RunResource(kind: .container, value: EngineCommands.containerName(runID: runID, taskID: task.taskID,
+                                                                                                   container: container.name)))
+                }
+            }
+            do { try store.recordRunResources(runID, known) } catch { throw RunFailure(error.description) }
+            lock.withLock { recorded = Set(known) }
             try makeDirectory(runDirectory)
             try makePlaceholderVolumes()
-            // Each task's storage is independent: tasks are prepared side by side.
-            let failures = LockedList<String>()
-            DispatchQueue.concurrentPerform(iterations: tasks.count) { index in
-                do { try self.prepareStorage(index) } catch { failures.append("\(error)") }
+            var jobs: [@Sendable () throws -> Void] = []
+            for index in tasks.indices {
+                jobs += try prepareStorage(index)
+                jobs.append { try self.createContainers(index) }
             }
+            // Mount servers, new EBS volumes and container creation wait on other processes: side by side.
+            let failures = LockedList<String>()
+            let group = DispatchGroup()
+            for job in jobs {
+                DispatchQueue.global().async(group: group) {
+                    do { try job() } catch { failures.append("\(error)") }
+                }
+            }
+            group.wait()
             if let failure = failures.items.first { throw RunFailure(failure) }
-            for index in tasks.indices { try createContainers(index) }
         } catch let failure as RunFailure {
             release()
             throw failure
@@ -242,7 +274,11 @@ public final class TaskRun: @unchecked Sendable {
         }
     }
 
+    /// Resources recorded in `prepare`'s first commit.
+    var recorded: Set<RunResource> = []
+
     func record(_ kind: RunResource.Kind, _ value: String) throws {
+        if lock.withLock({ recorded.contains(RunResource(kind: kind, value: value)) }) { return }
         do { try store.recordRunResource(runID, RunResource(kind: kind, value: value)) } catch { throw RunFailure(error.description) }
     }
 
@@ -256,23 +292,32 @@ public final class TaskRun: @unchecked Sendable {
         }
     }
 
-    func prepareStorage(_ index: Int) throws {
+    /// Makes a task's quick storage (directories, host paths, engine volumes) and returns the slow part
+    /// (new EBS volumes and mount servers) as jobs, so that they run beside each other and beside the
+    /// creation of the containers, which needs only the mount points' paths.
+    func prepareStorage(_ index: Int) throws -> [@Sendable () throws -> Void] {
         var task = lock.withLock { tasks[index] }
         let taskDirectory = runDirectory + "/" + task.taskID
         try record(.directory, taskDirectory)
         try makeDirectory(taskDirectory)
+        var jobs: [@Sendable () throws -> Void] = []
+        let (taskID, az) = (task.taskID, task.az)
         for (position, (volume, source)) in task.volumes.enumerated() {
             let mountpoint = "\(taskDirectory)/\(position)-\(Self.safe(volume.name))"
             switch source {
             case .emulated(let id, let type, let root, let accessPoint):
-                try mount(id, at: mountpoint, task: task, root: root, accessPoint: accessPoint)
+                jobs.append { try self.mount(id, at: mountpoint, taskID: taskID, az: az, root: root, accessPoint: accessPoint) }
                 task.mounts[volume.name] = .bind(mountpoint)
                 task.summaryVolumes.append(.init(name: volume.name, volumeID: id, type: type, mountpoint: mountpoint))
             case .newEBS(let configuration):
-                let created = try createEBS(configuration, for: task)
-                try mount(created, at: mountpoint, task: task, root: nil, accessPoint: nil)
+                let slot = task.summaryVolumes.count
+                jobs.append {
+                    let created = try self.createEBS(configuration, taskID: taskID, az: az)
+                    self.lock.withLock { self.tasks[index].summaryVolumes[slot].volumeID = created }
+                    try self.mount(created, at: mountpoint, taskID: taskID, az: az, root: nil, accessPoint: nil)
+                }
                 task.mounts[volume.name] = .bind(mountpoint)
-                task.summaryVolumes.append(.init(name: volume.name, volumeID: created, type: "ebs", mountpoint: mountpoint))
+                task.summaryVolumes.append(.init(name: volume.name, volumeID: nil, type: "ebs", mountpoint: mountpoint))
             case .hostPath(let path):
                 // Docker makes a missing host path of a bind mount (and so ECS on EC2); podman does not.
                 if !FileManager.default.fileExists(atPath: path) {
@@ -302,6 +347,7 @@ public final class TaskRun: @unchecked Sendable {
             }
         }
         lock.withLock { tasks[index] = task }
+        return jobs
     }
 
     static func safe(_ name: String) -> String {
@@ -313,16 +359,16 @@ public final class TaskRun: @unchecked Sendable {
         "berth-run:\(runID):\(taskID):\(safe(volume))"
     }
 
-    func createEBS(_ configuration: EBSLaunchConfiguration, for task: PlannedTask) throws -> String {
+    func createEBS(_ configuration: EBSLaunchConfiguration, taskID: String, az: String) throws -> String {
         var snapshot: SnapshotID?
         if let text = configuration.snapshotID {
             guard let id = SnapshotID(rawValue: text) else { throw RunFailure(StateError.malformedSnapshotID(text).description) }
             snapshot = id
         }
-        let name = Self.ebsVolumeName(runID: runID, taskID: task.taskID, volume: configuration.name)
+        let name = Self.ebsVolumeName(runID: runID, taskID: taskID, volume: configuration.name)
         let volume: Volume
         do {
-            volume = try store.createVolume(type: .ebs, az: task.az, sizeGiB: configuration.sizeGiB, name: name, fromSnapshot: snapshot)
+            volume = try store.createVolume(type: .ebs, az: az, sizeGiB: configuration.sizeGiB, name: name, fromSnapshot: snapshot)
         } catch {
             throw RunFailure(error.description)
         }
@@ -330,11 +376,11 @@ public final class TaskRun: @unchecked Sendable {
         return volume.id.rawValue
     }
 
-    func mount(_ id: String, at mountpoint: String, task: PlannedTask, root: String?, accessPoint: String?) throws {
+    func mount(_ id: String, at mountpoint: String, taskID: String, az: String, root: String?, accessPoint: String?) throws {
         try record(.mount, mountpoint)
         try makeDirectory(mountpoint)
         var arguments = ["_serve-task-mount", "--state-dir", store.directory.path, "--volume-id", id, "--mountpoint", mountpoint,
-                         "--az", task.az, "--task", task.taskID, "--launch-type", request.target.launchType.rawValue,
+                         "--az", az, "--task", taskID, "--launch-type", request.target.launchType.rawValue,
                          "--os", request.target.windows ? "windows" : "linux"]
         if let root { arguments += ["--root-directory", root] }
         // A run's own volume (for a placeholder id) is new and empty: its root directory is made for it.
@@ -343,12 +389,12 @@ public final class TaskRun: @unchecked Sendable {
         do {
             _ = try startMountServer(arguments)
         } catch {
-            throw RunFailure("task \(task.taskID) in \(task.az): volume \(id) could not be mounted (the reason is above)")
+            throw RunFailure("task \(taskID) in \(az): volume \(id) could not be mounted (the reason is above)")
         }
     }
 
     func createContainers(_ index: Int) throws {
-        let task = tasks[index]
+        let task = lock.withLock { tasks[index] }
         // volumesFrom needs its source container to exist: sources first.
         for container in Self.dependencyOrder(request.definition.containers) {
             let name = EngineCommands.containerName(runID: runID, taskID: task.taskID, container: container.name)
@@ -364,7 +410,7 @@ public final class TaskRun: @unchecked Sendable {
                 throw RunFailure("task \(task.taskID): \(client.engine.rawValue) could not create container \(container.name): "
                     + created.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
             }
-            tasks[index].containers.append(container.name)
+            lock.withLock { tasks[index].containers.append(container.name) }
         }
     }
 

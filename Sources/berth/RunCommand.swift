@@ -76,6 +76,11 @@ struct RunTaskCommand: ParsableCommand {
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
+        let started = Date()
+        // BERTH_RUN_TRACE=1: how long each phase took (for scripts/bench-run.sh and slow machines).
+        let trace = { (phase: String) in
+            if environment["BERTH_RUN_TRACE"] == "1" { printError("berth run: trace: \(phase) at \(Int(Date().timeIntervalSince(started) * 1000)) ms") }
+        }
         guard let data = FileManager.default.contents(atPath: taskDefinition) else {
             printError("\(taskDefinition): error: cannot read the file")
             throw ExitStatus.invalidInput
@@ -98,17 +103,20 @@ struct RunTaskCommand: ParsableCommand {
             throw ValidationError("--volume \(name)=…: the task definition has no volume '\(name)'")
         }
         let store = try state.open()
+        trace("state opened")
         let zones = az.isEmpty ? store.region.zones : az
         for zone in zones where !store.region.zones.contains(zone) {
             printError(StateError.zoneNotFound(zone, region: store.region.name, known: store.region.zones).description)
             throw ExitStatus.invalidInput
         }
-        let (chosen, said) = EngineClient.choose(requested: engine, environment: environment)
+        let (chosen, said) = EngineClient.choose(requested: engine, environment: environment,
+                                                 probeImage: definition.containers.first?.image)
         guard let client = chosen else {
             printError("berth run: no container engine answers:\n" + said.map { "  \($0)" }.joined(separator: "\n")
                 + "\ninstall podman (apt-get install podman runc) or start the docker daemon; docs/RUN.md says what is needed")
             throw ExitStatus.invalidInput
         }
+        trace("engine chosen")
         let runRoot: String
         do { runRoot = try RunDirectories.root(environment: environment) } catch {
             printError(error.description)
@@ -127,6 +135,7 @@ struct RunTaskCommand: ParsableCommand {
             printError(error.description)
             throw ExitStatus.invalidInput
         }
+        trace("checked")
         if detach {
             let arguments = Array(CommandLine.arguments.dropFirst().filter { $0 != "--detach" }) + ["--run-id", runID]
             _ = try BackgroundMount.start(arguments: arguments)
@@ -139,10 +148,13 @@ struct RunTaskCommand: ParsableCommand {
             printError(error.description)
             throw ExitStatus.invalidInput
         }
+        trace("prepared")
         if let readyFD { Self.becomeDetached(readyFD: readyFD, log: runRoot + "/" + runID + ".log") }
         if signals.received { taskRun.stop() }
         taskRun.runToEnd()
+        trace("ended")
         taskRun.release()
+        trace("released")
         let summary = taskRun.summary()
         if format == .json { print(Self.json(summary).rendered()) } else {
             printError("berth run: \(summary.runID): \(summary.tasks.count) task(s) ended; exit status \(summary.exitCode)")

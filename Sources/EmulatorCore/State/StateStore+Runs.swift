@@ -54,6 +54,16 @@ extension StateStore {
         try decide { db throws(StateError) in try Self.attempt { try row.save(db) } }
     }
 
+    /// Records several resources in one transaction (one commit instead of one per resource).
+    public func recordRunResources(_ runID: String, _ resources: [RunResource]) throws(StateError) {
+        let now = milliseconds(since1970: Self.now())
+        try decide { db throws(StateError) in
+            for resource in resources {
+                try Self.attempt { try RunResourceRecord(runID: runID, kind: resource.kind.rawValue, value: resource.value, createdAt: now).save(db) }
+            }
+        }
+    }
+
     /// Forgets `resource` once it is released.
     public func forgetRunResource(_ runID: String, _ resource: RunResource) throws(StateError) {
         try decide { db throws(StateError) in
