@@ -254,6 +254,29 @@ struct RunEndToEndTests {
         #expect(try scratch.leftovers().isEmpty)
     }
 
+    @Test func theEssentialContainersExitIsTheRunsAndVolumesFromWorks() throws {
+        let scratch = try RunScratch()
+        defer { scratch.remove() }
+        let file = try scratch.write("td.json", """
+            {"volumes": [{"name": "scratch"}],
+             "containerDefinitions": [
+               {"name": "side", "image": "\(image)", "essential": false, "command": ["sh", "-c", "echo from-side > /shared/note; sleep 600"],
+                "mountPoints": [{"sourceVolume": "scratch", "containerPath": "/shared"}]},
+               {"name": "app", "image": "\(image)", "volumesFrom": [{"sourceContainer": "side", "readOnly": true}],
+                "command": ["sh", "-c", "while [ ! -s /shared/note ]; do sleep 0.1; done; cat /shared/note; exit 5"]}]}
+            """)
+        let run = try scratch.berth(["run", file, "--format", "json", "--stop-timeout", "1"])
+        #expect(run.status == 5, "\(run.stderr)")
+        #expect(run.stderr.contains("app] from-side"), "app read side's volume: \(run.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(summary["exitCode"] as? Int == 5)
+        let containers = try #require(((summary["tasks"] as? [[String: Any]])?.first?["containers"]) as? [[String: Any]])
+        #expect(containers.compactMap { $0["name"] as? String } == ["side", "app"])
+        #expect(containers.last?["exitCode"] as? Int == 5)
+        #expect(containers.first?["exitCode"] as? Int != nil, "the non-essential container was stopped when the essential one exited")
+        #expect(try scratch.leftovers().isEmpty)
+    }
+
     @Test func aMissingImageAndARefusalStartNothing() throws {
         let scratch = try RunScratch()
         defer { scratch.remove() }
