@@ -150,8 +150,8 @@ struct RunTaskCommand: ParsableCommand {
         }
         trace("prepared")
         if let readyFD { Self.becomeDetached(readyFD: readyFD, log: runRoot + "/" + runID + ".log") }
-        if signals.received { taskRun.stop() }
-        taskRun.runToEnd()
+        // Interrupted while starting: nothing runs; everything made so far is released below.
+        if !signals.received { taskRun.runToEnd() }
         trace("ended")
         taskRun.release()
         trace("released")
