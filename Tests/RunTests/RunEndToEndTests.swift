@@ -277,6 +277,26 @@ struct RunEndToEndTests {
         #expect(try scratch.leftovers().isEmpty)
     }
 
+    @Test func aDetachedRunKeepsRunningUntilRunStopReleasesIt() throws {
+        let scratch = try RunScratch()
+        defer { scratch.remove() }
+        let file = try scratch.write("td.json", taskDefinition(
+            volumes: #"[{"name": "db", "configuredAtLaunch": true}]"#, command: "echo started; while true; do sleep 1; done",
+            mounts: #"[{"sourceVolume": "db", "containerPath": "/db"}]"#))
+        let detached = try scratch.berth(["run", file, "--ebs", "db=1", "--detach", "--stop-timeout", "1"])
+        #expect(detached.status == 0, "\(detached.stderr)")
+        let runID = detached.trimmedStdout
+        #expect(runID.hasPrefix("run-"))
+        let listed = try scratch.berth(["run", "list"])
+        #expect(listed.stdout.contains(runID) && listed.stdout.contains("detached"), "\(listed.stdout)")
+        #expect(try !scratch.leftovers().isEmpty, "still running after berth run returned")
+        let stopped = try scratch.berth(["run", "stop", runID])
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        #expect(try scratch.leftovers().isEmpty)
+        let log = try String(contentsOfFile: scratch.root + "/runs/\(runID).log", encoding: .utf8)
+        #expect(log.contains("app] started"))
+    }
+
     @Test func aMissingImageAndARefusalStartNothing() throws {
         let scratch = try RunScratch()
         defer { scratch.remove() }
