@@ -37,8 +37,9 @@ public struct MountConfiguration: Sendable {
     public var allowOtherUsers: Bool
     /// Whether extended attributes (`setfattr`, `getfattr`) work; where not, they answer EOPNOTSUPP.
     public var extendedAttributes: Bool
-    /// An EFS access point's POSIX user: the identity of every operation through the mount, whoever the
-    /// caller is (nil: the caller's own). See `ServedRoot.swift`.
+    /// An EFS access point's POSIX user: the identity the server takes for what it does as the caller
+    /// (creating files, directories, nodes and links), whoever the caller is (nil: the caller's own). The
+    /// kernel still checks operations on existing names against the caller (docs/RUN.md, Access points).
     public var identity: PosixUser? = nil
     /// The directory of the volume the mount shows as its root (an access point's or a task definition's
     /// `rootDirectory`), made with its creation info when missing (nil: the whole volume).
