@@ -147,7 +147,21 @@ public final class TaskRun: @unchecked Sendable {
             }
             planned.append(PlannedTask(taskID: taskID, az: az, volumes: sources))
         }
+        // `--volume SOURCE:TARGET[:ro]` is how both engines take a bind: a ':' in a path would be read as
+        // options (Docker refuses such paths too).
+        for container in request.definition.containers {
+            for point in container.mountPoints {
+                let path = request.target.windows ? EngineCommands.linuxPath(point.containerPath) : point.containerPath
+                if path.contains(":") {
+                    throw RunFailure("\(request.file):\(point.path): error: containerPath \"\(point.containerPath)\" holds ':', "
+                        + "which \(client.engine.rawValue) cannot bind")
+                }
+            }
+        }
         for volume in request.definition.volumes {
+            if case .host(let source?) = volume.kind, request.overrides[volume.name] == nil, source.contains(":") {
+                throw RunFailure("\(request.file):\(volume.path): error: host.sourcePath \"\(source)\" holds ':', which \(client.engine.rawValue) cannot bind")
+            }
             if case .efs(let efs) = volume.kind, let accessPoint = efs.accessPointID, Self.isPlaceholder(accessPoint) {
                 output.note("\(accessPoint) (volume '\(volume.name)') is a placeholder: mounted without an access point "
                     + "(create one with `berth access-point create` and put its id in the task definition)")
