@@ -25,7 +25,7 @@ struct Berth: AsyncParsableCommand {
             VolumeCommand.self, MountCommand.self, UnmountCommand.self, SnapshotCommand.self, AZCommand.self, StateCommand.self,
             DrillCommand.self,
             ServeMountCommand.self,
-            RunCommand.self, AccessPointCommand.self, ServeTaskMountCommand.self,
+            RunCommand.self, AccessPointCommand.self, ServeTaskMountCommand.self, RunReaperCommand.self,
         ]
     )
 }

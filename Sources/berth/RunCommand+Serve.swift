@@ -1,6 +1,8 @@
 import ArgumentParser
 import EmulatorCore
 import EmulatorFUSE
+import Foundation
+import TaskRunner
 import StorageCatalog
 #if canImport(Glibc)
 import Glibc
@@ -64,6 +66,42 @@ struct ServeTaskMountCommand: ParsableCommand {
         } catch {
             printError("berth run: task \(task): \(volumeID) at \(mountpoint): \(error)")
             throw ExitStatus.invalidInput
+        }
+    }
+}
+
+/// Hidden: watches one run's process and, when it is gone while the run still holds anything (a
+/// `berth run` killed with SIGKILL), releases what the run recorded at once, instead of at the next berth
+/// command. Started by `berth run` once its containers are starting; exits when the run's record is gone.
+struct RunReaperCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_run-reaper", abstract: "Release a killed run's resources (internal).", shouldDisplay: false)
+
+    @Option(name: .customLong("run-id")) var runID: String
+    @Option(name: .customLong("ready-fd")) var readyFD: Int32?
+    @OptionGroup var state: StateOptions
+
+    func run() throws {
+        let store = try state.open()
+        if let readyFD {
+            var log = open(store.directory.mountLogPath, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if log < 0 { log = open("/dev/null", O_WRONLY | O_CLOEXEC) }
+            if log >= 0 {
+                dup2(log, STDOUT_FILENO)
+                dup2(log, STDERR_FILENO)
+                close(log)
+            }
+            _ = "ready\n".withCString { write(readyFD, $0, 6) }
+            close(readyFD)
+        }
+        while true {
+            guard let runs = try? store.listRuns() else { return }
+            guard let run = runs.first(where: { $0.id == runID }) else { return }
+            if !run.owner.isRunning {
+                RunJanitor.clearAbandoned(store: store, environment: ProcessInfo.processInfo.environment)
+                return
+            }
+            usleep(100_000)
         }
     }
 }

@@ -149,6 +149,12 @@ struct RunTaskCommand: ParsableCommand {
             throw ExitStatus.invalidInput
         }
         trace("prepared")
+        // A watcher that releases everything at once should this process be killed (SIGKILL cannot be
+        // caught); started beside the containers so that it adds nothing to their start.
+        let stateFlag = state.stateDirectory.map { ["--state-dir", $0] } ?? []
+        Thread.detachNewThread {
+            _ = try? BackgroundMount.start(arguments: ["_run-reaper", "--run-id", runID] + stateFlag)
+        }
         if let readyFD { Self.becomeDetached(readyFD: readyFD, log: runRoot + "/" + runID + ".log") }
         // Interrupted while starting: nothing runs; everything made so far is released below.
         if !signals.received { taskRun.runToEnd() }

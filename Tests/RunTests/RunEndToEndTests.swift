@@ -192,9 +192,9 @@ struct RunEndToEndTests {
         #expect(try scratch.leftovers().isEmpty)
     }
 
-    @Test func aSIGKILLedRunIsClearedByTheNextCommand() throws {
-        let scratch = try RunScratch()
-        defer { scratch.remove() }
+    /// Starts a run of two tasks holding an EFS mount and a new EBS volume each; returns it once both
+    /// containers have printed, with the run's id.
+    func startLongRun(_ scratch: RunScratch) throws -> (Process, String) {
         let fs = try scratch.berth(["volume", "create", "--type", "efs", "--az", "us-east-1a"]).trimmedStdout
         let file = try scratch.write("td.json", taskDefinition(
             volumes: #"[{"name": "shared", "efsVolumeConfiguration": {"fileSystemId": "\#(fs)"}}, {"name": "db", "configuredAtLaunch": true}]"#,
@@ -215,7 +215,46 @@ struct RunEndToEndTests {
             started = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").components(separatedBy: "started").count - 1
         }
         #expect(started == 2)
+        let runs = try scratch.berth(["run", "list", "--format", "json"]).stdout
+        let list = try JSONSerialization.jsonObject(with: Data(runs.utf8)) as? [[String: Any]]
+        return (process, list?.first?["runId"] as? String ?? "")
+    }
+
+    /// Pids of the `_run-reaper` processes watching `runID`.
+    func reapers(of runID: String) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
+            let command = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))).map {
+                String(decoding: $0.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+            } ?? ""
+            return command.contains("_run-reaper --run-id \(runID)")
+        }
+    }
+
+    @Test func aSIGKILLedRunIsReleasedByItsWatcher() throws {
+        let scratch = try RunScratch()
+        defer { scratch.remove() }
+        let (process, runID) = try startLongRun(scratch)
         #expect(try !scratch.leftovers().isEmpty, "the run holds containers, mounts and volumes while it runs")
+        var watchers = reapers(of: runID)
+        for _ in 0..<100 where watchers.isEmpty {
+            usleep(50_000)
+            watchers = reapers(of: runID)
+        }
+        #expect(watchers.count == 1)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        // No berth command in between: the watcher itself releases everything, then exits.
+        for _ in 0..<1200 where !reapers(of: runID).isEmpty { usleep(50_000) }
+        #expect(reapers(of: runID).isEmpty)
+        #expect(try scratch.leftovers().isEmpty)
+    }
+
+    @Test func aSIGKILLedRunWithoutItsWatcherIsClearedByTheNextCommand() throws {
+        let scratch = try RunScratch()
+        defer { scratch.remove() }
+        let (process, runID) = try startLongRun(scratch)
+        for _ in 0..<100 where reapers(of: runID).isEmpty { usleep(50_000) }
+        for pid in reapers(of: runID) { kill(pid, SIGKILL) }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         // The next berth command, whatever it is, clears it.
