@@ -34,18 +34,21 @@ public struct EngineClient: Sendable {
         do { try process.run() } catch {
             return Result(status: 127, stdout: "", stderr: "cannot run \(executable): \(error)")
         }
-        // Read both to their ends before waiting, so that a full pipe never blocks the engine.
+        // Both are read to their ends while the engine runs, so that a full pipe never blocks it. Once
+        // it has exited, its output is waited for at most 5 s: another process that inherited a write
+        // end (see InheritedPipes) must not hold this call forever.
         let group = DispatchGroup()
-        let errData = LockedData()
-        group.enter()
-        DispatchQueue.global().async {
-            errData.set(err.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
+        let outData = LockedData(), errData = LockedData()
+        for (pipe, data) in [(out, outData), (err, errData)] {
+            group.enter()
+            Thread.detachNewThread {
+                data.set(pipe.fileHandleForReading.readDataToEndOfFile())
+                group.leave()
+            }
         }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        _ = group.wait(timeout: .now() + 5)
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
                       stderr: String(decoding: errData.get(), as: UTF8.self))
     }
 
@@ -85,8 +88,9 @@ public struct EngineClient: Sendable {
             }
         }
         Thread.detachNewThread {
-            group.wait()
             process.waitUntilExit()
+            // The last lines, but not forever (see `run`).
+            _ = group.wait(timeout: .now() + 2)
             onExit(process.terminationStatus)
         }
         return process

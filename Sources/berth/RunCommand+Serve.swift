@@ -28,6 +28,7 @@ struct ServeTaskMountCommand: ParsableCommand {
     @OptionGroup var state: StateOptions
 
     func run() throws {
+        InheritedPipes.close(keeping: readyFD.map { [$0] } ?? [])
         let store = try state.open()
         var identity: PosixUser?
         var servedRoot = rootDirectory.map { ServedRoot(path: $0, creation: rootCreationInfo.flatMap(CreationInfo.init(parsing:))) }
@@ -82,6 +83,7 @@ struct RunReaperCommand: ParsableCommand {
     @OptionGroup var state: StateOptions
 
     func run() throws {
+        InheritedPipes.close(keeping: readyFD.map { [$0] } ?? [])
         let store = try state.open()
         if let readyFD {
             var log = open(store.directory.mountLogPath, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)

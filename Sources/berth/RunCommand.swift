@@ -42,7 +42,7 @@ struct RunTaskCommand: ParsableCommand {
 
     @Argument(help: "The task definition (JSON, as register-task-definition takes or describe-task-definition prints).")
     var taskDefinition: String
-    @Option(help: "How many tasks to run.") var count: Int = 1
+    @Option(help: "How many tasks to run (1 to 10, as RunTask).") var count: Int = 1
     @Option(help: "An AZ to place tasks in (repeat; default: every AZ of the region).") var az: [String] = []
     @Option(name: .customLong("launch-type"), help: "fargate or ec2 (default: requiresCompatibilities, else ec2).")
     var launchType: LaunchTarget.LaunchType?
@@ -65,7 +65,12 @@ struct RunTaskCommand: ParsableCommand {
     @OptionGroup var state: StateOptions
 
     func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        // RunTask places at most 10 tasks per call (AWS docs AmazonECS/latest/APIReference/API_RunTask.html,
+        // `count`; checked 2026-11-26).
+        guard (1...10).contains(count) else {
+            throw ValidationError("--count must be 1 to 10: RunTask places at most 10 tasks per call "
+                + "(https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html)")
+        }
         guard stopTimeout >= 0 else { throw ValidationError("--stop-timeout must not be negative") }
         for text in volume where VolumeOverride(parsing: text) == nil { throw ValidationError("--volume must be NAME=ID, got \"\(text)\"") }
         for text in ebs where EBSLaunchConfiguration(parsing: text) == nil {
@@ -75,6 +80,7 @@ struct RunTaskCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let readyFD { InheritedPipes.close(keeping: [readyFD]) }
         let environment = ProcessInfo.processInfo.environment
         let started = Date()
         // BERTH_RUN_TRACE=1: how long each phase took (for scripts/bench-run.sh and slow machines).
