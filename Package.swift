@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "EmulatorCore", targets: ["EmulatorCore"]),
         .library(name: "BerthJSON", targets: ["BerthJSON"]),
         .library(name: "StorageLint", targets: ["StorageLint"]),
+        .library(name: "TaskRunner", targets: ["TaskRunner"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -59,10 +60,14 @@ let package = Package(
             name: "EmulatorFUSE",
             dependencies: ["CFuse3", "CBerthShims", "EmulatorCore"],
             swiftSettings: strictSwift),
+        // `berth run`: task definitions read with located errors, ECS's storage refusals, volume planning,
+        // container engine command lines, and running a task definition's containers against emulated volumes.
+        .target(name: "TaskRunner", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims"], swiftSettings: strictSwift),
         .executableTarget(
             name: "berth",
             dependencies: [
                 "StorageCatalog", "Workloads", "StoragePlanner", "StorageLint", "EmulatorCore", "EmulatorFUSE", "CBerthShims",
+                "TaskRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift),
@@ -78,6 +83,8 @@ let package = Package(
         .testTarget(
             name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport"], exclude: ["Scripts"],
             swiftSettings: strictSwift),
+        .testTarget(
+            name: "RunTests", dependencies: ["TaskRunner", "EmulatorCore", "BerthTestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "LintTests", dependencies: ["StorageLint", "StoragePlanner", "Workloads", "StorageCatalog"],
             swiftSettings: strictSwift),

@@ -53,3 +53,7 @@ int berth_mount_id(int fd, unsigned long long *id) {
 
 const int berth_O_PATH_FLAG = O_PATH;
 const int berth_AT_EMPTY_PATH_FLAG = AT_EMPTY_PATH;
+
+int berth_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

@@ -463,12 +463,15 @@ final class MountFileSystem: Sendable {
     }
 
     /// Runs `body` with the calling process's filesystem uid and gid on this thread, so that files it
-    /// creates belong to it (passthrough_hp does the same when running as root).
+    /// creates belong to it (passthrough_hp does the same when running as root). Through an EFS access
+    /// point, its POSIX user instead, whoever the caller is (`MountConfiguration.identity`).
     func asCaller<T>(_ req: fuse_req_t?, _ body: () -> T) -> T {
-        guard let context = fuse_req_ctx(req)?.pointee,
-              context.uid != ownUID || context.gid != ownGID else { return body() }
-        let previousGID = berth_setfsgid(context.gid)
-        let previousUID = berth_setfsuid(context.uid)
+        guard let context = fuse_req_ctx(req)?.pointee else { return body() }
+        let uid = configuration.identity?.uid ?? context.uid
+        let gid = configuration.identity?.gid ?? context.gid
+        guard uid != ownUID || gid != ownGID else { return body() }
+        let previousGID = berth_setfsgid(gid)
+        let previousUID = berth_setfsuid(uid)
         defer {
             berth_setfsuid(uid_t(truncatingIfNeeded: previousUID))
             berth_setfsgid(gid_t(truncatingIfNeeded: previousGID))

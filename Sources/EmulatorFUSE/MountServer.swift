@@ -29,8 +29,9 @@ public enum MountServer {
         try createDirectory(configuration.sharedStateDirectory)
         let openFileLimit = raiseOpenFileLimit()
 
-        let rootFD = Glibc.open(configuration.backingDirectory, BERTH_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard rootFD >= 0 else { throw .backingDirectory(configuration.backingDirectory, errno: errno) }
+        // The volume's directory, or the one an access point or a `rootDirectory` exposes (ServedRoot).
+        let rootFD = configuration.openServedRoot()
+        guard rootFD >= 0 else { throw .backingDirectory(configuration.servedDirectoryPath, errno: -rootFD) }
         var rootStat = stat()
         guard statOf(rootFD, &rootStat) == 0 else {
             close(rootFD)

@@ -33,10 +33,13 @@ enum BackgroundMount {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, writeEnd, serverReadyFD)
-        // glibc ignores EBADF when closing a descriptor that is already closed, so a stale list is harmless.
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for fd in open.compactMap(Int32.init) where fd > serverReadyFD {
-            posix_spawn_file_actions_addclose(&actions, fd)
+        // Everything above fd 3 is closed in the child at the spawn itself: a list taken beforehand would
+        // miss a descriptor another thread opens meanwhile without O_CLOEXEC. (Seen: the socket pair with
+        // which Foundation's Process learns that the container engine exited, inherited by a run's
+        // watcher, so the engine was never reaped and `berth run` waited for it for ever.)
+        guard berth_spawn_close_from(&actions, serverReadyFD + 1) == 0 else {
+            printError("berth mount: cannot prepare the mount server's descriptors: \(String(cString: strerror(errno)))")
+            throw ExitStatus.invalidInput
         }
         // A new session, so that the terminal's Ctrl-C for this shell does not reach the server.
         var attributes = posix_spawnattr_t()

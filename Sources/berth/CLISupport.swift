@@ -49,7 +49,8 @@ enum UnknownCommand {
         if arguments.first == "help" { return nil }
         for word in arguments {
             let subcommands = command.configuration.subcommands
-            guard !subcommands.isEmpty, !word.hasPrefix("-") else { return nil }
+            // A command with a default subcommand (`berth run TASKDEF.json`) takes arguments of its own.
+            guard !subcommands.isEmpty, !word.hasPrefix("-"), command.configuration.defaultSubcommand == nil else { return nil }
             var names: [String] = []
             for sub in subcommands { names.append(sub._commandName) }
             guard let index = names.firstIndex(of: word) else {

@@ -3,6 +3,7 @@ import EmulatorCore
 import Foundation
 public import StorageCatalog
 import StoragePlanner
+import TaskRunner
 
 /// Options every emulator command shares.
 struct StateOptions: ParsableArguments {
@@ -22,6 +23,8 @@ struct StateOptions: ParsableArguments {
         for attachment in reaped + store.takeReapedAttachments() where DeadMounts.state(of: attachment.mountpoint) == .disconnected {
             _ = DeadMounts.clear(attachment.mountpoint)
         }
+        // What a killed `berth run` left (containers, mounts, per-task EBS volumes) goes now (docs/RUN.md).
+        RunJanitor.clearAbandoned(store: store, environment: ProcessInfo.processInfo.environment)
         return store
     }
 }

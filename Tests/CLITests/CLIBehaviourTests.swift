@@ -39,6 +39,9 @@ import Testing
         #expect(try Self.berth("recommend", "--bogus").status == 64)
         #expect(try Self.berth("recommend").status == 64)
         #expect(try Self.berth("recommend", "does-not-exist.yaml").status == 1)
+        // A command with a default subcommand takes its arguments: `berth run TASKDEF.json` is `run start`.
+        let run = try Self.berth("run", "does-not-exist.json")
+        #expect(run.status == 1 && !run.stderr.contains("unknown command"), "\(run.stderr)")
     }
 
     /// In a pipe ArgumentParser wraps at 80 columns: every help line fits, and every example line in the

@@ -31,6 +31,11 @@ extern const int berth_SEEK_HOLE;
 /// open(2)'s O_PATH and linkat(2)'s AT_EMPTY_PATH (need _GNU_SOURCE).
 extern const int berth_O_PATH_FLAG;
 extern const int berth_AT_EMPTY_PATH_FLAG;
+/// Adds "close every descriptor from `from` on" to a posix_spawn file-action list (glibc 2.34's
+/// posix_spawn_file_actions_addclosefrom_np): done in the child at the spawn, so a descriptor another
+/// thread opens meanwhile without O_CLOEXEC (Foundation's Process makes such a socket pair) is not inherited.
+#include <spawn.h>
+int berth_spawn_close_from(posix_spawn_file_actions_t *actions, int from);
 /// wait(2)'s status: the exit status when the child exited, else -1.
 int berth_exit_status(int status);
 #endif

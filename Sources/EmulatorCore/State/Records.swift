@@ -279,6 +279,7 @@ enum StateSchema {
                 t.add(column: "ownBytes", .integer)
             }
         }
+        RunSchema.register(into: &migrator)
         return migrator
     }
 }
