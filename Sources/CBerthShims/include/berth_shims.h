@@ -30,4 +30,15 @@ extern const int berth_SEEK_DATA;
 extern const int berth_SEEK_HOLE;
 /// wait(2)'s status: the exit status when the child exited, else -1.
 int berth_exit_status(int status);
+/// For the semantics core's backing store (EmulatorCore/Semantics): Linux-only flags and calls.
+extern const int berth_O_PATH;
+extern const int berth_AT_EMPTY_PATH;
+extern const unsigned int berth_RENAME_NOREPLACE;
+extern const unsigned int berth_RENAME_EXCHANGE;
+int berth_core_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+int berth_core_fallocate(int fd, int mode, off_t offset, off_t length);
+int berth_removexattr(const char *path, const char *name);
+int berth_setxattr(const char *path, const char *name, const void *value, size_t size, int flags);
+ssize_t berth_getxattr(const char *path, const char *name, void *value, size_t size);
+ssize_t berth_listxattr(const char *path, char *list, size_t size);
 #endif
