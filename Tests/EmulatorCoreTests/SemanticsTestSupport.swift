@@ -46,6 +46,8 @@ protocol TestVolume: AnyObject {
     func open(_ path: String, flags: Int32) throws(Errno) -> Int
     func write(_ handle: Int, at offset: UInt64, _ bytes: [UInt8]) throws(Errno) -> Int
     func read(_ handle: Int, at offset: UInt64, count: Int) throws(Errno) -> [UInt8]
+    /// Opens `path` keeping its node, for `ftruncate`.
+    func openNode(_ path: String, flags: Int32) throws(Errno) -> Int
     func ftruncate(_ handle: Int, _ size: UInt64) throws(Errno)
     func truncate(_ path: String, _ size: UInt64) throws(Errno)
     func fallocate(_ handle: Int, mode: Int32, _ offset: UInt64, _ length: UInt64) throws(Errno)
