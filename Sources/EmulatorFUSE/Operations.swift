@@ -132,9 +132,7 @@ enum Operations {
     /// file itself (a magic link to a symbolic link's O_PATH descriptor does not go on through the link's
     /// target). 0 or -1 with errno, like linkat.
     static func linkFile(_ fd: Int32, into directory: Int32, _ name: UnsafePointer<CChar>) -> Int32 {
-        if linkat(fd, "", directory, name, BERTH_AT_EMPTY_PATH) == 0 { return 0 }
-        guard errno == ENOENT || errno == EPERM else { return -1 }
-        return withProcPath(fd) { linkat(AT_FDCWD, $0, directory, name, AT_SYMLINK_FOLLOW) }
+        DirectoryStore.linkFile(fd, into: directory, name)
     }
 
     /// POSIX ACLs (`system.posix_acl_access`, `system.posix_acl_default`) are refused (EOPNOTSUPP) on
@@ -143,7 +141,10 @@ enum Operations {
     /// instead of narrowing it. EFS (NFS 4.0/4.1) carries no ACLs to Linux clients, FSx for Windows has
     /// NTFS ACLs over SMB, not POSIX ones (SEMANTICS.md).
     static func isACL(_ name: UnsafePointer<CChar>) -> Bool {
-        strncmp(name, "system.posix_acl_", 17) == 0
+        let length = strlen(name)
+        return name.withMemoryRebound(to: UInt8.self, capacity: length) {
+            VolumeSemantics<DirectoryStore>.isACL(UnsafeBufferPointer(start: $0, count: length))
+        }
     }
 
     /// Like `beginNameChange`, for a new entry called `name`: the name rules and, when it makes a new
@@ -154,20 +155,31 @@ enum Operations {
                               makesInode: Bool = true) -> (MountFileSystem, Inode, UnsafePointer<CChar>)?
     {
         guard let (fs, inode) = beginNameChange(req, parent) else { return nil }
-        guard let name, !isDotOrDotDot(name) else {
+        guard let name else {
             fuse_reply_err(req, EINVAL)
             return nil
         }
-        let refusal = fs.nameRefusal(name)
-        if refusal != 0 {
-            fuse_reply_err(req, refusal)
-            return nil
+        let length = strlen(name)
+        let code = name.withMemoryRebound(to: UInt8.self, capacity: length) { bytes -> Int32 in
+            do throws(Errno) {
+                try fs.semantics.admitNewName(UnsafeBufferPointer(start: bytes, count: length), makesInode: makesInode)
+                return 0
+            } catch { return error.code }
         }
-        if makesInode && !fs.mayCreateInode {
-            fuse_reply_err(req, ENOSPC)
+        if code != 0 {
+            fuse_reply_err(req, code)
             return nil
         }
         return (fs, inode, name)
+    }
+
+    /// The errno `body` throws, or 0.
+    @inline(__always)
+    static func code(_ body: () throws(Errno) -> Void) -> Int32 {
+        do throws(Errno) {
+            try body()
+            return 0
+        } catch { return error.code }
     }
 
     /// Looks `name` up under `parent` and fills `entry`; returns 0 or an errno. `expecting`: the file type
@@ -283,13 +295,13 @@ enum Operations {
     static func changeBlocks(_ fs: MountFileSystem, _ usage: VolumeUsage, _ key: InodeKey, measuring fd: Int32,
                              reserve: (Allocation) -> CapacityReservation?,
                              _ change: (CapacityReservation) -> Int32) -> Int32 {
-        fs.withSizeLock(key) {
-            guard let before = Allocation(fd: fd) else { return errno }
-            guard let reservation = reserve(before) else { return ENOSPC }
-            let code = change(reservation)
-            usage.settle(reservation, after: Allocation(fd: fd))
-            return code
+        var changeCode: Int32 = 0
+        let code = Operations.code { () throws(Errno) in
+            try fs.semantics.changeBlocks(key, measure: { Allocation(fd: fd) }, reserve: { _, file in reserve(file) }) { reservation in
+                changeCode = change(reservation ?? usage.unreserved(Allocation(allocated: 0, size: 0)))
+            }
         }
+        return code != 0 ? code : changeCode
     }
 
     /// Runs `body` on the entry `name` in `directory` (a removal, a replacement, an open with O_TRUNC)
@@ -298,18 +310,13 @@ enum Operations {
     /// in between).
     static func withNamedFile(_ fs: MountFileSystem, _ directory: Inode, _ name: UnsafePointer<CChar>,
                               _ body: (Allocation?, InodeKey?) -> Int32) -> Int32 {
-        var st = stat()
-        guard fstatat(directory.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else {
-            return body(nil, nil)
-        }
-        let key = InodeKey(st)
-        return fs.withSizeLock(key) {
-            var now = stat()
-            guard fstatat(directory.fd, name, &now, AT_SYMLINK_NOFOLLOW) == 0, InodeKey(now) == key else {
-                return body(nil, nil)
+        var result: Int32 = 0
+        let code = Operations.code { () throws(Errno) in
+            try fs.semantics.withNamedFile(nameBytes(name), in: directory.fd) { file in
+                result = body(file?.allocation, file?.key)
             }
-            return body(Allocation(now), key)
         }
+        return code != 0 ? code : result
     }
 
     /// Whether a parked lock wait for `req` must end ungranted, and with which errno: EIO once the
@@ -449,12 +456,8 @@ enum Operations {
     /// truncate/ftruncate with the capacity rule: it allocates nothing (growing makes a hole, as on
     /// the services' file systems), so it is never ENOSPC; shrinking frees the blocks it drops.
     static func truncate(_ fs: MountFileSystem, _ inode: Inode, handle: Int32?, to size: off_t) -> Int32 {
-        func apply() -> Int32 {
-            let result = handle.map { ftruncate($0, size) } ?? withProcPath(inode.fd) { Glibc.truncate($0, size) }
-            return result == 0 ? 0 : errno
-        }
-        guard let usage = fs.usage else { return apply() }
-        return changeBlocks(fs, usage, inode.key, measuring: inode.fd, reserve: { usage.unreserved($0) }) { _ in apply() }
+        guard size >= 0 else { return EINVAL }
+        return code { () throws(Errno) in try fs.semantics.truncate(inode.fd, handle: handle, to: UInt64(size)) }
     }
 
     static let readlink: @convention(c) (fuse_req_t?, fuse_ino_t) -> Void = { req, ino in
@@ -667,13 +670,9 @@ enum Operations {
         let openFlags = backingFlags(flags) & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
         guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
         let fd: Int32
-        if let usage = fs.usage, flags & O_TRUNC != 0 {
-            var opened: Int32 = -1
-            let code = changeBlocks(fs, usage, inode.key, measuring: inode.fd, reserve: { usage.unreserved($0) }) { _ in
-                opened = fs.reopen(inode, flags: openFlags)
-                return opened < 0 ? -opened : 0
-            }
-            fd = code == 0 ? opened : -code
+        if flags & O_TRUNC != 0 {
+            // O_TRUNC frees the file's blocks under the capacity rule (`VolumeSemantics.open`).
+            do throws(Errno) { fd = try fs.semantics.open(inode.fd, flags: openFlags) } catch { fd = -error.code }
         } else {
             fd = fs.reopen(inode, flags: openFlags)
         }
@@ -731,22 +730,17 @@ enum Operations {
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         let size = fuse_buf_size(input)
         var written: Int
-        if let usage = fs.usage {
+        if fs.usage != nil {
             guard let inode = fs.inodes.inode(ino) else { return fuse_reply_err(req, ESTALE).discard() }
-            // Takes the new blocks the write may need; shortened to what fits (POSIX allows a short
-            // write on a full device), ENOSPC when nothing does.
-            written = 0
-            let start = UInt64(max(0, offset))
-            let code = changeBlocks(fs, usage, inode.key, measuring: fd,
-                                    reserve: { file in
-                usage.reserveWrite(file, offset: start, length: UInt64(size),
-                                   holes: file.holes(fd: fd, offset: start, length: UInt64(size)))
-            }) { reservation in
-                var output = berth_fd_bufvec(Int(reservation.length), fd, offset)
-                written = fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
-                return 0
-            }
-            if code != 0 { written = -Int(code) }
+            guard offset >= 0 else { return fuse_reply_err(req, EINVAL).discard() }
+            // The capacity rule is the core's (`VolumeSemantics.write`): the write is shortened to what
+            // fits (POSIX allows a short write on a full device), ENOSPC when nothing does.
+            do throws(Errno) {
+                written = try fs.semantics.write(fd, key: inode.key, offset: UInt64(offset), length: UInt64(size)) { allowed in
+                    var output = berth_fd_bufvec(Int(allowed), fd, offset)
+                    return fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
+                }
+            } catch { written = -Int(error.code) }
         } else {
             var output = berth_fd_bufvec(size, fd, offset)
             written = fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
@@ -794,23 +788,10 @@ enum Operations {
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode) = beginChange(req, ino) else { return }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
-        guard let usage = fs.usage else {
-            let code = berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno
-            if code == 0 { changed(fs, inode, pages: true) }
-            return fuse_reply_err(req, code).discard()
-        }
-        // linux/falloc.h: PUNCH_HOLE and COLLAPSE_RANGE free blocks; every other mode (0, KEEP_SIZE,
-        // ZERO_RANGE, UNSHARE_RANGE) allocates the range, all of it or nothing (ENOSPC);
-        // INSERT_RANGE allocates `length` bytes more.
-        let punchHole: Int32 = 0x02, collapseRange: Int32 = 0x08, insertRange: Int32 = 0x20
-        let frees = mode & (punchHole | collapseRange) != 0
-        let start = UInt64(max(0, offset)), count = UInt64(max(0, length))
-        let code = changeBlocks(fs, usage, inode.key, measuring: fd, reserve: { file in
-            frees ? usage.unreserved(file)
-                : usage.reserveAllocation(file, offset: start, length: count, insert: mode & insertRange != 0,
-                                          holes: file.holes(fd: fd, offset: start, length: count))
-        }) { _ in
-            berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno
+        guard offset >= 0, length > 0 else { return fuse_reply_err(req, EINVAL).discard() }
+        // The capacity rule for each mode is the core's (`VolumeSemantics.allocate`).
+        let code = code { () throws(Errno) in
+            try fs.semantics.allocate(fd, mode: mode, offset: UInt64(offset), length: UInt64(length))
         }
         if code == 0 { changed(fs, inode, pages: true) }
         fuse_reply_err(req, code)
@@ -902,34 +883,19 @@ enum Operations {
 
     /// The volume's size, not the backing disk's: the provisioned capacity, or 8 EiB when elastic.
     static let statfs: @convention(c) (fuse_req_t?, fuse_ino_t) -> Void = { req, ino in
-        guard let (fs, inode) = begin(req, ino) else { return }
-        var backing = statvfs()
-        if fstatvfs(inode.fd, &backing) != 0 { return fuse_reply_err(req, errno).discard() }
-        let blockSize: UInt64 = 4096
+        guard let (fs, _) = begin(req, ino) else { return }
+        let space: VolumeSpace
+        do throws(Errno) { space = try fs.semantics.space() } catch { return fuse_reply_err(req, error.code).discard() }
         var out = statvfs()
-        out.f_bsize = UInt(blockSize)
-        out.f_frsize = UInt(blockSize)
+        out.f_bsize = UInt(space.blockSize)
+        out.f_frsize = UInt(space.blockSize)
         out.f_namemax = 255
-        out.f_files = backing.f_files
-        out.f_ffree = backing.f_ffree
-        out.f_favail = backing.f_favail
-        if let usage = fs.usage {
-            let (total, volumeFree) = usage.statfsBlocks(blockSize: blockSize)
-            // A volume cannot hold more than the disk under it has room for: writes past that fail with
-            // the backing file system's ENOSPC, so `df` says so rather than showing the volume's own room.
-            let backingFree = UInt64(backing.f_bavail) * UInt64(backing.f_frsize) / blockSize
-            let free = min(volumeFree, backingFree)
-            out.f_blocks = UInt(total)
-            out.f_bfree = UInt(free)
-            out.f_bavail = UInt(free)
-        } else {
-            let backingUsed = UInt64(backing.f_blocks - backing.f_bfree) * UInt64(backing.f_frsize)
-            let (total, free) = CapacityFigures.blocks(
-                capacityBytes: CapacityFigures.elasticBytes, usedBytes: backingUsed, blockSize: blockSize)
-            out.f_blocks = UInt(total)
-            out.f_bfree = UInt(free)
-            out.f_bavail = UInt(free)
-        }
+        out.f_files = UInt(space.files)
+        out.f_ffree = UInt(space.freeFiles)
+        out.f_favail = UInt(space.freeFiles)
+        out.f_blocks = UInt(space.totalBlocks)
+        out.f_bfree = UInt(space.freeBlocks)
+        out.f_bavail = UInt(space.freeBlocks)
         fuse_reply_statfs(req, &out)
     }
 

@@ -109,6 +109,12 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
         return try withMutex(sizeLocks[stripe].mutex) { (_: inout ()) throws(Errno) -> T in try body() }
     }
 
+    /// Like `withSizeLock`, for a body that cannot fail.
+    public func withSizeLock<T: Sendable>(_ key: InodeKey, _ body: () -> T) -> T {
+        let stripe = Int(truncatingIfNeeded: (key.inode ^ key.device &* 0x9E37_79B9_7F4A_7C15) % UInt64(sizeLocks.count))
+        return sizeLocks[stripe].mutex.withLock { _ in body() }
+    }
+
     /// A change of the blocks of the file `key` under the capacity rule: under its size lock,
     /// `measure`d before, `reserve` takes what it may need (nil: ENOSPC, nothing changed), `change`
     /// runs, measured after, settled, whether the change worked or not. Without capacity, just `change`.
@@ -149,17 +155,33 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
     /// `perform` is given how many bytes it may write (shortened to the bytes whose blocks fit: a
     /// short write, as POSIX allows on a full device) and returns how many it wrote; ENOSPC when not
     /// one byte fits. Writes into blocks the file already has cost nothing, on a full volume too.
-    public func write(_ handle: Store.Handle, offset: UInt64, length: UInt64,
+    public func write(_ handle: Store.Handle, key known: InodeKey? = nil, offset: UInt64, length: UInt64,
                       perform: (UInt64) throws(Errno) -> Int) throws(Errno) -> Int {
         try admit(change: true)
         guard rules.usage != nil else { return try perform(length) }
-        let key = try store.attributes(ofOpen: handle).key
+        let key: InodeKey
+        if let known { key = known } else { key = try store.attributes(ofOpen: handle).key }
         return try changeBlocks(key, measure: { (try? store.attributes(ofOpen: handle))?.allocation }, reserve: { usage, file in
             usage.reserveWrite(file, offset: offset, length: length,
                                holes: store.holes(handle, file: file, offset: offset, length: length))
         }) { (reservation) throws(Errno) -> Int in
             try perform(reservation?.length ?? length)
         }
+    }
+
+    /// Runs a backing call on behalf of the caller (a mount server switches to the caller's file system
+    /// uid and gid, so that what it creates is the caller's): the call's errno, or 0.
+    public typealias Performer = (() -> Int32) -> Int32
+
+    private func perform(_ performer: Performer?, _ body: () throws(Errno) -> Void) throws(Errno) {
+        guard let performer else { return try body() }
+        let code = performer {
+            do throws(Errno) {
+                try body()
+                return 0
+            } catch { return error.code }
+        }
+        if code != 0 { throw Errno(code) }
     }
 
     // MARK: - Names
@@ -201,19 +223,22 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
         }
     }
 
-    public func makeDirectory(_ name: [UInt8], in directory: Store.Node, mode: mode_t) throws(Errno) {
-        try makeEntry(name, in: directory, makesInode: true) { () throws(Errno) in try store.makeDirectory(name, in: directory, mode: mode) }
-    }
-
-    public func makeNode(_ name: [UInt8], in directory: Store.Node, mode: mode_t, device: dev_t) throws(Errno) {
+    public func makeDirectory(_ name: [UInt8], in directory: Store.Node, mode: mode_t, as performer: Performer? = nil) throws(Errno) {
         try makeEntry(name, in: directory, makesInode: true) { () throws(Errno) in
-            try store.makeNode(name, in: directory, mode: mode, device: device)
+            try perform(performer) { () throws(Errno) in try store.makeDirectory(name, in: directory, mode: mode) }
         }
     }
 
-    public func makeSymbolicLink(_ name: [UInt8], in directory: Store.Node, target: [UInt8]) throws(Errno) {
+    public func makeNode(_ name: [UInt8], in directory: Store.Node, mode: mode_t, device: dev_t,
+                         as performer: Performer? = nil) throws(Errno) {
         try makeEntry(name, in: directory, makesInode: true) { () throws(Errno) in
-            try store.makeSymbolicLink(name, in: directory, target: target)
+            try perform(performer) { () throws(Errno) in try store.makeNode(name, in: directory, mode: mode, device: device) }
+        }
+    }
+
+    public func makeSymbolicLink(_ name: [UInt8], in directory: Store.Node, target: [UInt8], as performer: Performer? = nil) throws(Errno) {
+        try makeEntry(name, in: directory, makesInode: true) { () throws(Errno) in
+            try perform(performer) { () throws(Errno) in try store.makeSymbolicLink(name, in: directory, target: target) }
         }
     }
 
@@ -371,21 +396,22 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
     /// the path again and follow it in the caller's view. On a case-insensitive volume another
     /// spelling of `name` is that file: EEXIST with O_EXCL, else it is opened. O_TRUNC of an existing
     /// file frees its blocks once, whatever its number of links.
-    public func create(_ name: [UInt8], in directory: Store.Node, flags: Int32, mode: mode_t) throws(Errno) -> Created {
+    public func create(_ name: [UInt8], in directory: Store.Node, flags: Int32, mode: mode_t,
+                       as performer: Performer? = nil) throws(Errno) -> Created {
         try admit(change: true)
         try admitNewName(name, makesInode: true)
         do {
             guard foldsCase else {
-                return Created(handle: try openCreating(name, in: directory, flags: flags, mode: mode), spelling: name)
+                return Created(handle: try openCreating(name, in: directory, flags: flags, mode: mode, performer), spelling: name)
             }
             return try store.withNameLock(directory) { () throws(Errno) -> Created in
                 let existing = spelling(of: name, in: directory)
                 if let existing, existing != name {
                     if flags & O_EXCL != 0 { throw Errno(EEXIST) }
-                    let handle = try openCreating(existing, in: directory, flags: flags & ~(O_CREAT | O_EXCL), mode: mode)
+                    let handle = try openCreating(existing, in: directory, flags: flags & ~(O_CREAT | O_EXCL), mode: mode, performer)
                     return Created(handle: handle, spelling: existing)
                 }
-                let handle = try openCreating(name, in: directory, flags: flags, mode: mode)
+                let handle = try openCreating(name, in: directory, flags: flags, mode: mode, performer)
                 if existing == nil { store.namesChanged(in: directory, added: name, removed: nil) }
                 return Created(handle: handle, spelling: name)
             }
@@ -394,12 +420,17 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
         }
     }
 
-    private func openCreating(_ name: [UInt8], in directory: Store.Node, flags: Int32, mode: mode_t) throws(Errno) -> Store.Handle {
-        guard rules.usage != nil, flags & O_TRUNC != 0 else {
-            return try store.create(name, in: directory, flags: flags, mode: mode)
+    private func openCreating(_ name: [UInt8], in directory: Store.Node, flags: Int32, mode: mode_t,
+                              _ performer: Performer?) throws(Errno) -> Store.Handle {
+        func backingCreate() throws(Errno) -> Store.Handle {
+            var handle: Store.Handle?
+            try perform(performer) { () throws(Errno) in handle = try store.create(name, in: directory, flags: flags, mode: mode) }
+            guard let handle else { throw Errno(EIO) }
+            return handle
         }
+        guard rules.usage != nil, flags & O_TRUNC != 0 else { return try backingCreate() }
         return try withNamedFile(name, in: directory) { (file) throws(Errno) -> Store.Handle in
-            let handle = try store.create(name, in: directory, flags: flags, mode: mode)
+            let handle = try backingCreate()
             if let usage = rules.usage, let file, let after = try? store.attributes(ofOpen: handle), after.key == file.key {
                 usage.settle(usage.unreserved(file.allocation), after: after.allocation)
             }
@@ -441,6 +472,10 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
     /// services' file systems), so it is never ENOSPC; shrinking frees the blocks it drops.
     public func truncate(_ node: Store.Node, handle: Store.Handle? = nil, to size: UInt64) throws(Errno) {
         try admit(change: true)
+        guard rules.usage != nil else {
+            if let handle { return try store.truncate(open: handle, to: size) }
+            return try store.truncate(node, to: size)
+        }
         let key = try store.attributes(of: node).key
         try changeBlocks(key, measure: { (try? store.attributes(of: node))?.allocation },
                          reserve: { usage, file in usage.unreserved(file) }) { (_) throws(Errno) in
@@ -452,6 +487,7 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
     /// all of it or nothing (ENOSPC); INSERT_RANGE allocates `length` bytes more.
     public func allocate(_ handle: Store.Handle, mode: Int32, offset: UInt64, length: UInt64) throws(Errno) {
         try admit(change: true)
+        guard rules.usage != nil else { return try store.allocate(handle, mode: mode, offset: offset, length: length) }
         let frees = mode & (AllocateMode.punchHole | AllocateMode.collapseRange) != 0
         let key = try store.attributes(ofOpen: handle).key
         try changeBlocks(key, measure: { (try? store.attributes(ofOpen: handle))?.allocation }, reserve: { usage, file in
