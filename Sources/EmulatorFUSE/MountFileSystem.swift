@@ -433,6 +433,11 @@ final class MountFileSystem: Sendable {
         return fd >= 0 ? fd : reopen(inode, flags: O_RDONLY)
     }
 
+    /// Runs the core's backing calls for `req` as its caller (`asCaller`).
+    func performer(_ req: fuse_req_t?) -> VolumeSemantics<DirectoryStore>.Performer {
+        { body in self.asCaller(req, body) }
+    }
+
     /// Runs `body` with the calling process's filesystem uid and gid on this thread, so that files it
     /// creates belong to it (passthrough_hp does the same when running as root).
     func asCaller<T>(_ req: fuse_req_t?, _ body: () -> T) -> T {

@@ -126,24 +126,12 @@ enum Operations {
         name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0))
     }
 
-    /// Makes `name` in `directory` another link to the file `fd` (O_PATH) refers to, never following a
-    /// symbolic link: by the descriptor itself where the server may (AT_EMPTY_PATH needs
-    /// CAP_DAC_READ_SEARCH, which root has), else through its `/proc/self/fd` link, whose target is the
-    /// file itself (a magic link to a symbolic link's O_PATH descriptor does not go on through the link's
-    /// target). 0 or -1 with errno, like linkat.
-    static func linkFile(_ fd: Int32, into directory: Int32, _ name: UnsafePointer<CChar>) -> Int32 {
-        DirectoryStore.linkFile(fd, into: directory, name)
-    }
-
-    /// POSIX ACLs (`system.posix_acl_access`, `system.posix_acl_default`) are refused (EOPNOTSUPP) on
-    /// every type: the kernel checks a mount's access from the mode bits alone (no FUSE_CAP_POSIX_ACL),
-    /// so an ACL stored on the backing file would put its mask into the group bits and widen access
-    /// instead of narrowing it. EFS (NFS 4.0/4.1) carries no ACLs to Linux clients, FSx for Windows has
-    /// NTFS ACLs over SMB, not POSIX ones (SEMANTICS.md).
-    static func isACL(_ name: UnsafePointer<CChar>) -> Bool {
+    /// The refusal of an extended attribute by the core (`VolumeSemantics.admitExtendedAttribute`: POSIX
+    /// ACLs on every type), or 0.
+    static func attributeRefusal(_ fs: MountFileSystem, _ name: UnsafePointer<CChar>) -> Int32 {
         let length = strlen(name)
-        return name.withMemoryRebound(to: UInt8.self, capacity: length) {
-            VolumeSemantics<DirectoryStore>.isACL(UnsafeBufferPointer(start: $0, count: length))
+        return name.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+            code { () throws(Errno) in try fs.semantics.admitExtendedAttribute(Array(UnsafeBufferPointer(start: bytes, count: length))) }
         }
     }
 
@@ -287,21 +275,6 @@ enum Operations {
             }
             return code
         }
-    }
-
-    /// Makes a change of the blocks of the file `fd` refers to (`key`) under the capacity rule: under
-    /// its size lock, measured before, `reserve` takes what it may need (nil: ENOSPC, nothing
-    /// changed), `change` runs (0 or an errno), measured after, settled. Returns `change`'s result.
-    static func changeBlocks(_ fs: MountFileSystem, _ usage: VolumeUsage, _ key: InodeKey, measuring fd: Int32,
-                             reserve: (Allocation) -> CapacityReservation?,
-                             _ change: (CapacityReservation) -> Int32) -> Int32 {
-        var changeCode: Int32 = 0
-        let code = Operations.code { () throws(Errno) in
-            try fs.semantics.changeBlocks(key, measure: { Allocation(fd: fd) }, reserve: { _, file in reserve(file) }) { reservation in
-                changeCode = change(reservation ?? usage.unreserved(Allocation(allocated: 0, size: 0)))
-            }
-        }
-        return code != 0 ? code : changeCode
     }
 
     /// Runs `body` on the entry `name` in `directory` (a removal, a replacement, an open with O_TRUNC)
@@ -475,7 +448,9 @@ enum Operations {
 
     static let mknod: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t, dev_t) -> Void = { req, parent, name, mode, rdev in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
-        let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mknodat(inode.fd, name, mode, rdev) } }
+        let code = code { () throws(Errno) in
+            try fs.semantics.makeNode(nameBytes(name), in: inode.fd, mode: mode, device: rdev, as: fs.performer(req))
+        }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, inode)
         replyEntry(req, fs, inode, name, made: mode)
@@ -483,7 +458,9 @@ enum Operations {
 
     static let mkdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t) -> Void = { req, parent, name, mode in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
-        let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mkdirat(inode.fd, name, mode) } }
+        let code = code { () throws(Errno) in
+            try fs.semantics.makeDirectory(nameBytes(name), in: inode.fd, mode: mode, as: fs.performer(req))
+        }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, inode)
         replyEntry(req, fs, inode, name, made: S_IFDIR)
@@ -492,7 +469,9 @@ enum Operations {
     static let symlink: @convention(c) (fuse_req_t?, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, target, parent, name in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         guard let target else { return fuse_reply_err(req, EINVAL).discard() }
-        let code = makeEntry(fs, inode, name) { fs.asCaller(req) { symlinkat(target, inode.fd, name) } }
+        let code = code { () throws(Errno) in
+            try fs.semantics.makeSymbolicLink(nameBytes(name), in: inode.fd, target: nameBytes(target), as: fs.performer(req))
+        }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, inode)
         replyEntry(req, fs, inode, name, made: S_IFLNK)
@@ -504,7 +483,7 @@ enum Operations {
         var st = stat()
         let typeCode = statOf(target.fd, &st)
         if typeCode != 0 { return fuse_reply_err(req, typeCode).discard() }
-        let code = makeEntry(fs, parent, name) { linkFile(target.fd, into: parent.fd, name) }
+        let code = code { () throws(Errno) in try fs.semantics.link(target.fd, as: nameBytes(name), in: parent.fd) }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, parent)
         changed(fs, target)
@@ -527,41 +506,17 @@ enum Operations {
         guard let name, !isDotOrDotDot(name) else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, from) = beginNameChange(req, parent) else { return }
         guard let (_, to, newName) = beginNewEntry(req, newParent, newName, makesInode: false) else { return }
-        if let folding = fs.caseFolding {
-            let code = renameFolded(fs, folding, from, name, to, newName, flags: flags) { from, source, to, target, flags in
-                renameReleasingCapacity(fs, from, source, to, target, flags: flags)
-            }
-            return fuse_reply_err(req, code).discard()
+        if fs.caseFolding != nil {
+            return fuse_reply_err(req, renameFolded(fs, from, name, to, newName, flags: flags)).discard()
         }
-        fuse_reply_err(req, renameReleasingCapacity(fs, from, name, to, newName, flags: flags)).discard()
-    }
-
-    /// renameat2 with the capacity rule: the file it replaces loses a name (its last one frees its
-    /// blocks), unless it swaps (RENAME_EXCHANGE) or the target is a link of the source itself, which
-    /// rename leaves alone. 0 or an errno.
-    static func renameReleasingCapacity(_ fs: MountFileSystem, _ from: Inode, _ name: UnsafePointer<CChar>,
-                                        _ to: Inode, _ newName: UnsafePointer<CChar>, flags: UInt32) -> Int32 {
-        let exchange = flags & UInt32(BERTH_RENAME_EXCHANGE) != 0
-        func apply() -> Int32 {
-            let result = flags == 0
-                ? renameat(from.fd, name, to.fd, newName)
-                : berth_renameat2(from.fd, name, to.fd, newName, flags)
-            if result != 0 { return errno }
-            if !exchange {
-                nameMoved(fs, to: to, newName)
-            } else {
-                nameRemoved(fs)
-            }
-            return 0
+        let code = code { () throws(Errno) in
+            try fs.semantics.rename(nameBytes(name), in: from.fd, to: nameBytes(newName), in: to.fd,
+                                    flags: RenameFlags(rawValue: flags))
         }
-        guard let usage = fs.usage, !exchange else { return apply() }
-        return withNamedFile(fs, to, newName) { victim, key in
-            var source = stat()
-            let sameFile = fstatat(from.fd, name, &source, AT_SYMLINK_NOFOLLOW) == 0 && InodeKey(source) == key
-            let code = apply()
-            if code == 0, let victim, !sameFile { usage.removedName(of: victim) }
-            return code
+        if code == 0 {
+            if flags & UInt32(BERTH_RENAME_EXCHANGE) != 0 { nameRemoved(fs) } else { nameMoved(fs, to: to, newName) }
         }
+        fuse_reply_err(req, code)
     }
 
     // MARK: - Files
@@ -573,11 +528,12 @@ enum Operations {
         // nothing, so a link there now was put there since, by another mount. ESTALE makes the kernel
         // walk the path again and follow the link itself, in the caller's view of the file system,
         // as it would have had the link been there first; O_EXCL meets it as EEXIST, as locally.
-        let flags = backingFlags(fi.pointee.flags) | O_CREAT | O_CLOEXEC | O_NOFOLLOW
+        // (`VolumeSemantics.create` opens with O_NOFOLLOW and answers ELOOP as ESTALE unless the caller
+        // asked O_NOFOLLOW.)
+        let flags = backingFlags(fi.pointee.flags) | O_CREAT | O_CLOEXEC
         guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
         var entry = fuse_entry_param()
-        var (fd, code) = createEntry(req, fs, inode, name, flags: flags, mode: mode, &entry)
-        if code == ELOOP && fi.pointee.flags & O_NOFOLLOW == 0 { code = ESTALE }
+        let (fd, code) = createEntry(req, fs, inode, name, flags: flags, mode: mode, &entry)
         if code != 0 {
             fs.handles.unclaim(owner)
             return fuse_reply_err(req, code).discard()
@@ -602,56 +558,22 @@ enum Operations {
     /// it is opened (emulator.md: case-insensitive, case-preserving).
     static func createEntry(_ req: fuse_req_t?, _ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
                             flags: Int32, mode: mode_t, _ entry: inout fuse_entry_param) -> (Int32, Int32) {
-        func open(_ actual: UnsafePointer<CChar>, _ flags: Int32) -> Int32 {
-            guard let usage = fs.usage, flags & O_TRUNC != 0 else {
-                let fd = fs.asCaller(req) { openat(parent.fd, actual, flags, mode) }
-                return fd < 0 ? -errno : fd
-            }
-            // O_TRUNC on an existing file frees its blocks, once whatever its number of links (they
-            // share them), under its size lock like any other change of its blocks.
-            var opened: Int32 = -1
-            let code = withNamedFile(fs, parent, actual) { file, key in
-                opened = fs.asCaller(req) { openat(parent.fd, actual, flags, mode) }
-                if opened < 0 { return errno }
-                if let file, let key, let after = Allocation(fd: opened) {
-                    var st = stat()
-                    if fstat(opened, &st) == 0, InodeKey(st) == key {
-                        usage.settle(usage.unreserved(file), after: after)
-                    }
-                }
-                return 0
-            }
-            return code == 0 ? opened : -code
-        }
-        func finish(_ fd: Int32, _ code: Int32) -> (Int32, Int32) {
-            if code != 0 { close(fd) }
-            return code == 0 ? (fd, 0) : (-1, code)
-        }
         if let sharing = fs.cloneSharing {
             // O_CREAT on an existing name opens it without a lookup: copy it out of the snapshot first.
             let code = copyUp(fs, sharing, parent, name)
             if code != 0 { return (-1, code) }
         }
         let asked = nameBytes(name)
-        guard let folding = fs.caseFolding else {
-            let fd = open(name, flags)
-            if fd < 0 { return (-1, -fd) }
-            return finish(fd, fillEntry(fs, parent, opened: fd, name: asked, asked: asked, &entry))
+        let created: VolumeSemantics<DirectoryStore>.Created
+        do throws(Errno) {
+            created = try fs.semantics.create(asked, in: parent.fd, flags: flags, mode: mode, as: fs.performer(req))
+        } catch { return (-1, error.code) }
+        let code = fillEntry(fs, parent, opened: created.handle, name: created.spelling, asked: asked, &entry)
+        if code != 0 {
+            close(created.handle)
+            return (-1, code)
         }
-        let result = folding.withLock(parent.fd) { () -> (Int32, Int32) in
-            let existing = folding.spelling(of: asked, in: parent.fd, key: parent.key)
-            if let existing, existing != asked {
-                if flags & O_EXCL != 0 { return (-1, EEXIST) }
-                let fd = withCName(existing) { open($0, flags & ~(O_CREAT | O_EXCL)) }
-                if fd < 0 { return (-1, -fd) }
-                return finish(fd, fillEntry(fs, parent, opened: fd, name: existing, asked: asked, &entry))
-            }
-            let fd = open(name, flags)
-            if fd < 0 { return (-1, -fd) }
-            if existing == nil { folding.recordChange(in: parent.key, added: asked) }
-            return finish(fd, fillEntry(fs, parent, opened: fd, name: asked, asked: asked, &entry))
-        }
-        return result ?? (-1, errno)
+        return (created.handle, 0)
     }
 
     /// The flags a caller's open becomes on the backing file. Without O_DIRECT: the kernel already
@@ -903,16 +825,18 @@ enum Operations {
 
     static let setxattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int, Int32) -> Void = { req, ino, name, value, size, flags in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
-        guard let (_, inode) = beginChange(req, ino) else { return }
-        if isACL(name) { return fuse_reply_err(req, EOPNOTSUPP).discard() }
+        guard let (fs, inode) = beginChange(req, ino) else { return }
+        let refusal = attributeRefusal(fs, name)
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         let result = withProcPath(inode.fd) { CFuse3.setxattr($0, name, value, size, flags) }
         fuse_reply_err(req, result == 0 ? 0 : errno)
     }
 
     static let getxattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, Int) -> Void = { req, ino, name, size in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
-        guard let (_, inode) = begin(req, ino) else { return }
-        if isACL(name) { return fuse_reply_err(req, EOPNOTSUPP).discard() }
+        guard let (fs, inode) = begin(req, ino) else { return }
+        let refusal = attributeRefusal(fs, name)
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         if size == 0 {
             let count = withProcPath(inode.fd) { CFuse3.getxattr($0, name, nil, 0) }
             if count < 0 { return fuse_reply_err(req, errno).discard() }
@@ -943,8 +867,9 @@ enum Operations {
 
     static let removexattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, ino, name in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
-        guard let (_, inode) = beginChange(req, ino) else { return }
-        if isACL(name) { return fuse_reply_err(req, EOPNOTSUPP).discard() }
+        guard let (fs, inode) = beginChange(req, ino) else { return }
+        let refusal = attributeRefusal(fs, name)
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         let result = withProcPath(inode.fd) { CFuse3.removexattr($0, name) }
         fuse_reply_err(req, result == 0 ? 0 : errno)
     }
