@@ -47,7 +47,7 @@ extension Operations {
     static func lookupOtherSpelling(_ fs: MountFileSystem, _ folding: CaseFoldedDirectories, _ parent: Inode,
                                     _ name: UnsafePointer<CChar>, _ entry: inout fuse_entry_param) -> Int32 {
         let asked = nameBytes(name)
-        guard let actual = folding.spelling(of: asked, in: parent.fd, key: parent.key), actual != asked else { return ENOENT }
+        guard let actual = fs.semantics.spelling(of: asked, in: parent.fd), actual != asked else { return ENOENT }
         return fillEntry(fs, parent, actual: actual, asked: asked, &entry)
     }
 

@@ -298,7 +298,6 @@ final class MountFileSystem: Sendable {
     /// through the root inode's descriptor.
     let semantics: VolumeSemantics<DirectoryStore>
     let inodes: InodeTable
-    let readOnly: Bool
     /// Set when capacity is enforced; nil for elastic volumes, which then pay no per-write cost.
     let usage: VolumeUsage?
     /// Set for the shared cache policy.
@@ -344,7 +343,6 @@ final class MountFileSystem: Sendable {
         self.caseFolding = caseFolding
         self.cloneSharing = cloneSharing
         inodes = InodeTable(root: root)
-        readOnly = configuration.readOnly
         self.usage = usage
         self.generation = generation
         self.nameRemovals = nameRemovals

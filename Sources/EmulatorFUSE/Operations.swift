@@ -89,7 +89,7 @@ enum Operations {
             fuse_reply_err(req, EIO)
             return nil
         }
-        if fs.isCutOff {
+        if fs.isCutOff {  // VolumeSemantics.admit
             fuse_reply_err(req, EIO)
             return nil
         }
@@ -104,8 +104,9 @@ enum Operations {
     @inline(__always)
     static func beginChange(_ req: fuse_req_t?, _ ino: fuse_ino_t) -> (MountFileSystem, Inode)? {
         guard let (fs, inode) = begin(req, ino) else { return nil }
-        if fs.readOnly {
-            fuse_reply_err(req, EROFS)
+        let refusal = code { () throws(Errno) in try fs.semantics.admit(change: true) }
+        if refusal != 0 {
+            fuse_reply_err(req, refusal)
             return nil
         }
         return (fs, inode)
@@ -392,45 +393,29 @@ enum Operations {
         guard let attr else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode) = beginChange(req, ino) else { return }
         let handle: Int32? = fi.map { Int32(truncatingIfNeeded: $0.pointee.fh) }
-        if toSet & FUSE_SET_ATTR_MODE != 0 {
-            let result = handle.map { fchmod($0, attr.pointee.st_mode) }
-                ?? withProcPath(inode.fd) { chmod($0, attr.pointee.st_mode) }
-            if result != 0 { return fuse_reply_err(req, errno).discard() }
-        }
-        if toSet & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
-            let uid = toSet & FUSE_SET_ATTR_UID != 0 ? attr.pointee.st_uid : uid_t.max
-            let gid = toSet & FUSE_SET_ATTR_GID != 0 ? attr.pointee.st_gid : gid_t.max
-            if fchownat(inode.fd, "", uid, gid, BERTH_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
-                return fuse_reply_err(req, errno).discard()
-            }
-        }
+        var change = VolumeSemantics<DirectoryStore>.AttributeChange()
+        if toSet & FUSE_SET_ATTR_MODE != 0 { change.mode = attr.pointee.st_mode }
+        if toSet & FUSE_SET_ATTR_UID != 0 { change.uid = attr.pointee.st_uid }
+        if toSet & FUSE_SET_ATTR_GID != 0 { change.gid = attr.pointee.st_gid }
         if toSet & FUSE_SET_ATTR_SIZE != 0 {
-            let code = truncate(fs, inode, handle: handle, to: attr.pointee.st_size)
-            if code != 0 { return fuse_reply_err(req, code).discard() }
+            guard attr.pointee.st_size >= 0 else { return fuse_reply_err(req, EINVAL).discard() }
+            change.size = UInt64(attr.pointee.st_size)
         }
-        if toSet & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME) != 0 {
-            let now = berth_UTIME_NOW, omit = berth_UTIME_OMIT
-            var times = [timespec(tv_sec: 0, tv_nsec: omit), timespec(tv_sec: 0, tv_nsec: omit)]
-            if toSet & FUSE_SET_ATTR_ATIME_NOW != 0 { times[0].tv_nsec = now }
-            else if toSet & FUSE_SET_ATTR_ATIME != 0 { times[0] = attr.pointee.st_atim }
-            if toSet & FUSE_SET_ATTR_MTIME_NOW != 0 { times[1].tv_nsec = now }
-            else if toSet & FUSE_SET_ATTR_MTIME != 0 { times[1] = attr.pointee.st_mtim }
-            let result = handle.map { futimens($0, times) }
-                ?? withProcPath(inode.fd) { utimensat(AT_FDCWD, $0, times, 0) }
-            if result != 0 { return fuse_reply_err(req, errno).discard() }
+        func time(_ now: Int32, _ given: Int32, _ value: timespec) -> TimeChange {
+            if toSet & now != 0 { return .now }
+            if toSet & given != 0 { return .set(seconds: value.tv_sec, nanoseconds: value.tv_nsec) }
+            return .omit
         }
+        change.access = time(FUSE_SET_ATTR_ATIME_NOW, FUSE_SET_ATTR_ATIME, attr.pointee.st_atim)
+        change.modification = time(FUSE_SET_ATTR_MTIME_NOW, FUSE_SET_ATTR_MTIME, attr.pointee.st_mtim)
+        // Each change in turn, the size under the capacity rule (`VolumeSemantics.setAttributes`).
+        let refusal = code { () throws(Errno) in try fs.semantics.setAttributes(inode.fd, change, handle: handle) }
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         changed(fs, inode, pages: toSet & FUSE_SET_ATTR_SIZE != 0)
         var st = stat()
         let code = statOf(inode.fd, &st)
         if code != 0 { return fuse_reply_err(req, code).discard() }
         fuse_reply_attr(req, &st, fs.attrTimeout)
-    }
-
-    /// truncate/ftruncate with the capacity rule: it allocates nothing (growing makes a hole, as on
-    /// the services' file systems), so it is never ENOSPC; shrinking frees the blocks it drops.
-    static func truncate(_ fs: MountFileSystem, _ inode: Inode, handle: Int32?, to size: off_t) -> Int32 {
-        guard size >= 0 else { return EINVAL }
-        return code { () throws(Errno) in try fs.semantics.truncate(inode.fd, handle: handle, to: UInt64(size)) }
     }
 
     static let readlink: @convention(c) (fuse_req_t?, fuse_ino_t) -> Void = { req, ino in
@@ -587,17 +572,14 @@ enum Operations {
         guard let (fs, inode) = begin(req, ino) else { return }
         let flags = fi.pointee.flags
         let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
-        if writes && fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
+        let refusal = code { () throws(Errno) in try fs.semantics.admit(change: writes) }
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         if let stale = staleOrigin(fs, inode) { return replyStale(req, fs, stale) }
         let openFlags = backingFlags(flags) & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
         guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
+        // O_TRUNC frees the file's blocks under the capacity rule (`VolumeSemantics.open`).
         let fd: Int32
-        if flags & O_TRUNC != 0 {
-            // O_TRUNC frees the file's blocks under the capacity rule (`VolumeSemantics.open`).
-            do throws(Errno) { fd = try fs.semantics.open(inode.fd, flags: openFlags) } catch { fd = -error.code }
-        } else {
-            fd = fs.reopen(inode, flags: openFlags)
-        }
+        do throws(Errno) { fd = try fs.semantics.open(inode.fd, flags: openFlags) } catch { fd = -error.code }
         if fd < 0 {
             fs.handles.unclaim(owner)
             return fuse_reply_err(req, -fd).discard()
@@ -647,8 +629,8 @@ enum Operations {
 
     static let writeBuf: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_bufvec>?, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, input, offset, fi in
         guard let fs = fs(req), let fi, let input else { return fuse_reply_err(req, EIO).discard() }
-        if fs.isCutOff { return fuse_reply_err(req, EIO).discard() }
-        if fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
+        let refusal = code { () throws(Errno) in try fs.semantics.admit(change: true) }
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         let size = fuse_buf_size(input)
         var written: Int

@@ -270,7 +270,7 @@ final class PathVolume<Store: BackingStore>: TestVolume {
     }
 
     func chmod(_ path: String, _ mode: mode_t) throws(Errno) {
-        _ = try semantics.setAttributes(try node(path), .init(mode: mode))
+        try semantics.setAttributes(try node(path), .init(mode: mode))
     }
 
     func setxattr(_ path: String, _ name: String, _ value: String) throws(Errno) {

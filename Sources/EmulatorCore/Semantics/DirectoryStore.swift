@@ -60,7 +60,32 @@ public final class DirectoryStore: BackingStore, Sendable {
     /// `/proc/self/fd/N` of `fd`.
     @inline(__always)
     public static func withProcPath<T>(_ fd: Int32, _ body: (UnsafePointer<CChar>) -> T) -> T {
-        "/proc/self/fd/\(fd)".withCString(body)
+        // In a stack buffer: this is on the path of every open and setattr.
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer in
+            let prefix: StaticString = "/proc/self/fd/"
+            var used = 0
+            prefix.withUTF8Buffer { bytes in
+                for byte in bytes {
+                    buffer[used] = CChar(bitPattern: byte)
+                    used += 1
+                }
+            }
+            var value = UInt32(bitPattern: fd), count = 0, probe = value
+            repeat {
+                count += 1
+                probe /= 10
+            } while probe > 0
+            var position = used + count - 1
+            repeat {
+                buffer[position] = CChar(48 + Int(value % 10))
+                value /= 10
+                position -= 1
+            } while value > 0
+            used += count
+            buffer[used] = 0
+            guard let base = buffer.baseAddress else { return body("") }
+            return body(base)
+        }
     }
 
     // MARK: - Names

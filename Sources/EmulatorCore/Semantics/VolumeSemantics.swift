@@ -525,7 +525,7 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
     }
 
     /// setattr: each change in turn (mode, owner, size under the capacity rule, times).
-    public func setAttributes(_ node: Store.Node, _ change: AttributeChange, handle: Store.Handle? = nil) throws(Errno) -> NodeAttributes {
+    public func setAttributes(_ node: Store.Node, _ change: AttributeChange, handle: Store.Handle? = nil) throws(Errno) {
         try admit(change: true)
         if let mode = change.mode { try store.setMode(node, mode) }
         if change.uid != nil || change.gid != nil { try store.setOwner(node, uid: change.uid, gid: change.gid) }
@@ -533,7 +533,6 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
         if change.access != .omit || change.modification != .omit {
             try store.setTimes(node, access: change.access, modification: change.modification)
         }
-        return try store.attributes(of: node)
     }
 
     // MARK: - Extended attributes
