@@ -118,4 +118,20 @@ import Testing
         #expect(space.totalBlocks * space.blockSize == CapacityFigures.elasticBytes)
         #expect(space.freeBlocks < space.totalBlocks)
     }
+
+    /// setattr's size goes through the capacity rule like truncate: shrinking frees, growing is a hole.
+    @Test(arguments: StoreKind.allCases)
+    func setattrSizeFollowsTheCapacityRule(kind: StoreKind) throws {
+        let volume = try makeVolume(kind, VolumeSetup(capacityBytes: Self.capacity))
+        defer { volume.remove() }
+        try volume.put("/f", [UInt8](repeating: 1, count: 64 << 10))
+        try volume.setSize("/f", 4096)
+        #expect(volume.usage?.usedBytes == 4096)
+        try volume.setSize("/f", 1 << 30)
+        #expect(try volume.lstat("/f").size == 1 << 30)
+        #expect(volume.usage?.usedBytes == 4096)
+        try volume.chmod("/f", 0o600)
+        #expect(try volume.lstat("/f").mode & 0o7777 == 0o600)
+        try expectDfEqualsDu(volume)
+    }
 }

@@ -54,6 +54,8 @@ protocol TestVolume: AnyObject {
     func fsync(_ handle: Int) throws(Errno)
     func close(_ handle: Int)
     func chmod(_ path: String, _ mode: mode_t) throws(Errno)
+    /// setattr with a size (truncate(2) as the FUSE layer sends it).
+    func setSize(_ path: String, _ size: UInt64) throws(Errno)
     func setxattr(_ path: String, _ name: String, _ value: String) throws(Errno)
     func getxattr(_ path: String, _ name: String) throws(Errno) -> String
     func listxattr(_ path: String) throws(Errno) -> [String]
@@ -271,6 +273,10 @@ final class PathVolume<Store: BackingStore>: TestVolume {
 
     func chmod(_ path: String, _ mode: mode_t) throws(Errno) {
         try semantics.setAttributes(try node(path), .init(mode: mode))
+    }
+
+    func setSize(_ path: String, _ size: UInt64) throws(Errno) {
+        try semantics.setAttributes(try node(path), .init(size: size, modification: .now))
     }
 
     func setxattr(_ path: String, _ name: String, _ value: String) throws(Errno) {
