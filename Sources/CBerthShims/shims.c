@@ -51,8 +51,21 @@ int berth_mount_id(int fd, unsigned long long *id) {
 #endif
 }
 
-const int berth_O_PATH_FLAG = O_PATH;
-const int berth_AT_EMPTY_PATH_FLAG = AT_EMPTY_PATH;
+#include <stdio.h>
+const int berth_O_PATH = O_PATH;
+const int berth_AT_EMPTY_PATH = AT_EMPTY_PATH;
+const unsigned int berth_RENAME_NOREPLACE = RENAME_NOREPLACE;
+const unsigned int berth_RENAME_EXCHANGE = RENAME_EXCHANGE;
+int berth_core_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+int berth_core_fallocate(int fd, int mode, off_t offset, off_t length) { return fallocate(fd, mode, offset, length); }
+int berth_removexattr(const char *path, const char *name) { return removexattr(path, name); }
+int berth_setxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
+    return setxattr(path, name, value, size, flags);
+}
+ssize_t berth_getxattr(const char *path, const char *name, void *value, size_t size) { return getxattr(path, name, value, size); }
+ssize_t berth_listxattr(const char *path, char *list, size_t size) { return listxattr(path, list, size); }
 
 int berth_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);

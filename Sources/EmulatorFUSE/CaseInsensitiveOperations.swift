@@ -47,59 +47,29 @@ extension Operations {
     static func lookupOtherSpelling(_ fs: MountFileSystem, _ folding: CaseFoldedDirectories, _ parent: Inode,
                                     _ name: UnsafePointer<CChar>, _ entry: inout fuse_entry_param) -> Int32 {
         let asked = nameBytes(name)
-        guard let actual = folding.spelling(of: asked, in: parent.fd, key: parent.key), actual != asked else { return ENOENT }
+        guard let actual = fs.semantics.spelling(of: asked, in: parent.fd), actual != asked else { return ENOENT }
         return fillEntry(fs, parent, actual: actual, asked: asked, &entry)
     }
 
-    /// Makes the new entry `name` in `parent` with `make` (0 or -1 with errno, like the system calls);
-    /// on a case-insensitive volume EEXIST when any spelling of it exists. Returns 0 or an errno.
-    static func makeEntry(_ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
-                          _ make: () -> Int32) -> Int32 {
-        guard let folding = fs.caseFolding else { return make() == 0 ? 0 : errno }
-        let asked = nameBytes(name)
-        let code = folding.withLock(parent.fd) { () -> Int32 in
-            if folding.spelling(of: asked, in: parent.fd, key: parent.key) != nil { return EEXIST }
-            guard make() == 0 else { return errno }
-            folding.recordChange(in: parent.key, added: asked)
-            return 0
-        }
-        return code ?? errno
-    }
-
-    /// Removes the entry `name` (any spelling of it on a case-insensitive volume) from `parent` with
-    /// `unlinkat` `flags`, releasing what capacity it frees. Returns 0 or an errno.
+    /// Removes the entry `name` (any spelling of it on a case-insensitive volume) from `parent`
+    /// (`VolumeSemantics.remove`: the capacity it frees, the name lock), then tells the kernel's caches.
+    /// Returns 0 or an errno.
     static func removeEntry(_ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>, flags: Int32) -> Int32 {
-        let remove = { (actual: UnsafePointer<CChar>) -> Int32 in
-            guard let usage = fs.usage, flags == 0 else {
-                if unlinkat(parent.fd, actual, flags) != 0 { return errno }
-                nameRemoved(fs)
-                return 0
-            }
-            // The file loses a name under its size lock: its last one frees its blocks.
-            return withNamedFile(fs, parent, actual) { victim, _ in
-                if unlinkat(parent.fd, actual, flags) != 0 { return errno }
-                nameRemoved(fs)
-                if let victim { usage.removedName(of: victim) }
-                return 0
-            }
-        }
-        guard let folding = fs.caseFolding else { return remove(name) }
         let asked = nameBytes(name)
-        var removed: (key: InodeKey?, spelling: [UInt8]) = (nil, asked)
-        let code = folding.withLock(parent.fd) { () -> Int32 in
-            let actual = folding.spelling(of: asked, in: parent.fd, key: parent.key) ?? asked
-            removed = (fs.inodes.hasAliases ? keyOf(parent, actual) : nil, actual)
-            let code = withCName(actual) { remove($0) }
-            if code == 0 { folding.recordChange(in: parent.key, removed: actual) }
-            return code
-        }
-        guard let code else { return errno }
-        if code == 0 {
+        // The file whose name goes, for the other inodes the kernel holds for it (aliases).
+        let key = fs.caseFolding != nil && fs.inodes.hasAliases
+            ? keyOf(parent, fs.semantics.spelling(of: asked, in: parent.fd) ?? asked) : nil
+        let actual: [UInt8]
+        do throws(Errno) {
+            actual = try fs.semantics.remove(asked, in: parent.fd, directory: flags & AT_REMOVEDIR != 0)
+        } catch { return error.code }
+        nameRemoved(fs)
+        if fs.caseFolding != nil {
             changed(fs, parent)
-            if let key = removed.key { changed(fs, key: key) }
-            namesChanged(fs, parent, asked: asked, actual: removed.spelling)
+            if let key { changed(fs, key: key) }
+            namesChanged(fs, parent, asked: asked, actual: actual)
         }
-        return code
+        return 0
     }
 
     /// The backing identity of `name` in `directory`, if it exists.
@@ -169,79 +139,42 @@ extension Operations {
         }
     }
 
-    /// rename(2) on a case-insensitive volume: the source is found by any spelling; a target that
-    /// exists under another spelling is the one replaced (or swapped, or EEXIST with
-    /// RENAME_NOREPLACE), and the entry ends up spelled `newName`; a target that is the source itself
-    /// changes only the case. Returns 0 or an errno.
-    static func renameFolded(_ fs: MountFileSystem, _ folding: CaseFoldedDirectories, _ from: Inode,
-                             _ name: UnsafePointer<CChar>, _ to: Inode, _ newName: UnsafePointer<CChar>, flags: UInt32,
-                             rename: (Inode, UnsafePointer<CChar>, Inode, UnsafePointer<CChar>, UInt32) -> Int32) -> Int32 {
+    /// rename(2) on a case-insensitive volume (`VolumeSemantics.rename` decides it), then the kernel's
+    /// caches: the two entries' files, the aliases a rename made real names, and every cached name when
+    /// one cached under another spelling was removed or replaced. Returns 0 or an errno.
+    static func renameFolded(_ fs: MountFileSystem, _ from: Inode, _ name: UnsafePointer<CChar>, _ to: Inode,
+                             _ newName: UnsafePointer<CChar>, flags: UInt32) -> Int32 {
         let askedSource = nameBytes(name), askedTarget = nameBytes(newName)
-        // What changed, for the kernel's caches: the two entries' files, and whether a name it may have
-        // cached under another spelling was removed or replaced.
         var touched: [InodeKey] = []
-        var staleNames = false
-        var spellings: (source: [UInt8], existing: [UInt8]) = ([], [])
-        let code = folding.withLocks((from.fd, from.key), (to.fd, to.key)) { () -> Int32 in
-            guard let source = folding.spelling(of: askedSource, in: from.fd, key: from.key) else { return ENOENT }
-            let existing = folding.spelling(of: askedTarget, in: to.fd, key: to.key)
-            let exchange = flags & UInt32(BERTH_RENAME_EXCHANGE) != 0
-            let noReplace = flags & UInt32(BERTH_RENAME_NOREPLACE) != 0
-            if fs.inodes.hasAliases {
-                touched = [keyOf(from, source), existing.flatMap { keyOf(to, $0) }].compactMap { $0 }
-            }
-            spellings = (source, existing ?? [])
-            staleNames = from.spelling != nil || to.spelling != nil || source != askedSource
-                || existing.map { $0 != askedTarget } ?? false
-            if let existing, from.key == to.key, existing == source {
-                // The same entry: a case-only rename, or nothing at all.
-                if exchange || source == askedTarget { return 0 }
-                let code = withCName(source) { s in withCName(askedTarget) { t in rename(from, s, to, t, 0) } }
-                guard code == 0 else { return code }
-                folding.recordRename(from: from.key, source, to: to.key, askedTarget)
-                retireAlias(fs, from, askedTarget)
-                return 0
-            }
-            guard let existing else {
-                if exchange { return ENOENT }
-                let code = withCName(source) { s in withCName(askedTarget) { t in rename(from, s, to, t, flags) } }
-                if code == 0 { folding.recordRename(from: from.key, source, to: to.key, askedTarget) }
-                return code
-            }
-            if noReplace { return EEXIST }
-            if exchange {
-                let code = withCName(source) { s in withCName(existing) { t in rename(from, s, to, t, flags) } }
-                if code == 0 {
-                    // The names stay as they were; only the entries behind them swapped.
-                    folding.recordChange(in: from.key)
-                }
-                return code
-            }
-            // Replace the entry spelled `existing`, then give the result the spelling asked for: a
-            // case-only rename within the target directory, which cannot fail where the first succeeded
-            // but for the backing disk's errors (the result then keeps the spelling it replaced).
-            let code = withCName(source) { s in withCName(existing) { t in rename(from, s, to, t, 0) } }
-            guard code == 0 else { return code }
-            var respelled = existing
-            if existing != askedTarget,
-               withCName(existing, { s in withCName(askedTarget) { t in rename(to, s, to, t, 0) } }) == 0 {
-                respelled = askedTarget
-            }
-            folding.recordRename(from: from.key, source, to: to.key, respelled, replaced: existing)
-            retireAlias(fs, to, askedTarget)
-            return 0
+        if fs.inodes.hasAliases {
+            let source = fs.semantics.spelling(of: askedSource, in: from.fd)
+            let existing = fs.semantics.spelling(of: askedTarget, in: to.fd)
+            touched = [source.flatMap { keyOf(from, $0) }, existing.flatMap { keyOf(to, $0) }].compactMap { $0 }
         }
-        guard let code else { return errno }
-        if code == 0 {
-            changed(fs, from)
-            if to !== from { changed(fs, to) }
-            for key in touched { changed(fs, key: key) }
-            if staleNames, !fs.expireCachedNames() {
-                invalidateLater(fs, from, [spellings.source])
-                invalidateLater(fs, to, [spellings.existing])
-            }
+        let outcome: VolumeSemantics<DirectoryStore>.RenameOutcome
+        do throws(Errno) {
+            outcome = try fs.semantics.rename(askedSource, in: from.fd, to: askedTarget, in: to.fd,
+                                              flags: RenameFlags(rawValue: flags))
+        } catch { return error.code }
+        let exchange = flags & UInt32(BERTH_RENAME_EXCHANGE) != 0
+        let nothingMoved = outcome.replaced == nil && outcome.result == outcome.source && from.key == to.key
+        if exchange {
+            if outcome.replaced != nil { nameRemoved(fs) }
+        } else if !nothingMoved {
+            withCName(outcome.result) { nameMoved(fs, to: to, $0) }
+            // The spelling asked for is a real name now: its alias must not be handed out again.
+            if outcome.replaced != nil || from.key == to.key { retireAlias(fs, to, askedTarget) }
         }
-        return code
+        changed(fs, from)
+        if to !== from { changed(fs, to) }
+        for key in touched { changed(fs, key: key) }
+        let staleNames = from.spelling != nil || to.spelling != nil || outcome.source != askedSource
+            || outcome.replaced.map { $0 != askedTarget } ?? false
+        if staleNames, !fs.expireCachedNames() {
+            invalidateLater(fs, from, [outcome.source])
+            invalidateLater(fs, to, [outcome.replaced ?? []])
+        }
+        return 0
     }
 
     /// After a rename made `spelling` a real name in `directory`, the alias of that spelling must not

@@ -122,6 +122,11 @@ final class InodeTable: Sendable {
         var members: [InodeKey: [ObjectIdentifier: Inode]] = [:]
     }
 
+    /// The numbers of every inode the kernel holds but the root's: a number the table never handed out,
+    /// or one the kernel has forgotten, is not turned into a pointer (`inode(_:)` answers nil, and the
+    /// request ESTALE).
+    private let live = Mutex(Set<UInt>())
+
     init(root: Inode) { self.root = root }
 
     static func number(_ inode: Inode) -> fuse_ino_t {
@@ -130,7 +135,7 @@ final class InodeTable: Sendable {
 
     func inode(_ ino: fuse_ino_t) -> Inode? {
         if ino == fuse_ino_t(FUSE_ROOT_ID) { return root }
-        guard let pointer = UnsafeRawPointer(bitPattern: UInt(ino)) else { return nil }
+        guard live.withLock({ $0.contains(UInt(ino)) }), let pointer = UnsafeRawPointer(bitPattern: UInt(ino)) else { return nil }
         return Unmanaged<Inode>.fromOpaque(pointer).takeUnretainedValue()
     }
 
@@ -150,6 +155,7 @@ final class InodeTable: Sendable {
             let inode = Inode(fd: fd, key: key, isRegular: st.st_mode & S_IFMT == S_IFREG)
             inode.lookups.store(1, ordering: .relaxed)
             table[key] = inode
+            _ = live.withLock { $0.insert(UInt(Self.number(inode))) }
             return (inode, false)
         }
         if duplicate {
@@ -177,6 +183,7 @@ final class InodeTable: Sendable {
             table.current[aliasKey] = inode
             table.members[key, default: [:]][ObjectIdentifier(inode)] = inode
             aliasCount.add(1, ordering: .relaxed)
+            _ = live.withLock { $0.insert(UInt(Self.number(inode))) }
             return (inode, false)
         }
         if duplicate {
@@ -234,6 +241,7 @@ final class InodeTable: Sendable {
                 if table.members[inode.key]?.removeValue(forKey: ObjectIdentifier(inode)) != nil {
                     aliasCount.subtract(1, ordering: .relaxed)
                 }
+                _ = live.withLock { $0.remove(UInt(ino)) }
                 if table.members[inode.key]?.isEmpty == true { table.members.removeValue(forKey: inode.key) }
             }
             return
@@ -242,7 +250,10 @@ final class InodeTable: Sendable {
             let now = inode.lookups.load(ordering: .relaxed)
             let left = now > count ? now - count : 0
             inode.lookups.store(left, ordering: .relaxed)
-            if left == 0 { table.removeValue(forKey: inode.key) }
+            if left == 0 {
+                table.removeValue(forKey: inode.key)
+                _ = live.withLock { $0.remove(UInt(ino)) }
+            }
         }
     }
 
@@ -250,6 +261,7 @@ final class InodeTable: Sendable {
         byKey.withLock { $0.removeAll() }
         aliases.withLock { $0 = Aliases() }
         aliasCount.store(0, ordering: .relaxed)
+        live.withLock { $0.removeAll() }
     }
 
     /// Every inode number the kernel may hold, the root's included (for cache invalidation).
@@ -282,8 +294,10 @@ final class DirectoryHandle: Sendable {
 /// Everything the callbacks share, reached through the session's userdata pointer.
 final class MountFileSystem: Sendable {
     let configuration: MountConfiguration
+    /// Every rule of the volume (EmulatorCore's semantics core), over the backing directory reached
+    /// through the root inode's descriptor.
+    let semantics: VolumeSemantics<DirectoryStore>
     let inodes: InodeTable
-    let readOnly: Bool
     /// Set when capacity is enforced; nil for elastic volumes, which then pay no per-write cost.
     let usage: VolumeUsage?
     /// Set for the shared cache policy.
@@ -299,8 +313,6 @@ final class MountFileSystem: Sendable {
     let freeze: WriteFreeze
     /// `berth fault pause-io|latency`: asked before every read, write and sync.
     let faultGate: FaultGate?
-    let checksReachability: Bool
-    let checksNames: Bool
     /// Set for case-insensitive name rules (FSx for Windows).
     let caseFolding: CaseFoldedDirectories?
     /// Set for an FSx for OpenZFS clone whose files are still shared with its snapshot.
@@ -334,33 +346,19 @@ final class MountFileSystem: Sendable {
         self.caseFolding = caseFolding
         self.cloneSharing = cloneSharing
         inodes = InodeTable(root: root)
-        readOnly = configuration.readOnly
         self.usage = usage
         self.generation = generation
         self.nameRemovals = nameRemovals
-        checksReachability = !(configuration.reachability is AlwaysReachable)
-        checksNames = configuration.nameRules.checksNames
-        switch configuration.cachePolicy {
-        case .exclusive:
-            // Nothing else changes an exclusive volume while it is attached (passthrough_hp's
-            // cache=always uses the same day-long timeouts).
-            entryTimeout = 86_400
-            attrTimeout = 86_400
-            negativeTimeout = 86_400
-        case .shared:
-            // Names of files and attributes are cached for 1 s, as the Linux NFS client caches them for 3-60 s
-            // (EFS recommends the default actimeo; AWS docs: efs/latest/ug/mounting-fs-nfs-mount-settings.html)
-            // and the SMB client for 1 s (mount.cifs actimeo). Names that do not exist are never
-            // cached, so a file another mount created is there at once. An open is close-to-open: it
-            // checks its path again when any mount removed a name since the lookup (`nameRemovals`,
-            // `Operations.staleOrigin`), and when the file changed since this mount's last open it
-            // drops the cached pages and attributes, so what another mount wrote, renamed into place
-            // and closed is what the next open here sees, size included. Names of directories are not
-            // cached at all (`entryTimeout(for:)`).
-            entryTimeout = 1
-            attrTimeout = 1
-            negativeTimeout = 0
-        }
+        semantics = VolumeSemantics(store: DirectoryStore(borrowingRoot: root.fd, folding: caseFolding),
+                                    rules: VolumeRules(configuration: configuration, usage: usage, freeze: freeze))
+        // The timeouts are the core's (`CacheTimeouts`). On shared volumes an open is close-to-open: it
+        // checks its path again when any mount removed a name since the lookup (`nameRemovals`,
+        // `Operations.staleOrigin`), and when the file changed since this mount's last open it drops the
+        // cached pages and attributes, so what another mount wrote, renamed into place and closed is what
+        // the next open here sees, size included.
+        entryTimeout = semantics.cache.entry
+        attrTimeout = semantics.cache.attributes
+        negativeTimeout = semantics.cache.negative
         ownUID = geteuid()
         ownGID = getegid()
         self.onReady.withLock { $0 = onReady }
@@ -380,7 +378,7 @@ final class MountFileSystem: Sendable {
     @inline(__always)
     func entryTimeout(for mode: mode_t) -> Double {
         guard generation != nil, mode & S_IFMT == S_IFDIR else { return entryTimeout }
-        return (liveMounts?.current ?? 2) <= 1 ? entryTimeout : 0
+        return semantics.cache.entry(isDirectory: true, policy: .shared, liveMounts: liveMounts?.current)
     }
 
     /// The session, while it runs.
@@ -412,37 +410,11 @@ final class MountFileSystem: Sendable {
     /// EIO while the mount is cut off (emulator.md §Common to all: "every operation on a mount that is
     /// cut off answers EIO").
     @inline(__always)
-    var isCutOff: Bool { checksReachability && !configuration.reachability.isReachable }
+    var isCutOff: Bool { semantics.isCutOff }
 
-    /// The errno for a new entry `name`, or 0.
-    func nameRefusal(_ name: UnsafePointer<CChar>) -> Int32 {
-        guard checksNames else { return 0 }
-        let length = strlen(name)
-        return name.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
-            configuration.nameRules.refusal(forNewName: UnsafeBufferPointer(start: bytes, count: length)) ?? 0
-        }
-    }
-
-    /// Serialise changes of a file's blocks (write, truncate, fallocate, O_TRUNC, removing a name)
-    /// when capacity is enforced, so that each is measured before and after with no other change of
-    /// that file by this mount in between (`VolumeUsage.settle`). By backing identity, not by `Inode`:
-    /// a file reached through several spellings, or only by name (a create, an unlink), is one file.
-    private let sizeLocks: [SizeLock] = (0..<64).map { _ in SizeLock() }
-
-    final class SizeLock: Sendable {
-        let mutex = Mutex(())
-    }
-
-    /// Runs `body` holding the size lock of the backing file `key`.
+    /// Runs `body` holding the size lock of the backing file `key` (`VolumeSemantics.withSizeLock`).
     func withSizeLock<T: Sendable>(_ key: InodeKey, _ body: () -> T) -> T {
-        let stripe = Int(truncatingIfNeeded: (key.inode ^ key.device &* 0x9E37_79B9_7F4A_7C15) % UInt64(sizeLocks.count))
-        return sizeLocks[stripe].mutex.withLock { _ in body() }
-    }
-
-    /// Whether a new inode may be created: not when a provisioned volume is full.
-    var mayCreateInode: Bool {
-        guard let usage else { return true }
-        return usage.freeBytes > 0
+        semantics.withSizeLock(key, body)
     }
 
     /// Opens `inode` again through `/proc/self/fd`, as passthrough_hp does for O_PATH descriptors.
@@ -460,6 +432,11 @@ final class MountFileSystem: Sendable {
     func reopenForLocks(_ inode: Inode) -> Int32 {
         let fd = reopen(inode, flags: O_RDWR)
         return fd >= 0 ? fd : reopen(inode, flags: O_RDONLY)
+    }
+
+    /// Runs the core's backing calls for `req` as its caller (`asCaller`).
+    func performer(_ req: fuse_req_t?) -> VolumeSemantics<DirectoryStore>.Performer {
+        { body in self.asCaller(req, body) }
     }
 
     /// Runs `body` with the calling process's filesystem uid and gid on this thread, so that files it

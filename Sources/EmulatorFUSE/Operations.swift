@@ -107,7 +107,7 @@ enum Operations {
             fuse_reply_err(req, EIO)
             return nil
         }
-        if fs.isCutOff {
+        if fs.isCutOff {  // VolumeSemantics.admit
             fuse_reply_err(req, EIO)
             return nil
         }
@@ -122,8 +122,9 @@ enum Operations {
     @inline(__always)
     static func beginChange(_ req: fuse_req_t?, _ ino: fuse_ino_t) -> (MountFileSystem, Inode)? {
         guard let (fs, inode) = begin(req, ino) else { return nil }
-        if fs.readOnly {
-            fuse_reply_err(req, EROFS)
+        let refusal = code { () throws(Errno) in try fs.semantics.admit(change: true) }
+        if refusal != 0 {
+            fuse_reply_err(req, refusal)
             return nil
         }
         return (fs, inode)
@@ -144,24 +145,13 @@ enum Operations {
         name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0))
     }
 
-    /// Makes `name` in `directory` another link to the file `fd` (O_PATH) refers to, never following a
-    /// symbolic link: by the descriptor itself where the server may (AT_EMPTY_PATH needs
-    /// CAP_DAC_READ_SEARCH, which root has), else through its `/proc/self/fd` link, whose target is the
-    /// file itself (a magic link to a symbolic link's O_PATH descriptor does not go on through the link's
-    /// target). 0 or -1 with errno, like linkat.
-    static func linkFile(_ fd: Int32, into directory: Int32, _ name: UnsafePointer<CChar>) -> Int32 {
-        if linkat(fd, "", directory, name, BERTH_AT_EMPTY_PATH) == 0 { return 0 }
-        guard errno == ENOENT || errno == EPERM else { return -1 }
-        return withProcPath(fd) { linkat(AT_FDCWD, $0, directory, name, AT_SYMLINK_FOLLOW) }
-    }
-
-    /// POSIX ACLs (`system.posix_acl_access`, `system.posix_acl_default`) are refused (EOPNOTSUPP) on
-    /// every type: the kernel checks a mount's access from the mode bits alone (no FUSE_CAP_POSIX_ACL),
-    /// so an ACL stored on the backing file would put its mask into the group bits and widen access
-    /// instead of narrowing it. EFS (NFS 4.0/4.1) carries no ACLs to Linux clients, FSx for Windows has
-    /// NTFS ACLs over SMB, not POSIX ones (SEMANTICS.md).
-    static func isACL(_ name: UnsafePointer<CChar>) -> Bool {
-        strncmp(name, "system.posix_acl_", 17) == 0
+    /// The refusal of an extended attribute by the core (`VolumeSemantics.admitExtendedAttribute`: POSIX
+    /// ACLs on every type), or 0.
+    static func attributeRefusal(_ fs: MountFileSystem, _ name: UnsafePointer<CChar>) -> Int32 {
+        let length = strlen(name)
+        return name.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+            code { () throws(Errno) in try fs.semantics.admitExtendedAttribute(Array(UnsafeBufferPointer(start: bytes, count: length))) }
+        }
     }
 
     /// Like `beginNameChange`, for a new entry called `name`: the name rules and, when it makes a new
@@ -172,20 +162,31 @@ enum Operations {
                               makesInode: Bool = true) -> (MountFileSystem, Inode, UnsafePointer<CChar>)?
     {
         guard let (fs, inode) = beginNameChange(req, parent) else { return nil }
-        guard let name, !isDotOrDotDot(name) else {
+        guard let name else {
             fuse_reply_err(req, EINVAL)
             return nil
         }
-        let refusal = fs.nameRefusal(name)
-        if refusal != 0 {
-            fuse_reply_err(req, refusal)
-            return nil
+        let length = strlen(name)
+        let code = name.withMemoryRebound(to: UInt8.self, capacity: length) { bytes -> Int32 in
+            do throws(Errno) {
+                try fs.semantics.admitNewName(UnsafeBufferPointer(start: bytes, count: length), makesInode: makesInode)
+                return 0
+            } catch { return error.code }
         }
-        if makesInode && !fs.mayCreateInode {
-            fuse_reply_err(req, ENOSPC)
+        if code != 0 {
+            fuse_reply_err(req, code)
             return nil
         }
         return (fs, inode, name)
+    }
+
+    /// The errno `body` throws, or 0.
+    @inline(__always)
+    static func code(_ body: () throws(Errno) -> Void) -> Int32 {
+        do throws(Errno) {
+            try body()
+            return 0
+        } catch { return error.code }
     }
 
     /// Looks `name` up under `parent` and fills `entry`; returns 0 or an errno. `expecting`: the file type
@@ -295,39 +296,19 @@ enum Operations {
         }
     }
 
-    /// Makes a change of the blocks of the file `fd` refers to (`key`) under the capacity rule: under
-    /// its size lock, measured before, `reserve` takes what it may need (nil: ENOSPC, nothing
-    /// changed), `change` runs (0 or an errno), measured after, settled. Returns `change`'s result.
-    static func changeBlocks(_ fs: MountFileSystem, _ usage: VolumeUsage, _ key: InodeKey, measuring fd: Int32,
-                             reserve: (Allocation) -> CapacityReservation?,
-                             _ change: (CapacityReservation) -> Int32) -> Int32 {
-        fs.withSizeLock(key) {
-            guard let before = Allocation(fd: fd) else { return errno }
-            guard let reservation = reserve(before) else { return ENOSPC }
-            let code = change(reservation)
-            usage.settle(reservation, after: Allocation(fd: fd))
-            return code
-        }
-    }
-
     /// Runs `body` on the entry `name` in `directory` (a removal, a replacement, an open with O_TRUNC)
     /// holding the size lock of the regular file it names, with that file as measured under the lock
     /// and its identity; nil for anything else (nothing, a directory, a file another mount replaced
     /// in between).
     static func withNamedFile(_ fs: MountFileSystem, _ directory: Inode, _ name: UnsafePointer<CChar>,
                               _ body: (Allocation?, InodeKey?) -> Int32) -> Int32 {
-        var st = stat()
-        guard fstatat(directory.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else {
-            return body(nil, nil)
-        }
-        let key = InodeKey(st)
-        return fs.withSizeLock(key) {
-            var now = stat()
-            guard fstatat(directory.fd, name, &now, AT_SYMLINK_NOFOLLOW) == 0, InodeKey(now) == key else {
-                return body(nil, nil)
+        var result: Int32 = 0
+        let code = Operations.code { () throws(Errno) in
+            try fs.semantics.withNamedFile(nameBytes(name), in: directory.fd) { file in
+                result = body(file?.allocation, file?.key)
             }
-            return body(Allocation(now), key)
         }
+        return code != 0 ? code : result
     }
 
     /// Whether a parked lock wait for `req` must end ungranted, and with which errno: EIO once the
@@ -430,49 +411,29 @@ enum Operations {
         guard let attr else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode) = beginChange(req, ino) else { return }
         let handle: Int32? = fi.map { Int32(truncatingIfNeeded: $0.pointee.fh) }
-        if toSet & FUSE_SET_ATTR_MODE != 0 {
-            let result = handle.map { fchmod($0, attr.pointee.st_mode) }
-                ?? withProcPath(inode.fd) { chmod($0, attr.pointee.st_mode) }
-            if result != 0 { return fuse_reply_err(req, errno).discard() }
-        }
-        if toSet & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
-            let uid = toSet & FUSE_SET_ATTR_UID != 0 ? attr.pointee.st_uid : uid_t.max
-            let gid = toSet & FUSE_SET_ATTR_GID != 0 ? attr.pointee.st_gid : gid_t.max
-            if fchownat(inode.fd, "", uid, gid, BERTH_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
-                return fuse_reply_err(req, errno).discard()
-            }
-        }
+        var change = VolumeSemantics<DirectoryStore>.AttributeChange()
+        if toSet & FUSE_SET_ATTR_MODE != 0 { change.mode = attr.pointee.st_mode }
+        if toSet & FUSE_SET_ATTR_UID != 0 { change.uid = attr.pointee.st_uid }
+        if toSet & FUSE_SET_ATTR_GID != 0 { change.gid = attr.pointee.st_gid }
         if toSet & FUSE_SET_ATTR_SIZE != 0 {
-            let code = truncate(fs, inode, handle: handle, to: attr.pointee.st_size)
-            if code != 0 { return fuse_reply_err(req, code).discard() }
+            guard attr.pointee.st_size >= 0 else { return fuse_reply_err(req, EINVAL).discard() }
+            change.size = UInt64(attr.pointee.st_size)
         }
-        if toSet & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME) != 0 {
-            let now = berth_UTIME_NOW, omit = berth_UTIME_OMIT
-            var times = [timespec(tv_sec: 0, tv_nsec: omit), timespec(tv_sec: 0, tv_nsec: omit)]
-            if toSet & FUSE_SET_ATTR_ATIME_NOW != 0 { times[0].tv_nsec = now }
-            else if toSet & FUSE_SET_ATTR_ATIME != 0 { times[0] = attr.pointee.st_atim }
-            if toSet & FUSE_SET_ATTR_MTIME_NOW != 0 { times[1].tv_nsec = now }
-            else if toSet & FUSE_SET_ATTR_MTIME != 0 { times[1] = attr.pointee.st_mtim }
-            let result = handle.map { futimens($0, times) }
-                ?? withProcPath(inode.fd) { utimensat(AT_FDCWD, $0, times, 0) }
-            if result != 0 { return fuse_reply_err(req, errno).discard() }
+        func time(_ now: Int32, _ given: Int32, _ value: timespec) -> TimeChange {
+            if toSet & now != 0 { return .now }
+            if toSet & given != 0 { return .set(seconds: value.tv_sec, nanoseconds: value.tv_nsec) }
+            return .omit
         }
+        change.access = time(FUSE_SET_ATTR_ATIME_NOW, FUSE_SET_ATTR_ATIME, attr.pointee.st_atim)
+        change.modification = time(FUSE_SET_ATTR_MTIME_NOW, FUSE_SET_ATTR_MTIME, attr.pointee.st_mtim)
+        // Each change in turn, the size under the capacity rule (`VolumeSemantics.setAttributes`).
+        let refusal = code { () throws(Errno) in try fs.semantics.setAttributes(inode.fd, change, handle: handle) }
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         changed(fs, inode, pages: toSet & FUSE_SET_ATTR_SIZE != 0)
         var st = stat()
         let code = statOf(inode.fd, &st)
         if code != 0 { return fuse_reply_err(req, code).discard() }
         fuse_reply_attr(req, &st, fs.attrTimeout)
-    }
-
-    /// truncate/ftruncate with the capacity rule: it allocates nothing (growing makes a hole, as on
-    /// the services' file systems), so it is never ENOSPC; shrinking frees the blocks it drops.
-    static func truncate(_ fs: MountFileSystem, _ inode: Inode, handle: Int32?, to size: off_t) -> Int32 {
-        func apply() -> Int32 {
-            let result = handle.map { ftruncate($0, size) } ?? withProcPath(inode.fd) { Glibc.truncate($0, size) }
-            return result == 0 ? 0 : errno
-        }
-        guard let usage = fs.usage else { return apply() }
-        return changeBlocks(fs, usage, inode.key, measuring: inode.fd, reserve: { usage.unreserved($0) }) { _ in apply() }
     }
 
     static let readlink: @convention(c) (fuse_req_t?, fuse_ino_t) -> Void = { req, ino in
@@ -490,7 +451,9 @@ enum Operations {
 
     static let mknod: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t, dev_t) -> Void = { req, parent, name, mode, rdev in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
-        let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mknodat(inode.fd, name, mode, rdev) } }
+        let code = code { () throws(Errno) in
+            try fs.semantics.makeNode(nameBytes(name), in: inode.fd, mode: mode, device: rdev, as: fs.performer(req))
+        }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, inode)
         replyEntry(req, fs, inode, name, made: mode)
@@ -498,7 +461,9 @@ enum Operations {
 
     static let mkdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t) -> Void = { req, parent, name, mode in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
-        let code = makeEntry(fs, inode, name) { fs.asCaller(req) { mkdirat(inode.fd, name, mode) } }
+        let code = code { () throws(Errno) in
+            try fs.semantics.makeDirectory(nameBytes(name), in: inode.fd, mode: mode, as: fs.performer(req))
+        }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, inode)
         replyEntry(req, fs, inode, name, made: S_IFDIR)
@@ -507,7 +472,9 @@ enum Operations {
     static let symlink: @convention(c) (fuse_req_t?, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, target, parent, name in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         guard let target else { return fuse_reply_err(req, EINVAL).discard() }
-        let code = makeEntry(fs, inode, name) { fs.asCaller(req) { symlinkat(target, inode.fd, name) } }
+        let code = code { () throws(Errno) in
+            try fs.semantics.makeSymbolicLink(nameBytes(name), in: inode.fd, target: nameBytes(target), as: fs.performer(req))
+        }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, inode)
         replyEntry(req, fs, inode, name, made: S_IFLNK)
@@ -519,7 +486,7 @@ enum Operations {
         var st = stat()
         let typeCode = statOf(target.fd, &st)
         if typeCode != 0 { return fuse_reply_err(req, typeCode).discard() }
-        let code = makeEntry(fs, parent, name) { linkFile(target.fd, into: parent.fd, name) }
+        let code = code { () throws(Errno) in try fs.semantics.link(target.fd, as: nameBytes(name), in: parent.fd) }
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, parent)
         changed(fs, target)
@@ -542,41 +509,17 @@ enum Operations {
         guard let name, !isDotOrDotDot(name) else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, from) = beginNameChange(req, parent) else { return }
         guard let (_, to, newName) = beginNewEntry(req, newParent, newName, makesInode: false) else { return }
-        if let folding = fs.caseFolding {
-            let code = renameFolded(fs, folding, from, name, to, newName, flags: flags) { from, source, to, target, flags in
-                renameReleasingCapacity(fs, from, source, to, target, flags: flags)
-            }
-            return fuse_reply_err(req, code).discard()
+        if fs.caseFolding != nil {
+            return fuse_reply_err(req, renameFolded(fs, from, name, to, newName, flags: flags)).discard()
         }
-        fuse_reply_err(req, renameReleasingCapacity(fs, from, name, to, newName, flags: flags)).discard()
-    }
-
-    /// renameat2 with the capacity rule: the file it replaces loses a name (its last one frees its
-    /// blocks), unless it swaps (RENAME_EXCHANGE) or the target is a link of the source itself, which
-    /// rename leaves alone. 0 or an errno.
-    static func renameReleasingCapacity(_ fs: MountFileSystem, _ from: Inode, _ name: UnsafePointer<CChar>,
-                                        _ to: Inode, _ newName: UnsafePointer<CChar>, flags: UInt32) -> Int32 {
-        let exchange = flags & UInt32(BERTH_RENAME_EXCHANGE) != 0
-        func apply() -> Int32 {
-            let result = flags == 0
-                ? renameat(from.fd, name, to.fd, newName)
-                : berth_renameat2(from.fd, name, to.fd, newName, flags)
-            if result != 0 { return errno }
-            if !exchange {
-                nameMoved(fs, to: to, newName)
-            } else {
-                nameRemoved(fs)
-            }
-            return 0
+        let code = code { () throws(Errno) in
+            try fs.semantics.rename(nameBytes(name), in: from.fd, to: nameBytes(newName), in: to.fd,
+                                    flags: RenameFlags(rawValue: flags))
         }
-        guard let usage = fs.usage, !exchange else { return apply() }
-        return withNamedFile(fs, to, newName) { victim, key in
-            var source = stat()
-            let sameFile = fstatat(from.fd, name, &source, AT_SYMLINK_NOFOLLOW) == 0 && InodeKey(source) == key
-            let code = apply()
-            if code == 0, let victim, !sameFile { usage.removedName(of: victim) }
-            return code
+        if code == 0 {
+            if flags & UInt32(BERTH_RENAME_EXCHANGE) != 0 { nameRemoved(fs) } else { nameMoved(fs, to: to, newName) }
         }
+        fuse_reply_err(req, code)
     }
 
     // MARK: - Files
@@ -588,11 +531,12 @@ enum Operations {
         // nothing, so a link there now was put there since, by another mount. ESTALE makes the kernel
         // walk the path again and follow the link itself, in the caller's view of the file system,
         // as it would have had the link been there first; O_EXCL meets it as EEXIST, as locally.
-        let flags = backingFlags(fi.pointee.flags) | O_CREAT | O_CLOEXEC | O_NOFOLLOW
+        // (`VolumeSemantics.create` opens with O_NOFOLLOW and answers ELOOP as ESTALE unless the caller
+        // asked O_NOFOLLOW.)
+        let flags = backingFlags(fi.pointee.flags) | O_CREAT | O_CLOEXEC
         guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
         var entry = fuse_entry_param()
-        var (fd, code) = createEntry(req, fs, inode, name, flags: flags, mode: mode, &entry)
-        if code == ELOOP && fi.pointee.flags & O_NOFOLLOW == 0 { code = ESTALE }
+        let (fd, code) = createEntry(req, fs, inode, name, flags: flags, mode: mode, &entry)
         if code != 0 {
             fs.handles.unclaim(owner)
             return fuse_reply_err(req, code).discard()
@@ -617,56 +561,22 @@ enum Operations {
     /// it is opened (emulator.md: case-insensitive, case-preserving).
     static func createEntry(_ req: fuse_req_t?, _ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
                             flags: Int32, mode: mode_t, _ entry: inout fuse_entry_param) -> (Int32, Int32) {
-        func open(_ actual: UnsafePointer<CChar>, _ flags: Int32) -> Int32 {
-            guard let usage = fs.usage, flags & O_TRUNC != 0 else {
-                let fd = fs.asCaller(req) { openat(parent.fd, actual, flags, mode) }
-                return fd < 0 ? -errno : fd
-            }
-            // O_TRUNC on an existing file frees its blocks, once whatever its number of links (they
-            // share them), under its size lock like any other change of its blocks.
-            var opened: Int32 = -1
-            let code = withNamedFile(fs, parent, actual) { file, key in
-                opened = fs.asCaller(req) { openat(parent.fd, actual, flags, mode) }
-                if opened < 0 { return errno }
-                if let file, let key, let after = Allocation(fd: opened) {
-                    var st = stat()
-                    if fstat(opened, &st) == 0, InodeKey(st) == key {
-                        usage.settle(usage.unreserved(file), after: after)
-                    }
-                }
-                return 0
-            }
-            return code == 0 ? opened : -code
-        }
-        func finish(_ fd: Int32, _ code: Int32) -> (Int32, Int32) {
-            if code != 0 { close(fd) }
-            return code == 0 ? (fd, 0) : (-1, code)
-        }
         if let sharing = fs.cloneSharing {
             // O_CREAT on an existing name opens it without a lookup: copy it out of the snapshot first.
             let code = copyUp(fs, sharing, parent, name)
             if code != 0 { return (-1, code) }
         }
         let asked = nameBytes(name)
-        guard let folding = fs.caseFolding else {
-            let fd = open(name, flags)
-            if fd < 0 { return (-1, -fd) }
-            return finish(fd, fillEntry(fs, parent, opened: fd, name: asked, asked: asked, &entry))
+        let created: VolumeSemantics<DirectoryStore>.Created
+        do throws(Errno) {
+            created = try fs.semantics.create(asked, in: parent.fd, flags: flags, mode: mode, as: fs.performer(req))
+        } catch { return (-1, error.code) }
+        let code = fillEntry(fs, parent, opened: created.handle, name: created.spelling, asked: asked, &entry)
+        if code != 0 {
+            close(created.handle)
+            return (-1, code)
         }
-        let result = folding.withLock(parent.fd) { () -> (Int32, Int32) in
-            let existing = folding.spelling(of: asked, in: parent.fd, key: parent.key)
-            if let existing, existing != asked {
-                if flags & O_EXCL != 0 { return (-1, EEXIST) }
-                let fd = withCName(existing) { open($0, flags & ~(O_CREAT | O_EXCL)) }
-                if fd < 0 { return (-1, -fd) }
-                return finish(fd, fillEntry(fs, parent, opened: fd, name: existing, asked: asked, &entry))
-            }
-            let fd = open(name, flags)
-            if fd < 0 { return (-1, -fd) }
-            if existing == nil { folding.recordChange(in: parent.key, added: asked) }
-            return finish(fd, fillEntry(fs, parent, opened: fd, name: asked, asked: asked, &entry))
-        }
-        return result ?? (-1, errno)
+        return (created.handle, 0)
     }
 
     /// The flags a caller's open becomes on the backing file. Without O_DIRECT: the kernel already
@@ -680,21 +590,14 @@ enum Operations {
         guard let (fs, inode) = begin(req, ino) else { return }
         let flags = fi.pointee.flags
         let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
-        if writes && fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
+        let refusal = code { () throws(Errno) in try fs.semantics.admit(change: writes) }
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         if let stale = staleOrigin(fs, inode) { return replyStale(req, fs, stale) }
         let openFlags = backingFlags(flags) & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
         guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
+        // O_TRUNC frees the file's blocks under the capacity rule (`VolumeSemantics.open`).
         let fd: Int32
-        if let usage = fs.usage, flags & O_TRUNC != 0 {
-            var opened: Int32 = -1
-            let code = changeBlocks(fs, usage, inode.key, measuring: inode.fd, reserve: { usage.unreserved($0) }) { _ in
-                opened = fs.reopen(inode, flags: openFlags)
-                return opened < 0 ? -opened : 0
-            }
-            fd = code == 0 ? opened : -code
-        } else {
-            fd = fs.reopen(inode, flags: openFlags)
-        }
+        do throws(Errno) { fd = try fs.semantics.open(inode.fd, flags: openFlags) } catch { fd = -error.code }
         if fd < 0 {
             fs.handles.unclaim(owner)
             return fuse_reply_err(req, -fd).discard()
@@ -744,27 +647,22 @@ enum Operations {
 
     static let writeBuf: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_bufvec>?, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, input, offset, fi in
         guard let fs = fs(req), let fi, let input else { return fuse_reply_err(req, EIO).discard() }
-        if fs.isCutOff { return fuse_reply_err(req, EIO).discard() }
-        if fs.readOnly { return fuse_reply_err(req, EROFS).discard() }
+        let refusal = code { () throws(Errno) in try fs.semantics.admit(change: true) }
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         let size = fuse_buf_size(input)
         var written: Int
-        if let usage = fs.usage {
+        if fs.usage != nil {
             guard let inode = fs.inodes.inode(ino) else { return fuse_reply_err(req, ESTALE).discard() }
-            // Takes the new blocks the write may need; shortened to what fits (POSIX allows a short
-            // write on a full device), ENOSPC when nothing does.
-            written = 0
-            let start = UInt64(max(0, offset))
-            let code = changeBlocks(fs, usage, inode.key, measuring: fd,
-                                    reserve: { file in
-                usage.reserveWrite(file, offset: start, length: UInt64(size),
-                                   holes: file.holes(fd: fd, offset: start, length: UInt64(size)))
-            }) { reservation in
-                var output = berth_fd_bufvec(Int(reservation.length), fd, offset)
-                written = fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
-                return 0
-            }
-            if code != 0 { written = -Int(code) }
+            guard offset >= 0 else { return fuse_reply_err(req, EINVAL).discard() }
+            // The capacity rule is the core's (`VolumeSemantics.write`): the write is shortened to what
+            // fits (POSIX allows a short write on a full device), ENOSPC when nothing does.
+            do throws(Errno) {
+                written = try fs.semantics.write(fd, key: inode.key, offset: UInt64(offset), length: UInt64(size)) { allowed in
+                    var output = berth_fd_bufvec(Int(allowed), fd, offset)
+                    return fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
+                }
+            } catch { written = -Int(error.code) }
         } else {
             var output = berth_fd_bufvec(size, fd, offset)
             written = fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
@@ -812,23 +710,10 @@ enum Operations {
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode) = beginChange(req, ino) else { return }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
-        guard let usage = fs.usage else {
-            let code = berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno
-            if code == 0 { changed(fs, inode, pages: true) }
-            return fuse_reply_err(req, code).discard()
-        }
-        // linux/falloc.h: PUNCH_HOLE and COLLAPSE_RANGE free blocks; every other mode (0, KEEP_SIZE,
-        // ZERO_RANGE, UNSHARE_RANGE) allocates the range, all of it or nothing (ENOSPC);
-        // INSERT_RANGE allocates `length` bytes more.
-        let punchHole: Int32 = 0x02, collapseRange: Int32 = 0x08, insertRange: Int32 = 0x20
-        let frees = mode & (punchHole | collapseRange) != 0
-        let start = UInt64(max(0, offset)), count = UInt64(max(0, length))
-        let code = changeBlocks(fs, usage, inode.key, measuring: fd, reserve: { file in
-            frees ? usage.unreserved(file)
-                : usage.reserveAllocation(file, offset: start, length: count, insert: mode & insertRange != 0,
-                                          holes: file.holes(fd: fd, offset: start, length: count))
-        }) { _ in
-            berth_fallocate(fd, mode, offset, length) == 0 ? 0 : errno
+        guard offset >= 0, length > 0 else { return fuse_reply_err(req, EINVAL).discard() }
+        // The capacity rule for each mode is the core's (`VolumeSemantics.allocate`).
+        let code = code { () throws(Errno) in
+            try fs.semantics.allocate(fd, mode: mode, offset: UInt64(offset), length: UInt64(length))
         }
         if code == 0 { changed(fs, inode, pages: true) }
         fuse_reply_err(req, code)
@@ -920,34 +805,19 @@ enum Operations {
 
     /// The volume's size, not the backing disk's: the provisioned capacity, or 8 EiB when elastic.
     static let statfs: @convention(c) (fuse_req_t?, fuse_ino_t) -> Void = { req, ino in
-        guard let (fs, inode) = begin(req, ino) else { return }
-        var backing = statvfs()
-        if fstatvfs(inode.fd, &backing) != 0 { return fuse_reply_err(req, errno).discard() }
-        let blockSize: UInt64 = 4096
+        guard let (fs, _) = begin(req, ino) else { return }
+        let space: VolumeSpace
+        do throws(Errno) { space = try fs.semantics.space() } catch { return fuse_reply_err(req, error.code).discard() }
         var out = statvfs()
-        out.f_bsize = UInt(blockSize)
-        out.f_frsize = UInt(blockSize)
+        out.f_bsize = UInt(space.blockSize)
+        out.f_frsize = UInt(space.blockSize)
         out.f_namemax = 255
-        out.f_files = backing.f_files
-        out.f_ffree = backing.f_ffree
-        out.f_favail = backing.f_favail
-        if let usage = fs.usage {
-            let (total, volumeFree) = usage.statfsBlocks(blockSize: blockSize)
-            // A volume cannot hold more than the disk under it has room for: writes past that fail with
-            // the backing file system's ENOSPC, so `df` says so rather than showing the volume's own room.
-            let backingFree = UInt64(backing.f_bavail) * UInt64(backing.f_frsize) / blockSize
-            let free = min(volumeFree, backingFree)
-            out.f_blocks = UInt(total)
-            out.f_bfree = UInt(free)
-            out.f_bavail = UInt(free)
-        } else {
-            let backingUsed = UInt64(backing.f_blocks - backing.f_bfree) * UInt64(backing.f_frsize)
-            let (total, free) = CapacityFigures.blocks(
-                capacityBytes: CapacityFigures.elasticBytes, usedBytes: backingUsed, blockSize: blockSize)
-            out.f_blocks = UInt(total)
-            out.f_bfree = UInt(free)
-            out.f_bavail = UInt(free)
-        }
+        out.f_files = UInt(space.files)
+        out.f_ffree = UInt(space.freeFiles)
+        out.f_favail = UInt(space.freeFiles)
+        out.f_blocks = UInt(space.totalBlocks)
+        out.f_bfree = UInt(space.freeBlocks)
+        out.f_bavail = UInt(space.freeBlocks)
         fuse_reply_statfs(req, &out)
     }
 
@@ -955,16 +825,18 @@ enum Operations {
 
     static let setxattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int, Int32) -> Void = { req, ino, name, value, size, flags in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
-        guard let (_, inode) = beginChange(req, ino) else { return }
-        if isACL(name) { return fuse_reply_err(req, EOPNOTSUPP).discard() }
+        guard let (fs, inode) = beginChange(req, ino) else { return }
+        let refusal = attributeRefusal(fs, name)
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         let result = withProcPath(inode.fd) { CFuse3.setxattr($0, name, value, size, flags) }
         fuse_reply_err(req, result == 0 ? 0 : errno)
     }
 
     static let getxattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, Int) -> Void = { req, ino, name, size in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
-        guard let (_, inode) = begin(req, ino) else { return }
-        if isACL(name) { return fuse_reply_err(req, EOPNOTSUPP).discard() }
+        guard let (fs, inode) = begin(req, ino) else { return }
+        let refusal = attributeRefusal(fs, name)
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         if size == 0 {
             let count = withProcPath(inode.fd) { CFuse3.getxattr($0, name, nil, 0) }
             if count < 0 { return fuse_reply_err(req, errno).discard() }
@@ -995,8 +867,9 @@ enum Operations {
 
     static let removexattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, ino, name in
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
-        guard let (_, inode) = beginChange(req, ino) else { return }
-        if isACL(name) { return fuse_reply_err(req, EOPNOTSUPP).discard() }
+        guard let (fs, inode) = beginChange(req, ino) else { return }
+        let refusal = attributeRefusal(fs, name)
+        if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         let result = withProcPath(inode.fd) { CFuse3.removexattr($0, name) }
         fuse_reply_err(req, result == 0 ? 0 : errno)
     }

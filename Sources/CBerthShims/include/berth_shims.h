@@ -28,9 +28,6 @@ extern const short berth_POSIX_SPAWN_SETSIGDEF;
 /// lseek(2) whences for sparse files (need _GNU_SOURCE).
 extern const int berth_SEEK_DATA;
 extern const int berth_SEEK_HOLE;
-/// open(2)'s O_PATH and linkat(2)'s AT_EMPTY_PATH (need _GNU_SOURCE).
-extern const int berth_O_PATH_FLAG;
-extern const int berth_AT_EMPTY_PATH_FLAG;
 /// Adds "close every descriptor from `from` on" to a posix_spawn file-action list (glibc 2.34's
 /// posix_spawn_file_actions_addclosefrom_np): done in the child at the spawn, so a descriptor another
 /// thread opens meanwhile without O_CLOEXEC (Foundation's Process makes such a socket pair) is not inherited.
@@ -38,4 +35,15 @@ extern const int berth_AT_EMPTY_PATH_FLAG;
 int berth_spawn_close_from(posix_spawn_file_actions_t *actions, int from);
 /// wait(2)'s status: the exit status when the child exited, else -1.
 int berth_exit_status(int status);
+/// For the semantics core's backing store (EmulatorCore/Semantics): Linux-only flags and calls.
+extern const int berth_O_PATH;
+extern const int berth_AT_EMPTY_PATH;
+extern const unsigned int berth_RENAME_NOREPLACE;
+extern const unsigned int berth_RENAME_EXCHANGE;
+int berth_core_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+int berth_core_fallocate(int fd, int mode, off_t offset, off_t length);
+int berth_removexattr(const char *path, const char *name);
+int berth_setxattr(const char *path, const char *name, const void *value, size_t size, int flags);
+ssize_t berth_getxattr(const char *path, const char *name, void *value, size_t size);
+ssize_t berth_listxattr(const char *path, char *list, size_t size);
 #endif

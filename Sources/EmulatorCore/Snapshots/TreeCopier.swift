@@ -482,7 +482,7 @@ struct HardLinks {
         var parent = root
         defer { if parent != root { close(parent) } }
         for component in copy.names.dropLast() {
-            let next = openat(parent, component, berth_O_PATH_FLAG | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let next = openat(parent, component, berth_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if parent != root { close(parent) }
             parent = next
             guard parent >= 0 else { return false }
