@@ -96,6 +96,17 @@ now_ns() { date +%s%N; }
 secs() { awk "BEGIN { printf \"%.3f\", ($2 - $1) / 1e9 }"; }
 as_pg() { runuser -u postgres -- "$@"; }
 
+# Runs a timed phase; in the counting run (COUNT_TO set) under perf, recording every FUSE request sent on
+# the measured mount and its answer (tracepoints fuse:fuse_request_send / fuse_request_end).
+COUNT_TO=""
+COUNT_CONN=""
+phase() { # name command...
+    local name=$1; shift
+    if [ -z "$COUNT_TO" ]; then "$@"; return; fi
+    perf record -q -o "$COUNT_TO.$name.perf" -e fuse:fuse_request_send --filter "connection == $COUNT_CONN" \
+        -e fuse:fuse_request_end --filter "connection == $COUNT_CONN" -a -- "$@"
+}
+
 # Each application leaves its figures as "key=value" lines on stdout and cleans up after itself.
 run_pg() { # dir
     local d=$1/pg t0 t1 init tps
@@ -105,10 +116,10 @@ run_pg() { # dir
         -o "-p $PG_PORT -k $BENCH_DIR/sock -c listen_addresses='' -c shared_buffers=128MB" start >/dev/null
     as_pg psql -q -h "$BENCH_DIR/sock" -p "$PG_PORT" -d postgres -c 'CREATE DATABASE bench' >/dev/null
     t0=$(now_ns)
-    as_pg "$PGBENCH" -q -h "$BENCH_DIR/sock" -p "$PG_PORT" -i -s "$PG_SCALE" bench >/dev/null 2>&1
+    phase pg_init as_pg "$PGBENCH" -q -h "$BENCH_DIR/sock" -p "$PG_PORT" -i -s "$PG_SCALE" bench >/dev/null 2>&1
     t1=$(now_ns)
     init=$(secs "$t0" "$t1")
-    tps=$(as_pg "$PGBENCH" -h "$BENCH_DIR/sock" -p "$PG_PORT" -c 4 -j 2 -T "$PG_SECONDS" bench 2>/dev/null \
+    tps=$(phase pg_tps as_pg "$PGBENCH" -h "$BENCH_DIR/sock" -p "$PG_PORT" -c 4 -j 2 -T "$PG_SECONDS" bench 2>/dev/null \
         | awk '/^tps = / { printf "%.0f", $3 }')
     as_pg "$pg_bin/pg_ctl" -D "$d" -m fast -w stop >/dev/null
     rm -rf "$d" "$BENCH_DIR/sock/pg.log"
@@ -129,10 +140,10 @@ run_git() { # dir
     git -C "$d" config user.name bench
     git -C "$d" config gc.auto 0
     t0=$(now_ns)
-    git -C "$d" add -A
-    git -C "$d" commit -q -m "2,000 files"
+    phase git_add git -C "$d" add -A
+    phase git_commit git -C "$d" commit -q -m "2,000 files"
     t1=$(now_ns)
-    git -C "$d" gc -q
+    phase git_gc git -C "$d" gc -q
     t2=$(now_ns)
     rm -rf "$d"
     echo "git_commit=$(secs "$t0" "$t1")"
@@ -142,10 +153,9 @@ run_git() { # dir
 run_sqlite() { # dir
     local d=$1/sqlite t0 t1
     mkdir -p "$d"
-    t0=$(now_ns)
-    python3 - "$d/bench.db" "$SQLITE_TXNS" <<'EOF' | sqlite3 "$d/bench.db"
+    python3 - "$SQLITE_TXNS" >"$BENCH_DIR/sqlite.sql" <<'EOF'
 import sys
-n = int(sys.argv[2])
+n = int(sys.argv[1])
 print("PRAGMA synchronous=FULL;")
 print("CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER, v TEXT);")
 print("CREATE INDEX t_k ON t(k);")
@@ -155,6 +165,8 @@ for i in range(n):
         print(f"INSERT INTO t (k, v) VALUES ({(i * 7919 + j) % 100003}, 'row {i}-{j} {'x' * 80}');")
     print("COMMIT;")
 EOF
+    t0=$(now_ns)
+    phase sqlite sqlite3 "$d/bench.db" <"$BENCH_DIR/sqlite.sql"
     t1=$(now_ns)
     rm -rf "$d"
     echo "sqlite=$(secs "$t0" "$t1")"
@@ -207,11 +219,34 @@ for entry in "${KEYS[@]}"; do
 done
 echo "(times: lower is better, ratio > 1 is slower; TPS: higher is better, ratio < 1 is slower)"
 
-# Where the time goes: FUSE requests per opcode (kernel tracepoint fuse:fuse_request_send) for one
-# extra, untimed run of each application on each Berth mount, and optionally the server's syscalls.
+# Where the time goes: one extra, untimed run of each application on each Berth mount, every FUSE request
+# of its timed phases recorded (kernel tracepoints, this mount's connection only): per opcode the count
+# and the time from the kernel sending the request to the answer (queueing + server + wake-up), median
+# and total. STRACE=1: the server's syscalls (strace -c -f) over the whole extra run.
 if [ "$COUNT_REQUESTS" = 1 ]; then
-    OUT="$BENCH_DIR/../bench-apps-requests"
-    mkdir -p "$OUT"
+    OUT="${COUNT_OUT:-/tmp/bench-apps-requests}"
+    rm -rf "$OUT"; mkdir -p "$OUT"
+    cat >"$OUT/latency.py" <<'EOF'
+import re, sys, statistics
+sent, lat, count = {}, {}, {}
+for line in sys.stdin:
+    m = re.match(r"\s*([0-9.]+):\s+fuse:(fuse_request_\w+):\s+connection (\d+) req (\d+)(?: opcode \d+ \((\w+)\))?", line)
+    if not m or m.group(3) != sys.argv[1]:
+        continue
+    t, ev, req, op = float(m.group(1)), m.group(2), m.group(4), m.group(5)
+    if ev == "fuse_request_send":
+        sent[req] = (t, op)
+        count[op] = count.get(op, 0) + 1
+    elif req in sent:
+        t0, op = sent.pop(req)
+        lat.setdefault(op, []).append((t - t0) * 1e6)
+print(f"  {'opcode':<22}{'count':>9}{'median us':>11}{'total ms':>10}")
+for op, n in sorted(count.items(), key=lambda kv: -kv[1]):
+    l = lat.get(op, [])
+    med = statistics.median(l) if l else float("nan")
+    print(f"  {op:<22}{n:>9}{med:>11.1f}{sum(l) / 1000:>10.1f}")
+print(f"  {'all':<22}{sum(count.values()):>9}{'':>11}{sum(sum(v) for v in lat.values()) / 1000:>10.1f}")
+EOF
     for app in "${APP_LIST[@]}"; do
         for fs in "${FS_LIST[@]}"; do
             [ "$fs" = native ] && continue
@@ -221,17 +256,19 @@ if [ "$COUNT_REQUESTS" = 1 ]; then
                 spid=$!
                 sleep 0.5
             fi
-            conn=$(mountpoint -d "$(dir_of "$fs")" | cut -d: -f2)
-            perf record -q -o "$OUT/$app-$fs.perf" -e fuse:fuse_request_send --filter "connection == $conn" -a -- \
-                bash -c "$(declare -f run_$app as_pg now_ns secs); $(declare -p BENCH_DIR PG_PORT PG_SCALE PG_SECONDS pg_bin PGBENCH GIT_FILES SQLITE_TXNS); run_$app $(dir_of "$fs")" \
-                >/dev/null 2>&1
+            COUNT_TO="$OUT/$app-$fs" COUNT_CONN=$(mountpoint -d "$(dir_of "$fs")" | cut -d: -f2)
+            "run_$app" "$(dir_of "$fs")" >"$OUT/$app-$fs.figures"
+            COUNT_TO=""
+            conn=$COUNT_CONN
             [ -n "$spid" ] && { kill -INT "$spid"; wait "$spid" 2>/dev/null || true; }
-            printf '\n%s on %s: FUSE requests by opcode\n' "$app" "$fs"
-            perf script -i "$OUT/$app-$fs.perf" -F trace 2>/dev/null \
-                | grep -o '(FUSE_[A-Z0-9_]*)' | tr -d '()' | sort | uniq -c | sort -rn | head -20
+            for data in "$OUT/$app-$fs".*.perf; do
+                p=${data%.perf}; p=${p##*.}
+                printf '\n%s on %s, phase %s (under perf, not timed): FUSE requests\n' "$app" "$fs" "$p"
+                perf script -i "$data" -F time,event,trace 2>/dev/null | python3 "$OUT/latency.py" "$conn"
+            done
             if [ -n "$spid" ]; then
-                printf '%s on %s: server syscalls (strace -c -f)\n' "$app" "$fs"
-                head -25 "$OUT/$app-$fs.strace"
+                printf '%s on %s: server syscalls over the whole run (strace -c -f)\n' "$app" "$fs"
+                head -22 "$OUT/$app-$fs.strace"
             fi
         done
     done
