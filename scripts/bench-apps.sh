@@ -116,10 +116,10 @@ run_pg() { # dir
         -o "-p $PG_PORT -k $BENCH_DIR/sock -c listen_addresses='' -c shared_buffers=128MB" start >/dev/null
     as_pg psql -q -h "$BENCH_DIR/sock" -p "$PG_PORT" -d postgres -c 'CREATE DATABASE bench' >/dev/null
     t0=$(now_ns)
-    phase pg_init as_pg "$PGBENCH" -q -h "$BENCH_DIR/sock" -p "$PG_PORT" -i -s "$PG_SCALE" bench >/dev/null 2>&1
+    phase pg_init runuser -u postgres -- "$PGBENCH" -q -h "$BENCH_DIR/sock" -p "$PG_PORT" -i -s "$PG_SCALE" bench >/dev/null 2>&1
     t1=$(now_ns)
     init=$(secs "$t0" "$t1")
-    tps=$(phase pg_tps as_pg "$PGBENCH" -h "$BENCH_DIR/sock" -p "$PG_PORT" -c 4 -j 2 -T "$PG_SECONDS" bench 2>/dev/null \
+    tps=$(phase pg_tps runuser -u postgres -- "$PGBENCH" -h "$BENCH_DIR/sock" -p "$PG_PORT" -c 4 -j 2 -T "$PG_SECONDS" bench 2>/dev/null \
         | awk '/^tps = / { printf "%.0f", $3 }')
     as_pg "$pg_bin/pg_ctl" -D "$d" -m fast -w stop >/dev/null
     rm -rf "$d" "$BENCH_DIR/sock/pg.log"
