@@ -18,7 +18,10 @@
 # 30), PG_SCALE (default 10), GIT_FILES (default 2000), SQLITE_TXNS (transactions, default 300, 10 rows
 # each), APPS (default "pg git sqlite"), FSES (default "native ebs efs"), COUNT_REQUESTS=1 (also count FUSE
 # requests per opcode with `perf record -e fuse:fuse_request_send` for one extra run of each application
-# on each Berth mount; not timed), STRACE=1 (also `strace -c -f` the server during that extra run).
+# on each Berth mount; not timed), STRACE=1 (also `strace -c -f` the server during that extra run),
+# PASSTHROUGH_HP (libfuse's example/passthrough_hp binary, as for scripts/bench-mount.sh: adds the column
+# php, libfuse's reference server with its default day-long caching, for git and SQLite; it mounts
+# without allow_other, so the postgres user cannot use it and pg is skipped there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRATCH="${SCRATCH:-$PWD/.build-fuse}"
@@ -34,6 +37,8 @@ FSES="${FSES:-native ebs efs}"
 COUNT_REQUESTS="${COUNT_REQUESTS:-0}"
 STRACE="${STRACE:-0}"
 PG_PORT="${PG_PORT:-54329}"
+PASSTHROUGH_HP="${PASSTHROUGH_HP:-}"
+if [ -n "$PASSTHROUGH_HP" ] && [[ " $FSES " != *" php "* ]]; then FSES="$FSES php"; fi
 
 [ "$(id -u)" = 0 ] || { echo "bench-apps.sh: needs root (FUSE mounts, the postgres user)" >&2; exit 1; }
 
@@ -64,7 +69,7 @@ cleanup() {
     for fs in $FSES; do
         [ -f "$BENCH_DIR/$fs/pg/postmaster.pid" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$BENCH_DIR/$fs/pg" -m immediate stop >/dev/null 2>&1
     done
-    for m in ebs efs; do
+    for m in ebs efs php; do
         mountpoint -q "$BENCH_DIR/$m" && { fusermount3 -u "$BENCH_DIR/$m" 2>/dev/null || umount -l "$BENCH_DIR/$m"; }
     done
     for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
@@ -76,7 +81,7 @@ trap cleanup EXIT
 cleanup
 mkdir -p "$BENCH_DIR"
 if [ "$BENCH_TMPFS" = 1 ]; then mount -t tmpfs -o size=6G berth-bench-apps "$BENCH_DIR"; fi
-mkdir -p "$BENCH_DIR"/{native,ebs,efs,ebs-back,efs-back,ebs-state,efs-state,sock}
+mkdir -p "$BENCH_DIR"/{native,ebs,efs,php,ebs-back,efs-back,php-back,ebs-state,efs-state,sock}
 chmod 755 "$BENCH_DIR"
 chown postgres "$BENCH_DIR/sock"
 
@@ -86,7 +91,13 @@ PIDS+=($!); SERVER[ebs]=$!
 "$BERTH" _serve-mount --backing "$BENCH_DIR/efs-back" --mountpoint "$BENCH_DIR/efs" --volume-id fs-apps \
     --type efs --shared-state "$BENCH_DIR/efs-state" &
 PIDS+=($!); SERVER[efs]=$!
-for m in ebs efs; do
+MOUNTED=(ebs efs)
+if [[ " $FSES " == *" php "* ]]; then
+    "$PASSTHROUGH_HP" --foreground "$BENCH_DIR/php-back" "$BENCH_DIR/php" >/dev/null 2>&1 &
+    PIDS+=($!); SERVER[php]=$!
+    MOUNTED+=(php)
+fi
+for m in "${MOUNTED[@]}"; do
     for _ in $(seq 500); do grep -q " $BENCH_DIR/$m fuse" /proc/mounts && break; sleep 0.01; done
     grep -q " $BENCH_DIR/$m fuse" /proc/mounts || { echo "bench-apps.sh: $m did not mount" >&2; exit 1; }
     stat -f "$BENCH_DIR/$m" >/dev/null
@@ -182,6 +193,7 @@ for round in $(seq 0 $((ROUNDS - 1))); do
     for app in "${APP_LIST[@]}"; do
         for k in $(seq 0 $((${#FS_LIST[@]} - 1))); do
             fs=${FS_LIST[$(((k + round) % ${#FS_LIST[@]}))]}
+            [ "$fs" = php ] && [ "$app" = pg ] && continue
             while IFS='=' read -r key value; do
                 [ -n "$key" ] && V[$fs,$key]+="$value "
             done < <("run_$app" "$(dir_of "$fs")")
@@ -250,6 +262,7 @@ EOF
     for app in "${APP_LIST[@]}"; do
         for fs in "${FS_LIST[@]}"; do
             [ "$fs" = native ] && continue
+            [ "$fs" = php ] && [ "$app" = pg ] && continue
             spid=""
             if [ "$STRACE" = 1 ]; then
                 strace -c -f -o "$OUT/$app-$fs.strace" -p "${SERVER[$fs]}" 2>/dev/null &
