@@ -47,7 +47,7 @@ pg_bin=""
 find_pg() { pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true); }
 find_pg
 missing=()
-[ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] && command -v pgbench >/dev/null || missing+=(postgresql postgresql-contrib)
+[ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] && command -v pgbench >/dev/null || missing+=(postgresql)
 command -v git >/dev/null || missing+=(git)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -55,6 +55,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null \
         || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
     find_pg
+    missing=()
+fi
+if [ "$COUNT_REQUESTS" = 1 ]; then
+    command -v perf >/dev/null || { echo "bench-apps.sh: COUNT_REQUESTS=1 needs perf (Debian: linux-perf) with the fuse tracepoints" >&2; exit 1; }
+    if [ "$STRACE" = 1 ] && ! command -v strace >/dev/null; then missing+=(strace); fi
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} (benchmark only)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 fi
 # Debian's package starts its own cluster; this script never uses it (it has its own port and data dir).
 PGBENCH=$(command -v pgbench)
