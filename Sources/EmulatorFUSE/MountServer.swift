@@ -117,7 +117,10 @@ public enum MountServer {
             defer { fuse_loop_cfg_destroy(loopConfig) }
             fuse_loop_cfg_set_clone_fd(loopConfig, 1)
             fuse_loop_cfg_set_max_threads(loopConfig, maxThreads)
-            fuse_loop_cfg_set_idle_threads(loopConfig, 8)
+            // Idle workers stay (as with libfuse's default; there are at most `maxThreads`): with at most 8
+            // idle, bursts of reads (PostgreSQL on efs) made workers exit and start again, 910 times in one
+            // pgbench run, each a clone, an open of /dev/fuse and its FUSE_DEV_IOC_CLONE ioctl.
+            fuse_loop_cfg_set_idle_threads(loopConfig, maxThreads)
             // The loop may run on a dispatch worker thread, which blocks most signals; libfuse's
             // workers inherit this thread's mask, and they must receive the stop signals; this thread
             // must receive the wake signal with which ShutdownNudger ends the loop's wait.
