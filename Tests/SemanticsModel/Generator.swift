@@ -26,6 +26,8 @@ public struct OperationGenerator: Sendable {
     public let configuration: ModelConfiguration
     public var names: [String]
     public var refusedNames: [String]
+    /// Whether sequences cut the mounts off and reconnect them (AZ outages).
+    public var outages = false
 
     public init(_ configuration: ModelConfiguration) {
         self.configuration = configuration
@@ -60,7 +62,7 @@ public struct OperationGenerator: Sendable {
             (12, "create"), (12, "write"), (6, "read"), (5, "truncate"), (3, "fallocate"), (10, "lstat"),
             (6, "unlink"), (8, "mkdir"), (4, "rmdir"), (9, "rename"), (4, "link"), (4, "symlink"),
             (3, "readlink"), (5, "readdir"), (3, "chmod"), (4, "lock"), (2, "unlock"), (2, "fsync"),
-            (configuration.capacityBytes == nil ? 0 : 3, "statfs"),
+            (configuration.capacityBytes == nil ? 0 : 3, "statfs"), (outages ? 4 : 0, "cutOff"),
         ]
         var roll = random.below(weights.reduce(0) { $0 + $1.0 })
         var kind = "lstat"
@@ -91,6 +93,7 @@ public struct OperationGenerator: Sendable {
         case "unlock": return .unlock(holder: random.below(2))
         case "fsync": return .fsync(p, on: on)
         case "statfs": return .statfs(on: on)
+        case "cutOff": return .cutOff(random.chance(50))
         default: return .lstat(p, on: on)
         }
     }

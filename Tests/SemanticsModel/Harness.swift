@@ -52,6 +52,8 @@ public struct ModelHarness {
     public var prepared: [FileOperation]
     /// Reruns allowed while shrinking one failure.
     public var shrinkBudget = 400
+    /// Whether generated sequences include outages.
+    public var outages = false
 
     public init(_ configuration: ModelConfiguration, prepared: [FileOperation] = []) {
         self.configuration = configuration
@@ -151,6 +153,7 @@ public struct ModelHarness {
     public func run(seeds: [UInt64], steps count: Int, on target: some OperationTarget,
                     extra: (UInt64) -> [FileOperation] = { _ in [] }) throws -> [ModelFailure] {
         var generator = OperationGenerator(configuration)
+        generator.outages = outages
         var failures: [ModelFailure] = []
         for seed in seeds {
             let operations = generator.sequence(seed: seed, count: count) + extra(seed)
