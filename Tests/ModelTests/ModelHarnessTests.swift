@@ -19,12 +19,31 @@ import Glibc
         for failure in failures { Issue.record(Comment(rawValue: failure.description)) }
     }
 
+    /// The comparison bites on a real file system: a plain (case-sensitive) directory is not what the
+    /// fsx-windows model describes, and the divergences found shrink to a few steps.
+    @Test func aCaseSensitiveDirectoryDivergesFromTheWindowsModel() throws {
+        let harness = ModelHarness(ModelConfiguration(service: .fsxWindows))
+        let failures = try harness.run(seeds: Array(1...10), steps: 40, on: PathDriver(PlainDirectoryVolume()))
+        #expect(failures.count >= 5, "\(failures.count) of 10 sequences diverged")
+        for failure in failures {
+            #expect(failure.shrunk.operations.count <= 3, "\(failure)")
+        }
+    }
+
     @Test func theSameSeedGivesTheSameSequence() {
         var generator = OperationGenerator(ModelConfiguration(service: .fsxWindows, mounts: 2))
         let first = generator.sequence(seed: 7, count: 50)
         #expect(first == generator.sequence(seed: 7, count: 50))
         #expect(first != generator.sequence(seed: 8, count: 50))
         #expect(Set(first.map(\.mount)) == [0, 1])
+    }
+
+    @Test func theEnvironmentChoosesHowManySeedsOrOneToReplay() {
+        #expect(ModelRunSettings(defaultSequences: 3, environment: [:]).seeds == [1, 2, 3])
+        #expect(ModelRunSettings(defaultSequences: 3, environment: ["BERTH_MODEL_SEQUENCES": "5"]).seeds == [1, 2, 3, 4, 5])
+        let replay = ModelRunSettings(defaultSequences: 3, environment: ["BERTH_MODEL_SEQUENCES": "5", "BERTH_MODEL_SEED": "42", "BERTH_MODEL_STEPS": "7"])
+        #expect(replay.seeds == [42])
+        #expect(replay.steps == 7)
     }
 
     /// A step prints as the Swift literal that makes it, so a shrunk sequence pastes into a test.
