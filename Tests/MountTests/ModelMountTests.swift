@@ -68,7 +68,7 @@ struct ModelMountTests {
         var configuration = ModelConfiguration(service: type, mounts: type.isShared ? 2 : 1,
                                                capacityBytes: type.isProvisioned ? capacity : nil, readOnly: readOnly)
         // Open, with its own regression sequence (ModelRegressionTests).
-        configuration.tolerated = [.directoryFlockIsLocal]
+        configuration.tolerated = [.directoryFlockIsLocal, .spellingsRevalidateSeparately]
         return configuration
     }
 

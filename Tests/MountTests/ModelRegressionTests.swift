@@ -71,6 +71,14 @@ struct ModelRegressionTests {
             .create("f"), .lock("f", holder: 0), .lock("f", holder: 1, on: 1), .unlock(holder: 0),
             .lock("f", holder: 1, on: 1),
         ]),
+        ModelRegression(name: "fsx-windows: flock on a directory holds through every spelling", configuration: windows, steps: [
+            .mkdir("A"), .lock("a", holder: 1), .lock("A", holder: 0),
+        ], knownIssue: "flock on a directory never reaches the server: each spelling's inode has its own"),
+        // fsx-windows, two mounts: an open through Q sees the other mount's truncate; lstat q then shows it too
+        // (one file, one view on a mount).
+        ModelRegression(name: "fsx-windows: after an open through Q saw another mount's change, lstat q shows it", configuration: windowsTwo, steps: [
+            .create("q"), .truncate("q", length: 1, on: 1), .lock("Q", holder: 0), .lstat("q"),
+        ], knownIssue: "the open refreshes only the inode of the spelling it came through; q's attributes stay up to 1 s old"),
         ModelRegression(name: "ebs: unlocking a directory's flock during an outage answers EIO",
                         configuration: ModelConfiguration(service: .ebs, capacityBytes: 1 << 30), steps: [
             .mkdir("d"), .lock("d", holder: 0), .cutOff(true), .unlock(holder: 0),

@@ -18,6 +18,9 @@ public enum KnownFinding: String, Hashable, Sendable {
     /// flock on a directory is kept by the kernel of the mount (FUSE has no directory flock): it does
     /// not hold across mounts and an outage does not answer it EIO.
     case directoryFlockIsLocal
+    /// fsx-windows, several mounts: an open through one spelling that sees another mount's change does
+    /// not refresh the attributes cached for the file's other spellings (up to 1 s old).
+    case spellingsRevalidateSeparately
 }
 
 /// What one run models: the type, how many mounts the steps go through, capacity, read-only.
@@ -106,8 +109,10 @@ public struct ReferenceModel: Sendable {
     var nodes: [Int: Node] = [0: Node(kind: .directory, permissions: 0o755)]
     var nextID = 1
     var cutOff = false
-    /// holder → the node it holds flock on, and through which mount.
-    var locks: [Int: (node: Int, mount: Int)] = [:]
+    /// holder → the node it holds flock on.
+    var locks: [Int: Int] = [:]
+    /// Holders of a directory's flock while `directoryFlockIsLocal` is tolerated (not modelled).
+    var directoryHolders: Set<Int> = []
     /// Attribute history per node, and per mount the oldest version it may still show.
     var versions: [Int: [Attributes]] = [:]
     var seen: [[Int: Int]]
@@ -233,13 +238,14 @@ public struct ReferenceModel: Sendable {
             return Expectation(.ok)
         }
         if case .unlock(let holder) = operation {
-            guard let lock = locks.removeValue(forKey: holder) else { return Expectation(.ok) }
-            if configuration.tolerated.contains(.directoryFlockIsLocal), nodes[lock.node]?.kind == .directory {
-                return Expectation(.ok)
-            }
+            if directoryHolders.remove(holder) != nil { return Expectation(.ok) }
+            guard locks.removeValue(forKey: holder) != nil else { return Expectation(.ok) }
             return Expectation(cutOff ? .error(EIO) : .ok)
         }
-        if case .lock(_, let holder, _) = operation { locks[holder] = nil }
+        if case .lock(_, let holder, _) = operation {
+            locks[holder] = nil
+            directoryHolders.remove(holder)
+        }
         if cutOff {
             return Expectation(.error(EIO))
         }
@@ -263,6 +269,7 @@ public struct ReferenceModel: Sendable {
     }
 
     mutating func revalidate(_ id: Int, mount: Int) {
+        if configuration.service == .fsxWindows, configuration.tolerated.contains(.spellingsRevalidateSeparately) { return }
         if let count = versions[id]?.count { seen[mount][id] = count - 1 }
     }
 
@@ -560,11 +567,12 @@ public struct ReferenceModel: Sendable {
             switch existing(path, follow: true) {
             case .failure(let e): return .failure(e)
             case .success(let id):
-                let local = configuration.tolerated.contains(.directoryFlockIsLocal) && nodes[id]?.kind == .directory
-                if locks.contains(where: { $0.key != holder && $0.value.node == id && (!local || $0.value.mount == mount) }) {
-                    return .failure(Errno(EWOULDBLOCK))
+                if configuration.tolerated.contains(.directoryFlockIsLocal), nodes[id]?.kind == .directory {
+                    directoryHolders.insert(holder)
+                    return .success(Expectation(oneOf: [.ok, .error(EWOULDBLOCK)], note: "tolerated: directory flock is local"))
                 }
-                locks[holder] = (id, mount)
+                if locks.contains(where: { $0.key != holder && $0.value == id }) { return .failure(Errno(EWOULDBLOCK)) }
+                locks[holder] = id
                 revalidate(id, mount: mount)
                 return .success(Expectation(.ok))
             }
