@@ -1,7 +1,11 @@
 public import Foundation
 
-/// What a sequence runs against: a real mount through paths today; the semantics core (over its
-/// backing store) once it exists, through an adapter that turns each `FileOperation` into a core call.
+/// What a sequence runs against: a real mount through paths today (`PathDriver`); the semantics core
+/// (over its backing store) once it exists, through an adapter: `reset` makes a core over a fresh
+/// backing store (applying `prepared` with a writable configuration), `apply` walks the step's path
+/// with the core's lookup from the root inode (following links as `ReferenceModel.resolve` does),
+/// makes the one core call the step names, and turns its answer into an `Outcome` (`.error(errno)`
+/// for a refusal); locks and outages go through the core's lock table and reachability.
 public protocol OperationTarget: AnyObject {
     /// A fresh volume holding what `prepared` makes (applied as on a writable volume, before any mount),
     /// with no lock held and no outage.
