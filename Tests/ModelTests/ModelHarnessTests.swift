@@ -41,6 +41,7 @@ import Glibc
     @Test func theEnvironmentChoosesHowManySeedsOrOneToReplay() {
         #expect(ModelRunSettings(defaultSequences: 3, environment: [:]).seeds == [1, 2, 3])
         #expect(ModelRunSettings(defaultSequences: 3, environment: ["BERTH_MODEL_SEQUENCES": "5"]).seeds == [1, 2, 3, 4, 5])
+        #expect(ModelRunSettings(defaultSequences: 2, environment: ["BERTH_MODEL_FIRST_SEED": "100"]).seeds == [100, 101])
         let replay = ModelRunSettings(defaultSequences: 3, environment: ["BERTH_MODEL_SEQUENCES": "5", "BERTH_MODEL_SEED": "42", "BERTH_MODEL_STEPS": "7"])
         #expect(replay.seeds == [42])
         #expect(replay.steps == 7)

@@ -171,7 +171,8 @@ public struct ModelHarness {
 }
 
 /// How many sequences a run takes: `BERTH_MODEL_SEQUENCES=N` runs N seeds (from 1), `BERTH_MODEL_SEED=S`
-/// replays seed S alone, `BERTH_MODEL_STEPS=K` makes each sequence K steps long.
+/// replays seed S alone, `BERTH_MODEL_STEPS=K` makes each sequence K steps long, `BERTH_MODEL_FIRST_SEED=F`
+/// starts the seeds at F instead of 1.
 public struct ModelRunSettings: Sendable {
     public var seeds: [UInt64]
     public var steps: Int
@@ -181,7 +182,8 @@ public struct ModelRunSettings: Sendable {
             seeds = [seed]
         } else {
             let count = environment["BERTH_MODEL_SEQUENCES"].flatMap { Int($0) } ?? defaultSequences
-            seeds = (0..<UInt64(max(count, 0))).map { $0 + 1 }
+            let first = environment["BERTH_MODEL_FIRST_SEED"].flatMap { UInt64($0) } ?? 1
+            seeds = (0..<UInt64(max(count, 0))).map { $0 + first }
         }
         steps = environment["BERTH_MODEL_STEPS"].flatMap { Int($0) } ?? defaultSteps
     }
