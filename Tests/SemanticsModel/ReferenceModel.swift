@@ -497,8 +497,10 @@ public struct ReferenceModel: Sendable {
                 return .failure(Errno(ENOTEMPTY))
             }
             if sameEntry {
-                // The same entry under another spelling (fsx-windows): only the case changes.
-                if moving.spelling != destination.name {
+                // The same entry under another spelling (fsx-windows): only the case changes. Unless the
+                // two names are the same string: then the kernel sees one dentry and does nothing.
+                let sourceName = from.split(separator: "/").last.map(String.init) ?? from
+                if moving.spelling != destination.name, sourceName != destination.name {
                     if let refusal = newNameRefusal(destination.name, newInode: false) { return .failure(Errno(refusal)) }
                     nodes[source.parent]?.entries[moving.spelling] = nil
                     nodes[source.parent]?.entries[destination.name] = moving.id
