@@ -81,7 +81,8 @@ let package = Package(
             dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift),
         .testTarget(
-            name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport"], exclude: ["Scripts"],
+            name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport", "SemanticsModel"],
+            exclude: ["Scripts"],
             swiftSettings: strictSwift),
         .testTarget(
             name: "RunTests", dependencies: ["TaskRunner", "EmulatorCore", "BerthTestSupport"], swiftSettings: strictSwift),
@@ -92,6 +93,9 @@ let package = Package(
             name: "CLITests", dependencies: ["StoragePlanner", "BerthTestSupport"], exclude: ["Fixtures"], swiftSettings: strictSwift),
         // What the test targets share: finding the built binary.
         .target(name: "BerthTestSupport", path: "Tests/BerthTestSupport", swiftSettings: strictSwift),
+        // The reference model of docs/SEMANTICS.md, seeded operation sequences, the shrinker and the path driver.
+        .target(name: "SemanticsModel", path: "Tests/SemanticsModel", swiftSettings: strictSwift),
+        .testTarget(name: "ModelTests", dependencies: ["SemanticsModel"], swiftSettings: strictSwift),
     ],
     swiftLanguageModes: [.v6]
 )

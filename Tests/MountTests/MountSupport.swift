@@ -23,8 +23,9 @@ struct Scratch {
     var backing: String { root + "/backing" }
     var state: String { root + "/state" }
 
-    init() throws {
-        root = "/tmp/berth-mount-\(UUID().uuidString.prefix(8))"
+    /// `parent`: where the scratch area goes (tmpfs counts blocks exactly as written; /tmp is ext4 here).
+    init(under parent: String = "/tmp") throws {
+        root = parent + "/berth-mount-\(UUID().uuidString.prefix(8))"
         for dir in ["backing", "state", "a", "b", "outside"] {
             try FileManager.default.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
         }
