@@ -78,7 +78,8 @@ let package = Package(
         .testTarget(name: "PlannerTests", dependencies: ["StorageCatalog", "Workloads", "StoragePlanner"], swiftSettings: strictSwift),
         .testTarget(
             name: "EmulatorCoreTests",
-            dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport", "SemanticsModel",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift),
         .testTarget(
             name: "MountTests", dependencies: ["EmulatorCore", "StorageCatalog", "CBerthShims", "BerthTestSupport", "SemanticsModel"],

@@ -138,9 +138,18 @@ final class PathVolume<Store: BackingStore>: TestVolume {
     func parent(_ path: String) throws(Errno) -> (Store.Node, [UInt8]) {
         var parts = Self.components(path)
         guard let last = parts.popLast() else { throw Errno(EINVAL) }
+        // Each directory's node is let go once the next is reached (the store holds a descriptor per
+        // node); the caller lets go of the one returned.
         var node = store.root
         for part in parts {
-            let next = try semantics.lookup(part, in: node).node
+            let next: Store.Node
+            do {
+                next = try semantics.lookup(part, in: node).node
+            } catch {
+                store.release(node)
+                throw error
+            }
+            store.release(node)
             if (try? store.attributes(of: next))?.type != .directory {
                 store.release(next)
                 throw Errno(ENOTDIR)
@@ -153,6 +162,7 @@ final class PathVolume<Store: BackingStore>: TestVolume {
     func node(_ path: String) throws(Errno) -> Store.Node {
         if Self.components(path).isEmpty { return store.root }
         let (directory, name) = try parent(path)
+        defer { store.release(directory) }
         return try semantics.lookup(name, in: directory).node
     }
 
@@ -169,65 +179,84 @@ final class PathVolume<Store: BackingStore>: TestVolume {
 
     func mkdir(_ path: String, mode: mode_t) throws(Errno) {
         let (directory, name) = try parent(path)
+        defer { store.release(directory) }
         try semantics.change { () throws(Errno) in try semantics.makeDirectory(name, in: directory, mode: mode) }
     }
 
     func mknod(_ path: String) throws(Errno) {
         let (directory, name) = try parent(path)
+        defer { store.release(directory) }
         try semantics.makeNode(name, in: directory, mode: S_IFIFO | 0o644, device: 0)
     }
 
     func symlink(_ target: String, _ path: String) throws(Errno) {
         let (directory, name) = try parent(path)
+        defer { store.release(directory) }
         try semantics.makeSymbolicLink(name, in: directory, target: Array(target.utf8))
     }
 
     func link(_ existing: String, _ path: String) throws(Errno) {
         let source = try node(existing)
+        defer { store.release(source) }
         let (directory, name) = try parent(path)
+        defer { store.release(directory) }
         try semantics.link(source, as: name, in: directory)
     }
 
     func unlink(_ path: String) throws(Errno) {
         let (directory, name) = try parent(path)
+        defer { store.release(directory) }
         try semantics.unlink(name, in: directory)
     }
 
     func rmdir(_ path: String) throws(Errno) {
         let (directory, name) = try parent(path)
+        defer { store.release(directory) }
         try semantics.removeDirectory(name, in: directory)
     }
 
     func rename(_ from: String, _ to: String, flags: RenameFlags) throws(Errno) {
         let (source, name) = try parent(from)
+        defer { store.release(source) }
         let (target, newName) = try parent(to)
+        defer { store.release(target) }
         try semantics.rename(name, in: source, to: newName, in: target, flags: flags)
     }
 
     func readlink(_ path: String) throws(Errno) -> String {
-        String(decoding: try semantics.readLink(try node(path)), as: UTF8.self)
+        let node = try node(path)
+        defer { store.release(node) }
+        return String(decoding: try semantics.readLink(node), as: UTF8.self)
     }
 
     func lstat(_ path: String) throws(Errno) -> NodeAttributes {
-        try semantics.attributes(of: try node(path))
+        let node = try node(path)
+        defer { store.release(node) }
+        return try semantics.attributes(of: node)
     }
 
     func spelling(_ path: String) throws(Errno) -> String {
         let (directory, name) = try parent(path)
+        defer { store.release(directory) }
         return String(decoding: try semantics.lookup(name, in: directory).spelling, as: UTF8.self)
     }
 
     func entries(_ path: String) throws(Errno) -> [String] {
-        try semantics.entries(of: try node(path)).map { String(decoding: $0, as: UTF8.self) }.sorted()
+        let node = try node(path)
+        defer { store.release(node) }
+        return try semantics.entries(of: node).map { String(decoding: $0, as: UTF8.self) }.sorted()
     }
 
     func create(_ path: String, flags: Int32, mode: mode_t) throws(Errno) -> Int {
         let (directory, name) = try parent(path)
+        defer { store.release(directory) }
         return remember(try semantics.create(name, in: directory, flags: flags, mode: mode).handle)
     }
 
     func open(_ path: String, flags: Int32) throws(Errno) -> Int {
-        remember(try semantics.open(try node(path), flags: flags))
+        let node = try node(path)
+        defer { store.release(node) }
+        return remember(try semantics.open(node, flags: flags))
     }
 
     func write(_ handle: Int, at offset: UInt64, _ bytes: [UInt8]) throws(Errno) -> Int {
@@ -256,7 +285,9 @@ final class PathVolume<Store: BackingStore>: TestVolume {
     }
 
     func truncate(_ path: String, _ size: UInt64) throws(Errno) {
-        try semantics.truncate(try node(path), to: size)
+        let node = try node(path)
+        defer { store.release(node) }
+        try semantics.truncate(node, to: size)
     }
 
     func fallocate(_ handle: Int, mode: Int32, _ offset: UInt64, _ length: UInt64) throws(Errno) {
@@ -272,11 +303,15 @@ final class PathVolume<Store: BackingStore>: TestVolume {
     }
 
     func chmod(_ path: String, _ mode: mode_t) throws(Errno) {
-        try semantics.setAttributes(try node(path), .init(mode: mode))
+        let node = try node(path)
+        defer { store.release(node) }
+        try semantics.setAttributes(node, .init(mode: mode))
     }
 
     func setSize(_ path: String, _ size: UInt64) throws(Errno) {
-        try semantics.setAttributes(try node(path), .init(size: size, modification: .now))
+        let node = try node(path)
+        defer { store.release(node) }
+        try semantics.setAttributes(node, .init(size: size, modification: .now))
     }
 
     func setxattr(_ path: String, _ name: String, _ value: String) throws(Errno) {
@@ -331,20 +366,21 @@ func makeVolume(_ kind: StoreKind, _ setup: VolumeSetup = VolumeSetup()) throws 
 }
 
 /// A read-only volume whose contents `prepare` made through a writable one on the same store.
-func makeReadOnlyVolume(_ kind: StoreKind, _ prepare: (any TestVolume) throws -> Void) throws -> any TestVolume {
-    let writable = try makeVolume(kind)
+func makeReadOnlyVolume(_ kind: StoreKind, _ setup: VolumeSetup = VolumeSetup(),
+                        _ prepare: (any TestVolume) throws -> Void) throws -> any TestVolume {
+    let writable = try makeVolume(kind, setup)
     try prepare(writable)
     guard let volume = writable as? PathVolume<DirectoryStore> else {
         guard let memory = writable as? PathVolume<MemoryStore> else { return writable }
         var rules = memory.semantics.rules
         rules.readOnly = true
         return PathVolume(kind: kind, semantics: VolumeSemantics(store: memory.store, rules: rules),
-                          reachability: memory.reachability, usage: nil, scratch: memory.scratch)
+                          reachability: memory.reachability, usage: memory.usage, scratch: memory.scratch)
     }
     var rules = volume.semantics.rules
     rules.readOnly = true
     return PathVolume(kind: kind, semantics: VolumeSemantics(store: volume.store, rules: rules),
-                      reachability: volume.reachability, usage: nil, scratch: volume.scratch)
+                      reachability: volume.reachability, usage: volume.usage, scratch: volume.scratch)
 }
 
 let bytes4K = [UInt8](repeating: 0x61, count: 4096)

@@ -58,6 +58,9 @@ public struct ModelHarness {
     public var shrinkBudget = 400
     /// Whether generated sequences include outages.
     public var outages = false
+    /// Which generated steps a run keeps (a target without some operation, such as the semantics core
+    /// without the kernel's locks, drops them).
+    public var keeps: @Sendable (FileOperation) -> Bool = { _ in true }
 
     public init(_ configuration: ModelConfiguration, prepared: [FileOperation] = []) {
         self.configuration = configuration
@@ -160,7 +163,7 @@ public struct ModelHarness {
         generator.outages = outages
         var failures: [ModelFailure] = []
         for seed in seeds {
-            let operations = generator.sequence(seed: seed, count: count) + extra(seed)
+            let operations = generator.sequence(seed: seed, count: count).filter(keeps) + extra(seed)
             guard let divergence = try firstDivergence(operations, on: target) else { continue }
             let (shrunk, attempts) = try shrink(divergence, on: target)
             failures.append(ModelFailure(configuration: configuration, seed: seed, original: divergence, shrunk: shrunk, attempts: attempts))

@@ -359,6 +359,12 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
             store.namesChanged(in: directory, added: nil, removed: nil)
             return RenameOutcome(source: source, replaced: existing, result: existing)
         }
+        // Two names of one file: rename(2) does nothing and succeeds (POSIX), so no name is gone (found by
+        // the reference model: the spelling index lost the source and a later rename of it answered ENOENT).
+        if let sourceKey = try? store.attributes(of: source, in: directory).key,
+           sourceKey == (try? store.attributes(of: existing, in: newDirectory).key) {
+            return RenameOutcome(source: source, replaced: nil, result: source)
+        }
         // Replace the entry spelled `existing`, then give the result the spelling asked for: a
         // case-only rename within the target directory, which cannot fail where the first succeeded
         // but for the backing disk's errors (the result then keeps the spelling it replaced).
