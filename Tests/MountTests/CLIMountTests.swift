@@ -21,7 +21,7 @@ struct CLIMountTests {
         }
 
         deinit {
-            let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+            let mounts = (FileHandle(forReadingAtPath: "/proc/mounts").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }) ?? ""
             for line in mounts.split(separator: "\n") {
                 let path = String(line.split(separator: " ").dropFirst().first ?? "")
                 if path.hasPrefix(root) { ServedMount.forceUnmount(path) }

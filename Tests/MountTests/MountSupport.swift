@@ -109,7 +109,7 @@ final class ServedMount {
     }
 
     static func isMounted(_ path: String) -> Bool {
-        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        let mounts = (FileHandle(forReadingAtPath: "/proc/mounts").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }) ?? ""
         return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first == Substring(path) }
     }
 

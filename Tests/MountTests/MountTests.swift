@@ -43,7 +43,7 @@ struct MountTests {
             server.process.waitUntilExit()
         }
         let path = scratch.mountpoint("a")
-        let stacked = { (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8))?
+        let stacked = { (FileHandle(forReadingAtPath: "/proc/mounts").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) })?
             .split(separator: "\n").filter { $0.split(separator: " ").dropFirst().first == Substring(path) }.count ?? 0 }
         #expect(stacked() == 3)
         #expect(stat(path, &info) == 0, "stat is answered from the attribute cache")

@@ -107,6 +107,43 @@ struct MountpointContainmentTests {
         #expect(!ServedMount.isMounted(a))
     }
 
+    /// A mount point anywhere on the system whose name is not UTF-8 (untrusted processes choose names) must
+    /// not hide who uses a Berth mount: /proc/self/mountinfo was decoded strictly, the whole file failed,
+    /// and a busy mount looked unused (seen as this suite's flaky busy test while other tests mounted
+    /// non-UTF-8 names).
+    @Test func aMountPointNamedInBytesElsewhereDoesNotHideWhoUsesAMount() throws {
+        let berth = try Berth()
+        var bytes = Array((berth.root + "/odd-").utf8) + [0xFF]
+        bytes.append(0)
+        let made = bytes.withUnsafeBufferPointer { pointer in
+            pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { mkdir($0, 0o755) }
+        }
+        #expect(made == 0)
+        let bound = bytes.withUnsafeBufferPointer { pointer in
+            pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { mount("tmpfs", $0, "tmpfs", 0, nil) }
+        }
+        #expect(bound == 0, "a tmpfs on a directory named in bytes")
+        defer {
+            _ = bytes.withUnsafeBufferPointer { pointer in
+                pointer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { umount2($0, Int32(MNT_DETACH)) }
+            }
+        }
+        let volume = try berth.createVolume("--type", "efs", "--az", "us-east-1a")
+        let a = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, a, "--az", "us-east-1a", "--background").status == 0)
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["60"]
+        sleeper.currentDirectoryURL = URL(fileURLWithPath: a)
+        try sleeper.run()
+        defer {
+            kill(sleeper.processIdentifier, SIGKILL)
+            sleeper.waitUntilExit()
+        }
+        let busy = try berth.run("unmount", a)
+        #expect(busy.status == 1 && busy.stderr.contains("(sleep) works in it"), "\(busy.stderr)")
+    }
+
     /// `berth unmount /` says nothing is mounted there (it said "cannot mount on /").
     @Test func unmountOfTheRootSaysNothingIsMountedThere() throws {
         let berth = try Berth()

@@ -36,7 +36,7 @@ extension OutageSnapshotDrillTests {
         text += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(process.terminationStatus == status, "\(text)")
         #expect(text.contains("interrupted; unmounting and cleaning up"))
-        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        let mounts = (FileHandle(forReadingAtPath: "/proc/mounts").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }) ?? ""
         #expect(!mounts.contains(base), "no mount of the drill is left")
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).isEmpty, "its directory is removed")
     }

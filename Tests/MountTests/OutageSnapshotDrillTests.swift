@@ -419,7 +419,7 @@ struct OutageSnapshotDrillTests {
     }
 
     func mountsContain(_ text: String) -> Bool {
-        ((try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? "").contains(text)
+        ((FileHandle(forReadingAtPath: "/proc/mounts").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }) ?? "").contains(text)
     }
 }
 

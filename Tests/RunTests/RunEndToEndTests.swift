@@ -72,7 +72,7 @@ struct RunScratch {
     /// its run directory, attachments, EBS volumes, runs.
     func leftovers() throws -> [String] {
         var left: [String] = []
-        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        let mounts = (FileHandle(forReadingAtPath: "/proc/mounts").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }) ?? ""
         left += mounts.split(separator: "\n").filter { $0.contains(root + "/runs") }.map { "mount: \($0)" }
         let runs = try berth(["run", "list", "--format", "json"])
         if runs.trimmedStdout != "[]" { left.append("runs: \(runs.trimmedStdout)") }

@@ -55,7 +55,7 @@ public enum MountUsers {
     /// Every process other than this one (and `excluding`, the mount's own server) that uses the mount
     /// at `mountpoint`; empty when nothing is mounted there.
     public static func processes(using mountpoint: String, excluding: Set<Int32> = []) -> [MountUser] {
-        guard let mountinfo = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8),
+        guard let mountinfo = procText("/proc/self/mountinfo"),
               let mount = entry(at: mountpoint, in: mountinfo) else { return [] }
         let ownNamespace = link("/proc/self/ns/mnt")
         let me = getpid()
@@ -63,7 +63,7 @@ public enum MountUsers {
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
         for pid in pids.sorted() where pid != me && !excluding.contains(pid) {
             let base = "/proc/\(pid)"
-            let command = ((try? String(contentsOfFile: base + "/comm", encoding: .utf8)) ?? "?")
+            let command = (procText(base + "/comm") ?? "?")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let namespace = link(base + "/ns/mnt")
             if namespace != nil && namespace != ownNamespace {
@@ -72,7 +72,7 @@ public enum MountUsers {
                 // mount existed holds (unshare, a service's private /tmp): it counts only when a
                 // process there works in it. A mount elsewhere was made on purpose (docker -v
                 // /mnt/a:/data) and counts as it stands.
-                let theirs = (try? String(contentsOfFile: base + "/mountinfo", encoding: .utf8)) ?? ""
+                let theirs = procText(base + "/mountinfo") ?? ""
                 let copies = entries(of: mount.device, in: theirs)
                 if copies.contains(where: { $0.mountpoint != mountpoint }) {
                     users.append(MountUser(pid: pid, command: command, use: .boundElsewhere))
@@ -102,10 +102,10 @@ public enum MountUsers {
         if inside(link(base + "/root")) { return .rootDirectory }
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: base + "/fdinfo")) ?? []
         for fd in fds {
-            let info = (try? String(contentsOfFile: base + "/fdinfo/" + fd, encoding: .utf8)) ?? ""
+            let info = procText(base + "/fdinfo/" + fd) ?? ""
             if info.split(separator: "\n").contains(where: { $0 == "mnt_id:\t" + mountID }) { return .openFile }
         }
-        let maps = (try? String(contentsOfFile: base + "/maps", encoding: .utf8)) ?? ""
+        let maps = procText(base + "/maps") ?? ""
         for line in maps.split(separator: "\n") {
             if let slash = line.firstIndex(of: "/"), inside(String(line[slash...])) { return .mappedFile }
         }
@@ -118,4 +118,13 @@ public enum MountUsers {
         guard count > 0 else { return nil }
         return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+}
+
+/// A /proc file's text. Read as bytes and decoded leniently: a path anywhere on the system that is not
+/// UTF-8 (a mount point, a mapped file, a process's name, all of which untrusted processes choose) would
+/// make a strict decode fail for the whole file, and a mount in use would then look unused.
+func procText(_ path: String) -> String? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
 }

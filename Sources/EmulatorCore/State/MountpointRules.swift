@@ -52,7 +52,7 @@ public struct BerthMount: Sendable, Equatable {
 
     /// Every Berth mount this process can see.
     public static func all() -> [BerthMount] {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        guard let text = procText("/proc/self/mountinfo") else { return [] }
         return parse(mountinfo: text)
     }
 
