@@ -166,20 +166,6 @@ final class InodeTable: Sendable {
         return Self.number(inode)
     }
 
-    /// One more kernel reference to a file the table already holds under its real name, found by its
-    /// attributes alone: its number, or nil when the table holds none (then `remember` it from a
-    /// descriptor). A name looked up again costs one fstatat instead of openat + fstat + close.
-    func rememberKnown(_ st: stat) -> fuse_ino_t? {
-        let key = InodeKey(st)
-        if key == root.key { return fuse_ino_t(FUSE_ROOT_ID) }
-        let known = byKey.withLock { table -> Inode? in
-            guard let known = table[key] else { return nil }
-            known.lookups.wrappingAdd(1, ordering: .relaxed)
-            return known
-        }
-        return known.map(Self.number)
-    }
-
     /// Like `remember`, for the file `fd` reached through `spelling` in `parent` where that is not its real
     /// name, or where `parent` is itself an alias: a number of its own (see `Inode.spelling`, `AliasKey`).
     func rememberAlias(fd: Int32, _ st: stat, spelling: [UInt8], parent: Inode) -> fuse_ino_t {

@@ -197,17 +197,6 @@ enum Operations {
     static func fillEntry(_ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
                           _ entry: inout fuse_entry_param, expecting: (type: mode_t, key: InodeKey?)? = nil) -> Int32 {
         let stamp = removalStamp(fs)
-        if expecting == nil, parent.spelling == nil, fs.cloneSharing == nil {
-            // A name looked up again (its cache time ran out) leads to a file the table holds: no descriptor.
-            if fstatat(parent.fd, name, &entry.attr, AT_SYMLINK_NOFOLLOW) != 0 { return errno }
-            if let ino = fs.inodes.rememberKnown(entry.attr) {
-                entry.ino = ino
-                entry.entry_timeout = fs.entryTimeout(for: entry.attr.st_mode)
-                entry.attr_timeout = fs.attrTimeout
-                recordOrigin(fs, ino, parent: parent, name: name, stamp: stamp)
-                return 0
-            }
-        }
         var fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return errno }
         var code = statOf(fd, &entry.attr)
