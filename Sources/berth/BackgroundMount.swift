@@ -9,6 +9,21 @@ import Glibc
 /// Mount servers run as their own processes: `berth mount --background` and `berth drill` start them here
 /// and stop them through their attachment.
 enum BackgroundMount {
+    /// In the started server, once its mount answers: stops holding the caller's stdout and stderr open
+    /// (a shell's `$(berth mount --background …)` would wait for them), writes to the mount log instead,
+    /// and tells the waiting `start` through `readyFD`.
+    static func signalReady(_ readyFD: Int32, logPath: String) {
+        var log = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if log < 0 { log = open("/dev/null", O_WRONLY | O_CLOEXEC) }
+        if log >= 0 {
+            dup2(log, STDOUT_FILENO)
+            dup2(log, STDERR_FILENO)
+            close(log)
+        }
+        _ = "ready\n".withCString { write(readyFD, $0, 6) }
+        close(readyFD)
+    }
+
     /// Starts `berth <arguments> --ready-fd 3` as a new process (never fork: libfuse and the Swift
     /// runtime's threads do not survive it) and waits until it says the mount is ready. Returns the
     /// server's pid; when the server exits without a mount it has said why on the stderr we share, and

@@ -75,17 +75,7 @@ struct MountCommand: ParsableCommand {
                     printError("\(volume.id) mounted at \(attachment.mountpoint) for task \(attachment.task) in \(attachment.availabilityZone); Ctrl-C unmounts")
                 }
                 guard let ready else { return }
-                // The caller has returned by now: stop holding its stdout and stderr open (a shell's
-                // `$(berth mount --background …)` would wait for them) and write to the log instead.
-                var log = open(store.directory.mountLogPath, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
-                if log < 0 { log = open("/dev/null", O_WRONLY | O_CLOEXEC) }
-                if log >= 0 {
-                    dup2(log, STDOUT_FILENO)
-                    dup2(log, STDERR_FILENO)
-                    close(log)
-                }
-                _ = "ready\n".withCString { write(ready, $0, 6) }
-                close(ready)
+                BackgroundMount.signalReady(ready, logPath: store.directory.mountLogPath)
             }
         } catch {
             printError("berth mount: \(error)")

@@ -54,15 +54,7 @@ struct ServeTaskMountCommand: ParsableCommand {
         do {
             try MountServer.serve(configuration) {
                 guard let ready else { return }
-                var log = open(store.directory.mountLogPath, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
-                if log < 0 { log = open("/dev/null", O_WRONLY | O_CLOEXEC) }
-                if log >= 0 {
-                    dup2(log, STDOUT_FILENO)
-                    dup2(log, STDERR_FILENO)
-                    close(log)
-                }
-                _ = "ready\n".withCString { write(ready, $0, 6) }
-                close(ready)
+                BackgroundMount.signalReady(ready, logPath: store.directory.mountLogPath)
             }
         } catch {
             printError("berth run: task \(task): \(volumeID) at \(mountpoint): \(error)")
