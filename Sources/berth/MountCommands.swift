@@ -147,7 +147,7 @@ struct UnmountCommand: ParsableCommand {
                        + "executable's process started at the recorded time; it was not signalled (unmount with `umount \(canonical)`)")
             throw ExitStatus.invalidInput
         }
-        let users = MountUsers.processes(using: canonical, excluding: [attachment.server.pid])
+        let users = MountUsers.lastingProcesses(using: canonical, excluding: [attachment.server.pid])
         if !users.isEmpty {
             let list = users.map { "  \($0)" }.joined(separator: "\n")
             if !force {

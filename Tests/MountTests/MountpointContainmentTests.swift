@@ -144,6 +144,33 @@ struct MountpointContainmentTests {
         #expect(busy.status == 1 && busy.stderr.contains("(sleep) works in it"), "\(busy.stderr)")
     }
 
+    /// A process that uses a mount for a moment only (as a child between fork and exec does, or a
+    /// container runtime's namespace before it pivots) does not make `berth unmount` refuse; one that
+    /// stays does.
+    @Test func aMomentaryUserDoesNotRefuseTheUnmountButALastingOneDoes() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "efs", "--az", "us-east-1a")
+        let a = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, a, "--az", "us-east-1a", "--background").status == 0)
+        func sleeper(_ seconds: String) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+            process.arguments = [seconds]
+            process.currentDirectoryURL = URL(fileURLWithPath: a)
+            try process.run()
+            return process
+        }
+        let lasting = try sleeper("60")
+        let refused = try berth.run("unmount", a)
+        #expect(refused.status == 1 && refused.stderr.contains("(sleep) works in it"), "\(refused.stderr)")
+        kill(lasting.processIdentifier, SIGKILL)
+        lasting.waitUntilExit()
+        let momentary = try sleeper("0.3")
+        let unmount = try berth.run("unmount", a)
+        momentary.waitUntilExit()
+        #expect(unmount.status == 0, "\(unmount.stderr)")
+    }
+
     /// `berth unmount /` says nothing is mounted there (it said "cannot mount on /").
     @Test func unmountOfTheRootSaysNothingIsMountedThere() throws {
         let berth = try Berth()

@@ -93,6 +93,25 @@ public enum MountUsers {
         return users
     }
 
+    /// The processes that use the mount at `mountpoint` and still do after a short settle (`checks`
+    /// looks, `intervalMicroseconds` apart): only a pid seen in every look counts. Some users last a
+    /// moment only: a child between fork and exec holds its parent's descriptors, and a container
+    /// runtime's new mount namespace holds every mount at another path until it pivots into the
+    /// container's root and detaches the old one (runc). A full test run once had an unmount refused
+    /// while podman started containers beside it; an application using the mount is there every time.
+    public static func lastingProcesses(using mountpoint: String, excluding: Set<Int32> = [],
+                                        checks: Int = 5, intervalMicroseconds: UInt32 = 200_000) -> [MountUser] {
+        var users = processes(using: mountpoint, excluding: excluding)
+        var looks = 1
+        while !users.isEmpty, looks < checks {
+            usleep(intervalMicroseconds)
+            let now = Set(processes(using: mountpoint, excluding: excluding).map(\.pid))
+            users.removeAll { !now.contains($0.pid) }
+            looks += 1
+        }
+        return users
+    }
+
     private static func use(of base: String, mountpoint: String, mountID: String) -> MountUser.Use? {
         func inside(_ path: String?) -> Bool {
             guard let path else { return false }
