@@ -64,3 +64,8 @@ public struct OutputStyle: Sendable, Equatable {
         "≤": "<=", "‘": "'", "’": "'", "“": "\"", "”": "\"", "§": "S", "°": "deg", "\u{00A0}": " ", "•": "*", "·": ".",
     ]
 }
+
+/// "1 error", "2 errors", "0 notes": a count with its noun, for human output (never "error(s)").
+public func counted(_ n: Int, _ singular: String, _ plural: String? = nil) -> String {
+    "\(n) \(n == 1 ? singular : plural ?? singular + "s")"
+}

@@ -150,10 +150,20 @@ struct DrillCommand: ParsableCommand {
             }
             switch format {
             case .json: print(report.json.rendered())
-            case .text: printOut(report.text, terminator: "")
+            case .text: printOut(Self.painted(report.text, passed: report.passed, style: .standardOutput()), terminator: "")
             }
             if keep { printError("kept the drill's directory: \(work)") }
             if !report.passed { throw ExitStatus.drillFailed }
+        }
+
+        /// The report's result line in green or red on a terminal (nothing changes without colour).
+        static func painted(_ text: String, passed: Bool, style: OutputStyle) -> String {
+            guard style.colour else { return text }
+            let word = passed ? "passed" : "FAILED"
+            return text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                guard line.hasPrefix("  result ") && line.hasSuffix(word) else { return String(line) }
+                return String(line.dropLast(word.count)) + style.paint(word, passed ? .green : .red)
+            }.joined(separator: "\n")
         }
 
         func makePlan() throws -> DrillPlan {

@@ -47,9 +47,11 @@ import Testing
 
 @Suite struct ConfigurationTests {
     @Test func ebsIsGp3UntilTheFiguresNeedIo2() {
-        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.iops = 16_000 })["volumeType"] == "gp3")
-        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.iops = 16_001 })["volumeType"] == "io2")
-        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.throughputMiBps = 1_001 })["volumeType"] == "io2")
+        // gp3's limits since 2025 (EC2 CreateVolume): 80,000 IOPS, 2,000 MiB/s.
+        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.iops = 80_000 })["volumeType"] == "gp3")
+        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.iops = 80_001 })["volumeType"] == "io2")
+        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.throughputMiBps = 2_000 })["volumeType"] == "gp3")
+        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.throughputMiBps = 2_001 })["volumeType"] == "io2")
         #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.latency = .subMillisecond })["volumeType"] == "io2")
         #expect(Configurator.configure(.ebs, for: Fixtures.minimal(os: .windows))["filesystemType"] == "ntfs")
     }
@@ -120,8 +122,10 @@ import Testing
         Case(rule: "performance-envelope", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.performance.throughputMiBps = 20_000 }),
         Case(rule: "capacity-limit", service: .ebs, profile: Fixtures.minimal { $0.capacity.sizeGiB = 70_000 }),
         Case(rule: "capacity-limit", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.capacity.sizeGiB = 70_000 }),
-        // 3,000 MiB/s is within the catalogue's maximum but above FSx for Windows's largest tier (2,048 MB/s).
-        Case(rule: "no-configuration-meets", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.performance.throughputMiBps = 3_000 }),
+        // 12,000 MiB/s (12,583 MB/s) is within the catalogue's maximum but above FSx for Windows's largest tier (12,288 MB/s).
+        Case(rule: "no-configuration-meets", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.performance.throughputMiBps = 12_000 }),
+        // 250,000 IOPS is within FSx for ONTAP's maximum (12 HA pairs) but beyond one HA pair's 200,000 SSD IOPS.
+        Case(rule: "no-configuration-meets", service: .fsxONTAP, profile: Fixtures.minimal { $0.performance.iops = 250_000 }),
         Case(rule: "smb-only-for-linux-posix", service: .fsxWindows, profile: Fixtures.minimal(sharing: .shared, tasks: 2)),
     ]
 
