@@ -29,6 +29,20 @@ import Testing
         #expect(Set(Self.expectedPicks.map(\.1)) == Set(ServiceID.allCases))
     }
 
+    /// docs/PROFILES.md lists every example with its pick and no longer repeats the field table (that is PROFILE.md's).
+    @Test func docsProfilesListsEveryExampleWithItsPick() throws {
+        let text = try String(contentsOf: Fixtures.root.appendingPathComponent("docs/PROFILES.md"), encoding: .utf8)
+        var listed: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 3, let pick = cells[2].split(separator: "`").first else { continue }
+            listed[cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))] = String(pick)
+        }
+        #expect(Set(listed.keys) == Set(Self.expectedPicks.map(\.0)))
+        for (file, expected) in Self.expectedPicks { #expect(listed[file] == expected.rawValue, "\(file)") }
+        #expect(!text.contains("`performance.iops`") && text.contains("(PROFILE.md)"))
+    }
+
     @Test func configurationsFollowTheProfile() throws {
         let cms = Planner().recommend(try Fixtures.profile("cms-uploads.yaml"))
         #expect(cms.recommended?.configuration?["storageClass"] == "standard")
