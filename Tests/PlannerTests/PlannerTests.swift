@@ -264,6 +264,21 @@ import Testing
         #expect(onDisk == RulesDocument.render(as: .markdown), "docs/RULES.md is stale: run `berth rules --format markdown > docs/RULES.md`")
     }
 
+    /// The docs cite only what a clone contains: no "seed §" (a text no user has), no German headings, no
+    /// paths outside the repository.
+    @Test func docsCiteOnlyWhatTheRepositoryContains() throws {
+        let docs = Fixtures.root.appendingPathComponent("docs")
+        let files = try FileManager.default.contentsOfDirectory(atPath: docs.path).filter { $0.hasSuffix(".md") }
+            .map { docs.appendingPathComponent($0) } + [Fixtures.root.appendingPathComponent("README.md")]
+        #expect(files.count > 5)
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            for banned in ["seed §", "../shared/", "/work/shared", "emulator.md", " für ", "Speicheroptionen"] {
+                #expect(!text.contains(banned), "\(file.lastPathComponent) contains \(banned)")
+            }
+        }
+    }
+
     @Test func ruleIdsAreUniqueAndSourced() {
         let ids = RuleTable.rules.map(\.id)
         #expect(Set(ids).count == ids.count)
