@@ -158,12 +158,7 @@ struct DrillCommand: ParsableCommand {
 
         /// The report's result line in green or red on a terminal (nothing changes without colour).
         static func painted(_ text: String, passed: Bool, style: OutputStyle) -> String {
-            guard style.colour else { return text }
-            let word = passed ? "passed" : "FAILED"
-            return text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-                guard line.hasPrefix("  result ") && line.hasSuffix(word) else { return String(line) }
-                return String(line.dropLast(word.count)) + style.paint(word, passed ? .green : .red)
-            }.joined(separator: "\n")
+            style.paint(passed ? "passed" : "FAILED", endingLinesStartingWith: "  result ", in: text, passed ? .green : .red)
         }
 
         func makePlan() throws -> DrillPlan {
