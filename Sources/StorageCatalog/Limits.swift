@@ -10,6 +10,7 @@ public enum Limits {
 
     public static let ecsManagedEBSAPI = Source.aws("AmazonECS/latest/APIReference/API_TaskManagedEBSVolumeConfiguration.html")
     public static let ec2CreateVolume = Source.aws("AWSEC2/latest/APIReference/API_CreateVolume.html")
+    public static let ec2EbsBlockDevice = Source.aws("AWSEC2/latest/APIReference/API_EbsBlockDevice.html")
     public static let ebsTypes = Source.aws("ebs/latest/userguide/ebs-volume-types.html")
     public static let fsxCreate = Source.aws("fsx/latest/APIReference/API_CreateFileSystem.html")
     public static let lustreCapacity = Source.aws("fsx/latest/LustreGuide/managing-storage-capacity.html")
@@ -21,20 +22,25 @@ public enum Limits {
 
     // MARK: EBS
 
-    /// gp3 as an ECS-managed volume takes: the ECS API still lists 3,000–16,000 IOPS for gp3, although EC2's
-    /// CreateVolume now takes up to 2,000 MiB/s (and, per AWS's 2025 announcement, 80,000 IOPS and 64 TiB):
-    /// Berth plans with the figures the ECS API accepts, and says so.
+    /// gp3 since AWS's 2025 increase, as EC2's CreateVolume reference lists it (and its EbsBlockDevice and
+    /// ModifyVolume entries): 1–65,536 GiB, 3,000–80,000 IOPS (at most 500 per GiB), 125–2,000 MiB/s (at most
+    /// 0.25 MiB/s per IOPS). An ECS-managed volume is created by CreateVolume with these parameters ("maps 1:1"),
+    /// so Berth plans with them; ECS's own reference still quotes the older figures (`gp3ECSReference`), and
+    /// a plan beyond those says so (`Configurator.ebs`).
     public static let gp3 = EBSVolumeLimits(
-        type: .gp3, sizesGiB: SizeSteps(range: 1...16_384), iops: 3_000...16_000, throughputMiBps: 125...1_000,
-        maxIOPSPerGiB: 500, maxMiBpsPerIOPS: 0.25, source: ecsManagedEBSAPI + ebsTypes)
-    /// What EC2 itself takes for gp3 since the 2025 increase (not yet through ECS-managed volumes).
-    public static let gp3OnEC2 = EBSVolumeLimits(
         type: .gp3, sizesGiB: SizeSteps(range: 1...65_536), iops: 3_000...80_000, throughputMiBps: 125...2_000,
-        maxIOPSPerGiB: 500, maxMiBpsPerIOPS: 0.25, source: ec2CreateVolume + ebsTypes)
-    /// io2 (Block Express): 100–256,000 IOPS, at most 1,000 IOPS per GiB, 4 GiB to 64 TiB (ECS: to 16 TiB).
+        maxIOPSPerGiB: 500, maxMiBpsPerIOPS: 0.25, source: ec2CreateVolume + ec2EbsBlockDevice + ebsTypes)
+    /// What ECS's TaskManagedEBSVolumeConfiguration reference still lists for gp3 (checked `checked`):
+    /// 1–16,384 GiB, 3,000–16,000 IOPS, at most 1,000 MiB/s. Not a planning limit: a plan above it carries a note.
+    public static let gp3ECSReference = EBSVolumeLimits(
+        type: .gp3, sizesGiB: SizeSteps(range: 1...16_384), iops: 3_000...16_000, throughputMiBps: 125...1_000,
+        maxIOPSPerGiB: 500, maxMiBpsPerIOPS: 0.25, source: ecsManagedEBSAPI)
+    /// io2 (Block Express): 100–256,000 IOPS, at most 1,000 IOPS per GiB, 4–65,536 GiB (EC2's CreateVolume and
+    /// EbsBlockDevice; ECS's reference lists 4–16,384 GiB, see `io2ECSReferenceMaxGiB`).
     public static let io2 = EBSVolumeLimits(
-        type: .io2, sizesGiB: SizeSteps(range: 4...16_384), iops: 100...256_000, throughputMiBps: nil,
-        maxIOPSPerGiB: 1_000, maxMiBpsPerIOPS: nil, source: ecsManagedEBSAPI + ebsTypes)
+        type: .io2, sizesGiB: SizeSteps(range: 4...65_536), iops: 100...256_000, throughputMiBps: nil,
+        maxIOPSPerGiB: 1_000, maxMiBpsPerIOPS: nil, source: ec2CreateVolume + ec2EbsBlockDevice + ebsTypes)
+    public static let io2ECSReferenceMaxGiB = 16_384
 
     public static func ebs(_ type: EBSVolumeType) -> EBSVolumeLimits {
         switch type {
@@ -85,11 +91,73 @@ public enum Limits {
 
     // MARK: FSx for Windows File Server
 
-    /// SSD 32–65,536 GiB, HDD 2,000–65,536 GiB; throughput capacity in powers of two, 8 to 2,048 MB/s.
+    /// SSD 32–65,536 GiB, HDD 2,000–65,536 GiB.
     public static func windowsSizes(_ storage: WindowsStorageType) -> SizeSteps {
         storage == .ssd ? SizeSteps(range: 32...65_536) : SizeSteps(range: 2_000...65_536)
     }
-    public static let windowsThroughputMBps = [8, 16, 32, 64, 128, 256, 512, 1_024, 2_048]
+    /// Throughput capacity, MB/s. Two AWS pages disagree: the CreateFileSystemWindowsConfiguration reference
+    /// still says "2 to the nth increments, between 2^3 (8) and 2^11 (2048)"; the performance page's tables
+    /// and the quotas page ("Maximum throughput capacity 12,288 MBps") add 4,608, 6,144, 9,216 and 12,288
+    /// MB/s, in six Regions only (`windowsLargeThroughputRegions`). Berth follows the performance and quotas
+    /// pages, the newer statement, and says which Regions whenever it plans above 2,048 (docs/RULES.md).
+    public static let windowsThroughputMBps = [8, 16, 32, 64, 128, 256, 512, 1_024, 2_048, 4_608, 6_144, 9_216, 12_288]
+    /// The largest throughput capacity every Region offers.
+    public static let windowsEveryRegionMaxMBps = 2_048
+    public static let windowsLargeThroughputRegions =
+        "US East (N. Virginia), US West (Oregon), US East (Ohio), Europe (Ireland), Asia Pacific (Tokyo) and Asia Pacific (Singapore)"
+    public static let windowsPerformance = Source.aws("fsx/latest/WindowsGuide/performance.html")
+    public static let windowsQuotas = Source.aws("fsx/latest/WindowsGuide/limits.html")
+
+    // MARK: FSx SSD IOPS (Windows File Server, OpenZFS, ONTAP)
+
+    /// FSx for Windows File Server, SSD: 3 IOPS per GiB by default, up to 500 per GiB and 400,000 per file
+    /// system provisioned (96 at least); the file server's disk IOPS at each throughput capacity (baseline,
+    /// MB/s → IOPS) from the performance page's table. HDD gives 12 IOPS per TiB baseline (80 burst).
+    public static let windowsSSDIOPS = SSDIOPSLimits(
+        automaticPerGiB: 3, maxPerGiB: 500, minimum: 96, maxPerFileSystem: 400_000,
+        diskIOPSByThroughputMBps: [32: 2_000, 64: 4_000, 128: 6_000, 256: 10_000, 512: 20_000, 1_024: 40_000,
+                                   2_048: 80_000, 4_608: 150_000, 6_144: 200_000, 9_216: 300_000, 12_288: 400_000],
+        source: windowsPerformance + windowsQuotas)
+    public static let windowsHDDIOPSPerTiB = 12
+
+    /// FSx for OpenZFS: 3 IOPS per GiB by default (AUTOMATIC); USER_PROVISIONED up to 160,000 per file system
+    /// on SINGLE_AZ_1 and 400,000 on SINGLE_AZ_2 and MULTI_AZ_1 (Multi-AZ: fewer in some Regions). The
+    /// per-throughput disk IOPS are those of the SINGLE_AZ_1 table (64 MB/s: 2,500 … 4,096 MB/s: 160,000);
+    /// the catalogue holds no per-throughput figures for SINGLE_AZ_2 and MULTI_AZ_1, only their maximum.
+    public static func openZFSSSDIOPS(_ type: OpenZFSDeploymentType) -> SSDIOPSLimits {
+        switch type {
+        case .singleAZ1:
+            SSDIOPSLimits(automaticPerGiB: 3, maxPerGiB: nil, minimum: nil, maxPerFileSystem: 160_000,
+                          diskIOPSByThroughputMBps: [64: 2_500, 128: 5_000, 256: 10_000, 512: 20_000, 1_024: 40_000,
+                                                     2_048: 80_000, 3_072: 120_000, 4_096: 160_000],
+                          source: openZFSPerformance + openZFSCreating)
+        case .singleAZ2, .multiAZ1:
+            SSDIOPSLimits(automaticPerGiB: 3, maxPerGiB: nil, minimum: nil, maxPerFileSystem: 400_000,
+                          diskIOPSByThroughputMBps: [:], source: openZFSCreating)
+        }
+    }
+    public static let openZFSPerformance = Source.aws("fsx/latest/OpenZFSGuide/performance.html")
+    public static let openZFSCreating = Source.aws("fsx/latest/OpenZFSGuide/creating-file-systems.html")
+
+    /// FSx for ONTAP (one HA pair): 3 IOPS per GiB by default; first generation (SINGLE_AZ_1, MULTI_AZ_1) up to
+    /// 4 GB/s and 160,000 SSD IOPS, per throughput capacity 128: 6,000, 256: 12,000, 512: 18,750, 1,024:
+    /// 40,000, 2,048: 80,000, 4,096: 160,000; second generation (SINGLE_AZ_2, MULTI_AZ_2) up to 6 GB/s and
+    /// 200,000 SSD IOPS per HA pair (no per-throughput figures below 6,144 MB/s in the catalogue).
+    public static func ontapSSDIOPS(_ type: ONTAPDeploymentType) -> SSDIOPSLimits {
+        switch type {
+        case .singleAZ1, .multiAZ1:
+            SSDIOPSLimits(automaticPerGiB: 3, maxPerGiB: nil, minimum: nil, maxPerFileSystem: 160_000,
+                          diskIOPSByThroughputMBps: [128: 6_000, 256: 12_000, 512: 18_750, 1_024: 40_000, 2_048: 80_000,
+                                                     4_096: 160_000],
+                          source: ontapPerformance + ontapHAPairs)
+        case .singleAZ2, .multiAZ2:
+            SSDIOPSLimits(automaticPerGiB: 3, maxPerGiB: nil, minimum: nil, maxPerFileSystem: 200_000,
+                          diskIOPSByThroughputMBps: [6_144: 200_000], source: ontapHAPairs + ontapStorageIOPS)
+        }
+    }
+    public static let ontapPerformance = Source.aws("fsx/latest/ONTAPGuide/performance.html")
+    public static let ontapHAPairs = Source.aws("fsx/latest/ONTAPGuide/HA-pairs.html")
+    public static let ontapStorageIOPS = Source.aws("fsx/latest/ONTAPGuide/storage-capacity-and-IOPS.html")
 
     // MARK: FSx for OpenZFS
 
@@ -119,7 +187,7 @@ public enum Limits {
         _ service: ServiceID, lustre: (LustreDeployment, LustreStorageType)? = nil
     ) -> Sourced<[SizeSteps]>? {
         switch service {
-        case .ebs: Sourced([SizeSteps(range: gp3OnEC2.sizesGiB.range)], gp3OnEC2.source)
+        case .ebs: Sourced([SizeSteps(range: gp3.sizesGiB.range)], gp3.source)
         case .efs: nil
         case .fsxLustre:
             Sourced(lustreSizes(lustre?.0 ?? .persistent, lustre?.1 ?? .ssd), fsxCreate + lustreCapacity)
@@ -148,14 +216,14 @@ public enum Limits {
     // MARK: The table docs/RULES.md prints
 
     public static let rows: [LimitRow] = [
-        LimitRow(.ebs, "gp3 (ECS-managed volume)",
-                 "1–16,384 GiB; 3,000–16,000 IOPS (at most 500 per GiB); 125–1,000 MiB/s (at most 0.25 MiB/s per IOPS)",
-                 gp3.source),
-        LimitRow(.ebs, "gp3 (EC2 CreateVolume, since 2025)",
-                 "up to 64 TiB, 80,000 IOPS and 2,000 MiB/s; ECS-managed volumes are planned with the ECS API's figures above",
-                 gp3OnEC2.source),
-        LimitRow(.ebs, "io2 (ECS-managed volume)", "4–16,384 GiB; 100–256,000 IOPS (at most 1,000 per GiB); for sub-millisecond latency",
-                 io2.source),
+        LimitRow(.ebs, "gp3",
+                 "1–65,536 GiB; 3,000–80,000 IOPS (at most 500 per GiB); 125–2,000 MiB/s (at most 0.25 MiB/s per IOPS); "
+                 + "3,000 IOPS and 125 MiB/s included", gp3.source),
+        LimitRow(.ebs, "gp3 as ECS's reference lists it",
+                 "1–16,384 GiB, 3,000–16,000 IOPS, at most 1,000 MiB/s: ECS passes the values to CreateVolume 1:1, so Berth "
+                 + "plans with CreateVolume's figures above and notes any plan beyond these", gp3ECSReference.source),
+        LimitRow(.ebs, "io2 (Block Express)", "4–65,536 GiB (ECS's reference: to 16,384); 100–256,000 IOPS (at most 1,000 per GiB); "
+                 + "for sub-millisecond latency", io2.source + ecsManagedEBSAPI),
         LimitRow(.ebs, "Fargate task", "at most 15,000 IOPS and 500 MiB/s per EBS volume (16 vCPU)", Catalog.ecsManagedEBS),
         LimitRow(.efs, "throughput modes", "elastic (what Berth configures), provisioned or bursting; capacity is elastic",
                  efsThroughputModes),
@@ -169,14 +237,64 @@ public enum Limits {
                  + "2,400, then multiples of 3,600 GiB; no backups", fsxCreate),
         LimitRow(.fsxLustre, "throughput", "storage capacity (TiB) × per-unit throughput (MB/s per TiB)", lustreCapacity),
         LimitRow(.fsxWindows, "storage", "SSD 32–65,536 GiB; HDD 2,000–65,536 GiB", fsxCreate),
-        LimitRow(.fsxWindows, "throughput capacity", "8, 16, 32, 64, 128, 256, 512, 1,024 or 2,048 MB/s", windowsConfig),
+        LimitRow(.fsxWindows, "throughput capacity", "8, 16, 32, 64, 128, 256, 512, 1,024 or 2,048 MB/s in every Region; 4,608, "
+                 + "6,144, 9,216 or 12,288 MB/s in \(windowsLargeThroughputRegions) (the API reference still says 8–2,048)",
+                 windowsPerformance + windowsQuotas + windowsConfig),
+        LimitRow(.fsxWindows, "SSD IOPS", "3 per GiB (AUTOMATIC); USER_PROVISIONED 96–400,000, at most 500 per GiB; HDD: 12 per TiB "
+                 + "baseline", windowsSSDIOPS.source),
+        LimitRow(.fsxWindows, "disk IOPS per throughput capacity", iopsTable(windowsSSDIOPS), windowsPerformance),
         LimitRow(.fsxOpenZFS, "storage", "64–524,288 GiB", fsxCreate),
         LimitRow(.fsxOpenZFS, "throughput capacity", "SINGLE_AZ_1: 64–4,096 MB/s; SINGLE_AZ_2 and MULTI_AZ_1: 160, 320, 640, 1,280, "
                  + "2,560, 3,840, 5,120, 7,680 or 10,240 MB/s", openZFSConfig),
+        LimitRow(.fsxOpenZFS, "SSD IOPS", "3 per GiB (AUTOMATIC); USER_PROVISIONED up to 160,000 (SINGLE_AZ_1) or 400,000 "
+                 + "(SINGLE_AZ_2, MULTI_AZ_1; Multi-AZ fewer in some Regions)", openZFSCreating),
+        LimitRow(.fsxOpenZFS, "disk IOPS per throughput capacity (SINGLE_AZ_1)", iopsTable(openZFSSSDIOPS(.singleAZ1)),
+                 openZFSPerformance),
         LimitRow(.fsxONTAP, "storage (one HA pair)", "1,024–524,288 GiB", fsxCreate),
         LimitRow(.fsxONTAP, "throughput capacity (per HA pair)", "SINGLE_AZ_1 and MULTI_AZ_1: 128–4,096 MB/s; SINGLE_AZ_2: 1,536, "
                  + "3,072 or 6,144; MULTI_AZ_2: 384, 768, 1,536, 3,072 or 6,144 MB/s", ontapConfig),
+        LimitRow(.fsxONTAP, "SSD IOPS", "3 per GiB (AUTOMATIC); first generation up to 160,000, second generation up to 200,000 "
+                 + "per HA pair", ontapHAPairs + ontapStorageIOPS),
+        LimitRow(.fsxONTAP, "disk IOPS per throughput capacity", "SINGLE_AZ_1 and MULTI_AZ_1: " + iopsTable(ontapSSDIOPS(.singleAZ1))
+                 + "; SINGLE_AZ_2 and MULTI_AZ_2: 6,144 MB/s: 200,000", ontapPerformance + ontapHAPairs),
     ]
+
+    /// Where two AWS pages disagree on a limit: what each says, which Berth follows and why. docs/RULES.md
+    /// prints these under the limits table.
+    public static let disagreements: [Disagreement] = [
+        Disagreement(
+            subject: "gp3 IOPS, throughput and size through ECS",
+            statements: [
+                "EC2's CreateVolume (and EbsBlockDevice, ModifyVolume) reference: gp3 takes 3,000–80,000 IOPS, 125–2,000 MiB/s and 1–65,536 GiB (AWS's 2025 increase)",
+                "ECS's TaskManagedEBSVolumeConfiguration reference: gp3 3,000–16,000 IOPS, at most 1,000 MiB/s, 1–16,384 GiB, while saying each value \"maps 1:1\" to CreateVolume",
+            ],
+            followed: "CreateVolume's figures, for gp3 and for io2 sizes, because ECS creates the volume with CreateVolume; "
+                + "a plan above ECS's older figures carries a note naming them, so that a refusal by ECS is not a surprise",
+            source: ec2CreateVolume + ec2EbsBlockDevice + ecsManagedEBSAPI),
+        Disagreement(
+            subject: "FSx for Windows File Server's largest throughput capacity",
+            statements: [
+                "CreateFileSystemWindowsConfiguration reference: throughput capacity in powers of two from 8 to 2,048 MB/s",
+                "Windows File Server performance page (its tables) and quotas page (\"Maximum throughput capacity 12,288 MBps\"): also 4,608, 6,144, 9,216 and 12,288 MB/s, in six Regions",
+            ],
+            followed: "the performance and quotas pages, the newer statement (the API text predates the larger file servers), "
+                + "naming the six Regions whenever it plans above 2,048 MB/s",
+            source: windowsPerformance + windowsQuotas + windowsConfig),
+    ]
+
+    /// "32 MB/s: 2,000; 64 MB/s: 4,000; …".
+    static func iopsTable(_ limits: SSDIOPSLimits) -> String {
+        limits.diskIOPSByThroughputMBps.sorted { $0.key < $1.key }
+            .map { "\(SizeSteps.number($0.key)) MB/s: \(SizeSteps.number($0.value))" }.joined(separator: "; ")
+    }
+}
+
+/// Two AWS statements of one limit that disagree, and which one Berth follows.
+public struct Disagreement: Sendable {
+    public let subject: String
+    public let statements: [String]
+    public let followed: String
+    public let source: Source
 }
 
 /// One row of `Limits.rows`: a service, what is limited, the values, the source and the date checked.
@@ -256,6 +374,28 @@ public struct EBSVolumeLimits: Sendable {
     public let maxIOPSPerGiB: Int
     public let maxMiBpsPerIOPS: Double?
     public let source: Source
+}
+
+/// The SSD IOPS an FSx file system takes and delivers: what AUTOMATIC mode provisions per GiB, what
+/// USER_PROVISIONED may ask (per GiB and per file system), and the disk IOPS the file server sustains at a
+/// throughput capacity, where AWS's performance page states it. A file system's disk IOPS are the lower of
+/// the file server's figure and the SSD IOPS provisioned.
+public struct SSDIOPSLimits: Sendable, Equatable {
+    public let automaticPerGiB: Int
+    public let maxPerGiB: Int?
+    public let minimum: Int?
+    public let maxPerFileSystem: Int
+    public let diskIOPSByThroughputMBps: [Int: Int]
+    public let source: Source
+
+    /// The file server's baseline disk IOPS at `throughputMBps` when the table gives it; otherwise the largest
+    /// figure of a smaller throughput capacity is a lower bound (more throughput capacity never means fewer
+    /// IOPS), flagged as such.
+    public func diskIOPS(atThroughputMBps throughputMBps: Int) -> (iops: Int, stated: Bool)? {
+        if let stated = diskIOPSByThroughputMBps[throughputMBps] { return (stated, true) }
+        let below = diskIOPSByThroughputMBps.filter { $0.key < throughputMBps }.map(\.value).max()
+        return below.map { ($0, false) }
+    }
 }
 
 /// FSx for Lustre deployment types as the FSx API spells them.

@@ -46,6 +46,16 @@ public struct OutputStyle: Sendable, Equatable {
         colour ? "\u{1B}[\(tint.rawValue)m\(text)\u{1B}[0m" : text
     }
 
+    /// `text` with `word` painted where it ends a line that starts with `linePrefix` (a report's result
+    /// line); unchanged without colour.
+    public func paint(_ word: String, endingLinesStartingWith linePrefix: String, in text: String, _ tint: Colour) -> String {
+        guard colour else { return text }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            guard line.hasPrefix(linePrefix) && line.hasSuffix(word) else { return String(line) }
+            return String(line.dropLast(word.count)) + paint(word, tint)
+        }.joined(separator: "\n")
+    }
+
     /// `text` as this style may print it: unchanged in a UTF-8 locale, else with the marks Berth uses
     /// spelt in ASCII and anything else outside ASCII replaced by `?`.
     public func apply(_ text: String) -> String {
@@ -63,4 +73,9 @@ public struct OutputStyle: Sendable, Equatable {
         "✗": "x", "✓": "v", "−": "-", "–": "-", "—": "--", "…": "...", "µ": "u", "×": "x", "→": "->", "≥": ">=",
         "≤": "<=", "‘": "'", "’": "'", "“": "\"", "”": "\"", "§": "S", "°": "deg", "\u{00A0}": " ", "•": "*", "·": ".",
     ]
+}
+
+/// "1 error", "2 errors", "0 notes": a count with its noun, for human output (never "error(s)").
+public func counted(_ n: Int, _ singular: String, _ plural: String? = nil) -> String {
+    "\(n) \(n == 1 ? singular : plural ?? singular + "s")"
 }

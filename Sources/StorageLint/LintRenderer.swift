@@ -1,5 +1,6 @@
 import Foundation
 public import StoragePlanner
+public import StorageCatalog
 
 public enum LintFormat: String, CaseIterable, Sendable {
     case text, json, sarif
@@ -12,22 +13,33 @@ public enum RuleListFormat: String, CaseIterable, Sendable {
 /// Findings as compiler-style lines, as JSON, or as SARIF 2.1.0 for GitHub code scanning.
 public enum LintRenderer {
     public static func render(_ report: LintReport, as format: LintFormat, rules: [LintRule] = LintRules.all,
-                              workingDirectory: String? = nil) -> String {
+                              workingDirectory: String? = nil, style: OutputStyle = .unicodePlain) -> String {
         let workingDirectory = workingDirectory ?? FileManager.default.currentDirectoryPath
         switch format {
-        case .text: return text(report)
+        case .text: return text(report, style: style)
         case .json: return json(report).rendered() + "\n"
         case .sarif: return sarif(report, rules: rules, workingDirectory: workingDirectory).rendered() + "\n"
         }
     }
 
-    /// `file:line:col: level BLxxx: message (source)`, one line each.
-    public static func text(_ report: LintReport) -> String {
-        report.findings.map { line($0) + "\n" }.joined()
+    /// `file:line:col: level BLxxx: message (source)`, one line each; on a terminal the level is coloured as
+    /// compilers colour it (`style`; NO_COLOR and pipes get none).
+    public static func text(_ report: LintReport, style: OutputStyle = .unicodePlain) -> String {
+        report.findings.map { line($0, style: style) + "\n" }.joined()
     }
 
-    public static func line(_ finding: LintFinding) -> String {
-        "\(finding.file):\(finding.at.line):\(finding.at.column): \(finding.level.rawValue) \(finding.ruleID): \(finding.message) (\(finding.source))"
+    public static func line(_ finding: LintFinding) -> String { line(finding, style: .unicodePlain) }
+
+    public static func line(_ finding: LintFinding, style: OutputStyle) -> String {
+        "\(finding.file):\(finding.at.line):\(finding.at.column): \(paint(finding.level, style)) \(finding.ruleID): \(finding.message) (\(finding.source))"
+    }
+
+    static func paint(_ level: LintLevel, _ style: OutputStyle) -> String {
+        switch level {
+        case .error: style.paint(level.rawValue, .red)
+        case .warning: style.paint(level.rawValue, .yellow)
+        case .note: style.paint(level.rawValue, .dim)
+        }
     }
 
     /// What goes to stderr in text mode: skipped files, unreadable files, and a count.
@@ -35,10 +47,14 @@ public enum LintRenderer {
         report.skipped.map { "\($0.file): note: skipped: \($0.reason)" } + report.errors.map(\.description)
     }
 
-    public static func summary(_ report: LintReport) -> String {
+    public static func summary(_ report: LintReport, style: OutputStyle = .unicodePlain) -> String {
         func count(_ level: LintLevel) -> Int { report.findings.filter { $0.level == level }.count }
-        let files = report.documents == 1 ? "1 file" : "\(report.documents) files"
-        return "berth lint: \(count(.error)) error(s), \(count(.warning)) warning(s), \(count(.note)) note(s) in \(files)"
+        func part(_ level: LintLevel) -> String {
+            let n = count(level)
+            let text = counted(n, level.rawValue)
+            return n == 0 ? text : style.paint(text, level == .error ? .red : level == .warning ? .yellow : .dim)
+        }
+        return "berth lint: \(part(.error)), \(part(.warning)), \(part(.note)) in \(counted(report.documents, "file"))"
             + (report.skipped.isEmpty ? "" : "; \(report.skipped.count) skipped")
             + (report.errors.isEmpty ? "" : "; \(report.errors.count) unreadable")
     }

@@ -101,10 +101,17 @@ public enum RuleTable {
         Rule(
             "no-configuration-meets", looksAt: "performance.iops, performance.throughputMiBps, capacity.sizeGiB",
             when: "no size and throughput tier AWS accepts for the service meets the profile (the catalogue's limits table)",
-            effects: "exclude each service whose largest configuration falls short", source: Limits.fsxCreate + Limits.ecsManagedEBSAPI,
+            effects: "exclude each service whose largest configuration falls short", source: Limits.fsxCreate + Limits.ec2CreateVolume,
             perService: { profile, facts in
                 guard let shortfall = Configurator.configure(facts.id, for: profile).shortfall else { return nil }
-                return (.exclude, shortfall, facts.id == .ebs ? Limits.gp3.source : Limits.fsxCreate)
+                let source: Source = switch facts.id {
+                case .ebs: Limits.gp3.source
+                case .fsxWindows: Limits.windowsSSDIOPS.source
+                case .fsxOpenZFS: Limits.openZFSCreating + Limits.openZFSPerformance
+                case .fsxONTAP: Limits.ontapHAPairs + Limits.ontapPerformance
+                default: Limits.fsxCreate
+                }
+                return (.exclude, shortfall, source)
             }),
         Rule(
             "smb-only-for-linux-posix", looksAt: "platform.os, protocols",
@@ -179,7 +186,7 @@ public enum RuleTable {
             "meets-performance", looksAt: "performance.iops, performance.throughputMiBps",
             when: "the profile states the IOPS or throughput it needs, and the service's configuration delivers it",
             effects: "favor +5 each service whose configuration meets the figures, saying with what",
-            source: Limits.fsxCreate + Limits.ecsManagedEBSAPI + Catalog.efsPerformance,
+            source: Limits.fsxCreate + Limits.ec2CreateVolume + Catalog.efsPerformance,
             perService: { profile, facts in
                 let iops = profile.performance.iops, mibps = profile.performance.throughputMiBps
                 guard iops != nil || mibps != nil else { return nil }
@@ -187,16 +194,19 @@ public enum RuleTable {
                 guard configuration.shortfall == nil else { return nil }
                 let asked = [iops.map { "\(Words.number($0)) IOPS" }, mibps.map { "\(Words.number($0)) MiB/s" }].compactMap { $0 }
                     .joined(separator: " and ")
-                // FSx IOPS follow the throughput tier and storage in ways the catalogue does not model: only the
-                // file system's maximum is claimed for them.
+                // Lustre's IOPS follow its storage in ways the catalogue does not model: only the file system's
+                // maximum is claimed for it. The other FSx types provision SSD IOPS (Limits.*SSDIOPS).
                 let iopsNote = iops.map { _ in " (IOPS: within its \(Words.number(facts.maxIOPS.value)) per file system)" } ?? ""
+                func ssd(_ d: DiskIOPSConfiguration?) -> String {
+                    d.map { " and \(Words.number($0.iops)) SSD IOPS (\($0.mode.rawValue))" } ?? ""
+                }
                 let how: String = switch configuration.service {
                 case .ebs(let c): "\(c.volumeType.rawValue) at \(Words.number(c.iops)) IOPS\(c.throughput.map { " and \(Words.number($0)) MiB/s" } ?? "") on \(Words.number(c.sizeInGiB)) GiB"
                 case .efs: "elastic throughput, up to \(Words.number(facts.maxThroughputMiBps.value)) MiB/s and \(Words.number(facts.maxIOPS.value)) IOPS per file system"
                 case .lustre(let c): "\(Words.number(c.storageCapacityGiB)) GiB at \(Words.number(c.tier.perUnitMBpsPerTiB ?? 0)) MB/s per TiB (\(Words.number(c.throughputMBps)) MB/s)\(iopsNote)"
-                case .windows(let c): "\(Words.number(c.throughputCapacity)) MB/s of throughput capacity\(iopsNote)"
-                case .openZFS(let c): "\(Words.number(c.throughputCapacity)) MB/s of throughput capacity\(iopsNote)"
-                case .ontap(let c): "\(Words.number(c.throughputCapacity)) MB/s of throughput capacity\(iopsNote)"
+                case .windows(let c): "\(Words.number(c.throughputCapacity)) MB/s of throughput capacity\(ssd(c.diskIops))"
+                case .openZFS(let c): "\(c.deploymentType.rawValue) at \(Words.number(c.throughputCapacity)) MB/s of throughput capacity\(ssd(c.diskIops))"
+                case .ontap(let c): "\(c.deploymentType.rawValue) at \(Words.number(c.throughputCapacity)) MB/s of throughput capacity\(ssd(c.diskIops))"
                 }
                 return (.favor(5), "it meets the \(asked) asked for: \(how)", facts.id == .efs ? Catalog.efsPerformance : facts.maxThroughputMiBps.source)
             }),

@@ -58,6 +58,12 @@ public enum RulesDocument {
             for row in Limits.rows {
                 out += "| `\(row.service)` | \(escape(row.subject)) | \(escape(row.values)) | \(escape(row.source.citation)) | \(row.checked) |\n"
             }
+            out += "\n## Where AWS pages disagree, and what Berth follows\n"
+            for d in Limits.disagreements {
+                out += "\n**\(d.subject)** (checked \(Limits.checked))\n\n"
+                for statement in d.statements { out += "- \(statement)\n" }
+                out += "- Berth follows \(d.followed).\n- Sources: \(d.source.citation)\n"
+            }
             return out
         }
     }

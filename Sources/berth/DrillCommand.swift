@@ -150,10 +150,15 @@ struct DrillCommand: ParsableCommand {
             }
             switch format {
             case .json: print(report.json.rendered())
-            case .text: printOut(report.text, terminator: "")
+            case .text: printOut(Self.painted(report.text, passed: report.passed, style: .standardOutput()), terminator: "")
             }
             if keep { printError("kept the drill's directory: \(work)") }
             if !report.passed { throw ExitStatus.drillFailed }
+        }
+
+        /// The report's result line in green or red on a terminal (nothing changes without colour).
+        static func painted(_ text: String, passed: Bool, style: OutputStyle) -> String {
+            style.paint(passed ? "passed" : "FAILED", endingLinesStartingWith: "  result ", in: text, passed ? .green : .red)
         }
 
         func makePlan() throws -> DrillPlan {

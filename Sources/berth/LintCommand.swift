@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StorageCatalog
 import StorageLint
 
 struct LintCommand: ParsableCommand {
@@ -72,12 +73,12 @@ struct LintCommand: ParsableCommand {
             return
         }
         let report = Linter.lint(paths: paths, options: LintOptions(launchType: launchType.flatMap { LaunchTypeOption(rawValue: $0.rawValue) }))
-        let rendered = LintRenderer.render(report, as: LintFormat(rawValue: format.rawValue) ?? .text)
+        let rendered = LintRenderer.render(report, as: LintFormat(rawValue: format.rawValue) ?? .text, style: .standardOutput())
         // JSON and SARIF are UTF-8 by definition; text and Markdown follow the locale.
         if format.rawValue == "json" || format.rawValue == "sarif" { print(rendered, terminator: "") } else { printOut(rendered, terminator: "") }
         if format == .text {
             for line in LintRenderer.diagnostics(report) { printError(line) }
-            printError(LintRenderer.summary(report))
+            printError(LintRenderer.summary(report, style: .standardError()))
         } else {
             for error in report.errors { printError(error) }
         }

@@ -2,6 +2,7 @@ public import ArgumentParser
 import EmulatorCore
 import Foundation
 import StoragePlanner
+import StorageCatalog
 public import TaskRunner
 #if canImport(Glibc)
 import Glibc
@@ -169,7 +170,7 @@ struct RunTaskCommand: ParsableCommand {
         trace("released")
         let summary = taskRun.summary()
         if format == .json { print(Self.json(summary).rendered()) } else {
-            printError("berth run: \(summary.runID): \(summary.tasks.count) task(s) ended; exit status \(summary.exitCode)")
+            printError("berth run: \(summary.runID): \(counted(summary.tasks.count, "task")) ended; exit status \(summary.exitCode)")
         }
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
@@ -315,7 +316,7 @@ struct RunListCommand: ParsableCommand {
             let containers = run.resources.filter { $0.kind == .container }.count
             let mounts = run.resources.filter { $0.kind == .mount }.count
             print([run.id, "pid \(run.owner.pid)", run.engine, run.taskDefinition, run.detached ? "detached" : "attached",
-                   "\(containers) container(s)", "\(mounts) mount(s)"].joined(separator: "\t"))
+                   counted(containers, "container"), counted(mounts, "mount")].joined(separator: "\t"))
         }
     }
 }

@@ -35,6 +35,14 @@ import Testing
         #expect(failing.stdout.contains("https://docs.aws.amazon.com/"))
     }
 
+    @Test func theSummaryCountsInWordsWithoutColourInAPipe() throws {
+        let broken = try Self.write(Self.taskDefinition(volume: #"{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "authorizationConfig": {"iam": "ENABLED"}}}"#, readOnly: true), "bad.json")
+        let run = try CLITests.berth("lint", broken)
+        #expect(run.stderr.contains("berth lint: 1 error, 0 warnings, 0 notes in 1 file"), "\(run.stderr)")
+        #expect(!run.stderr.contains("(s)"))
+        #expect(!run.stdout.contains("\u{1B}[") && !run.stderr.contains("\u{1B}["))
+    }
+
     @Test func severityDecidesWhatFailsTheRun() throws {
         // A writable mount of /srv/static: a note (BL016) only.
         let path = try Self.write(Self.taskDefinition(volume: Self.efs), "note.json")

@@ -76,6 +76,12 @@ import Workloads
         #expect(OutputStyle.detect(environment: ["LANG": "C.utf8", "NO_COLOR": "1"], isTerminal: true) == .unicodePlain)
         #expect(OutputStyle.detect(environment: ["LANG": "C.UTF-8", "TERM": "dumb"], isTerminal: true) == .unicodePlain)
         #expect(OutputStyle.plain.apply("a − b ✗ 250 µs…") == "a - b x 250 us...")
+        // A report's result line (berth drill): the word painted on a terminal, nothing else touched.
+        let report = "AZ failure drill\n  result             passed\nsteps:\n  passed on\n"
+        let terminal = OutputStyle(unicode: true, colour: true)
+        #expect(terminal.paint("passed", endingLinesStartingWith: "  result ", in: report, .green)
+                == "AZ failure drill\n  result             \u{1B}[32mpassed\u{1B}[0m\nsteps:\n  passed on\n")
+        #expect(OutputStyle.unicodePlain.paint("passed", endingLinesStartingWith: "  result ", in: report, .green) == report)
     }
 
     @Test func efsTaskDefinitionNamesATaskRole() throws {

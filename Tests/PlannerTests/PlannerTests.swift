@@ -29,6 +29,20 @@ import Testing
         #expect(Set(Self.expectedPicks.map(\.1)) == Set(ServiceID.allCases))
     }
 
+    /// docs/PROFILES.md lists every example with its pick and no longer repeats the field table (that is PROFILE.md's).
+    @Test func docsProfilesListsEveryExampleWithItsPick() throws {
+        let text = try String(contentsOf: Fixtures.root.appendingPathComponent("docs/PROFILES.md"), encoding: .utf8)
+        var listed: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 3, let pick = cells[2].split(separator: "`").first else { continue }
+            listed[cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))] = String(pick)
+        }
+        #expect(Set(listed.keys) == Set(Self.expectedPicks.map(\.0)))
+        for (file, expected) in Self.expectedPicks { #expect(listed[file] == expected.rawValue, "\(file)") }
+        #expect(!text.contains("`performance.iops`") && text.contains("(PROFILE.md)"))
+    }
+
     @Test func configurationsFollowTheProfile() throws {
         let cms = Planner().recommend(try Fixtures.profile("cms-uploads.yaml"))
         #expect(cms.recommended?.configuration?["storageClass"] == "standard")
@@ -47,9 +61,11 @@ import Testing
 
 @Suite struct ConfigurationTests {
     @Test func ebsIsGp3UntilTheFiguresNeedIo2() {
-        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.iops = 16_000 })["volumeType"] == "gp3")
-        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.iops = 16_001 })["volumeType"] == "io2")
-        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.throughputMiBps = 1_001 })["volumeType"] == "io2")
+        // gp3's limits since 2025 (EC2 CreateVolume): 80,000 IOPS, 2,000 MiB/s.
+        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.iops = 80_000 })["volumeType"] == "gp3")
+        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.iops = 80_001 })["volumeType"] == "io2")
+        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.throughputMiBps = 2_000 })["volumeType"] == "gp3")
+        #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.throughputMiBps = 2_001 })["volumeType"] == "io2")
         #expect(Configurator.configure(.ebs, for: Fixtures.minimal { $0.performance.latency = .subMillisecond })["volumeType"] == "io2")
         #expect(Configurator.configure(.ebs, for: Fixtures.minimal(os: .windows))["filesystemType"] == "ntfs")
     }
@@ -120,8 +136,10 @@ import Testing
         Case(rule: "performance-envelope", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.performance.throughputMiBps = 20_000 }),
         Case(rule: "capacity-limit", service: .ebs, profile: Fixtures.minimal { $0.capacity.sizeGiB = 70_000 }),
         Case(rule: "capacity-limit", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.capacity.sizeGiB = 70_000 }),
-        // 3,000 MiB/s is within the catalogue's maximum but above FSx for Windows's largest tier (2,048 MB/s).
-        Case(rule: "no-configuration-meets", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.performance.throughputMiBps = 3_000 }),
+        // 12,000 MiB/s (12,583 MB/s) is within the catalogue's maximum but above FSx for Windows's largest tier (12,288 MB/s).
+        Case(rule: "no-configuration-meets", service: .fsxWindows, profile: Fixtures.minimal(os: .windows) { $0.performance.throughputMiBps = 12_000 }),
+        // 250,000 IOPS is within FSx for ONTAP's maximum (12 HA pairs) but beyond one HA pair's 200,000 SSD IOPS.
+        Case(rule: "no-configuration-meets", service: .fsxONTAP, profile: Fixtures.minimal { $0.performance.iops = 250_000 }),
         Case(rule: "smb-only-for-linux-posix", service: .fsxWindows, profile: Fixtures.minimal(sharing: .shared, tasks: 2)),
     ]
 
@@ -244,6 +262,21 @@ import Testing
     @Test func docsRulesMatchesTheCommandOutput() throws {
         let onDisk = try String(contentsOf: Fixtures.root.appendingPathComponent("docs/RULES.md"), encoding: .utf8)
         #expect(onDisk == RulesDocument.render(as: .markdown), "docs/RULES.md is stale: run `berth rules --format markdown > docs/RULES.md`")
+    }
+
+    /// The docs cite only what a clone contains: no "seed §" (a text no user has), no German headings, no
+    /// paths outside the repository.
+    @Test func docsCiteOnlyWhatTheRepositoryContains() throws {
+        let docs = Fixtures.root.appendingPathComponent("docs")
+        let files = try FileManager.default.contentsOfDirectory(atPath: docs.path).filter { $0.hasSuffix(".md") }
+            .map { docs.appendingPathComponent($0) } + [Fixtures.root.appendingPathComponent("README.md")]
+        #expect(files.count > 5)
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            for banned in ["seed §", "../shared/", "/work/shared", "emulator.md", " für ", "Speicheroptionen"] {
+                #expect(!text.contains(banned), "\(file.lastPathComponent) contains \(banned)")
+            }
+        }
     }
 
     @Test func ruleIdsAreUniqueAndSourced() {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StorageCatalog
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,7 +47,7 @@ public enum StateInventory {
         let volumes = present.filter { !$0.hasPrefix("snap-") }.count
         let snapshots = present.count - volumes
         let listed = present.prefix(5).joined(separator: ", ") + (present.count > 5 ? ", …" : "")
-        return "the state directory \(directory.path) holds \(volumes) volume(s) and \(snapshots) snapshot(s) (\(listed)), "
+        return "the state directory \(directory.path) holds \(counted(volumes, "volume")) and \(counted(snapshots, "snapshot")) (\(listed)), "
             + "but its database \(directory.databasePath) \(reason); nothing was changed. "
             + "`berth state check` lists what is there; `berth state repair` rebuilds the records from the volume.json "
             + "and snapshot.json files beside the data (move a damaged berth.sqlite aside first)"
