@@ -354,11 +354,14 @@ enum Operations {
         conn.pointee.want = want
         // The kernel asks for security.capability before every write (file_remove_privs) unless the
         // server clears set-ID bits and capabilities itself (FUSE_HANDLE_KILLPRIV_V2: SB_NOSEC, so it asks
-        // once per file). Taken where nothing but this mount changes the volume (exclusive: the kernel's
-        // view of modes and capabilities is the truth) and extended attributes exist (without them the
-        // kernel stops asking at the first ENOSYS). libfuse 3.14 has no bit for it: fuse_io.c adds it.
-        if fs.configuration.cachePolicy == .exclusive && fs.configuration.extendedAttributes
-            && berth_fuse_init_offers_killpriv_v2() != 0 {
+        // once per file until a capability is set through it). Taken where nothing but this mount changes
+        // the volume (exclusive: the kernel's view of capabilities is the truth; on shared volumes with
+        // extended attributes another mount's setcap would go unseen). libfuse 3.14 has no bit for it:
+        // fuse_io.c adds it.
+        // Also where there are no extended attributes (efs), for the set-ID rules: the kernel's own
+        // clearing misses O_TRUNC and Linux 6's rule for set-group-ID (SetIDBits.swift).
+        if fs.configuration.cachePolicy == .exclusive || !fs.configuration.extendedAttributes,
+           berth_fuse_init_offers_killpriv_v2() != 0 {
             berth_fuse_grant_killpriv_v2()
             fs.handlesKillPriv.store(true, ordering: .relaxed)
         }
@@ -444,7 +447,7 @@ enum Operations {
         // Each change in turn, the size under the capacity rule (`VolumeSemantics.setAttributes`).
         let refusal = code { () throws(Errno) in try fs.semantics.setAttributes(inode.fd, change, handle: handle) }
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
-        if setattrDropsSetIDBits(req, fs, toSet) { dropSetIDBits(inode.fd) }
+        dropSetIDBitsAfterSetattr(req, fs, inode.fd, toSet)
         changed(fs, inode, pages: toSet & FUSE_SET_ATTR_SIZE != 0)
         var st = stat()
         let code = statOf(inode.fd, &st)
@@ -622,7 +625,7 @@ enum Operations {
         fs.handles.record(fi.pointee.fh, for: owner)
         if !recordOpen(fs, inode, fd: fd, fi: fi) { dropKernelCache(fs, ino, .attributes) }
         if flags & O_TRUNC != 0 {
-            if berth_fuse_request_kills_suidgid() != 0, dropSetIDBits(fd) { dropKernelCache(fs, ino, .attributes) }
+            if berth_fuse_request_kills_suidgid() != 0, dropSetIDBits(fd, for: req, callerLacksFSETID: true) { dropKernelCache(fs, ino, .attributes) }
             changed(fs, inode, pages: true)
         }
         if fuse_reply_open(req, fi) != 0 {
