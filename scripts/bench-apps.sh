@@ -21,7 +21,9 @@
 # on each Berth mount; not timed), STRACE=1 (also `strace -c -f` the server during that extra run),
 # PASSTHROUGH_HP (libfuse's example/passthrough_hp binary, as for scripts/bench-mount.sh: adds the column
 # php, libfuse's reference server with its default day-long caching, for git and SQLite; it mounts
-# without allow_other, so the postgres user cannot use it and pg is skipped there).
+# without allow_other, so the postgres user cannot use it and pg is skipped there), BERTH_BASELINE (another
+# berth binary, e.g. a release build of an earlier commit: adds the column ebsb, an ebs mount served by it,
+# interleaved with the rest, to measure a change against what it replaces in one run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRATCH="${SCRATCH:-$PWD/.build-fuse}"
@@ -39,6 +41,8 @@ STRACE="${STRACE:-0}"
 PG_PORT="${PG_PORT:-54329}"
 PASSTHROUGH_HP="${PASSTHROUGH_HP:-}"
 if [ -n "$PASSTHROUGH_HP" ] && [[ " $FSES " != *" php "* ]]; then FSES="$FSES php"; fi
+BERTH_BASELINE="${BERTH_BASELINE:-}"
+if [ -n "$BERTH_BASELINE" ] && [[ " $FSES " != *" ebsb "* ]]; then FSES="$FSES ebsb"; fi
 
 [ "$(id -u)" = 0 ] || { echo "bench-apps.sh: needs root (FUSE mounts, the postgres user)" >&2; exit 1; }
 
@@ -78,7 +82,7 @@ cleanup() {
     for fs in $FSES; do
         [ -f "$BENCH_DIR/$fs/pg/postmaster.pid" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$BENCH_DIR/$fs/pg" -m immediate stop >/dev/null 2>&1
     done
-    for m in ebs efs php; do
+    for m in ebs efs php ebsb; do
         mountpoint -q "$BENCH_DIR/$m" && { fusermount3 -u "$BENCH_DIR/$m" 2>/dev/null || umount -l "$BENCH_DIR/$m"; }
     done
     for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
@@ -90,7 +94,7 @@ trap cleanup EXIT
 cleanup
 mkdir -p "$BENCH_DIR"
 if [ "$BENCH_TMPFS" = 1 ]; then mount -t tmpfs -o size=6G berth-bench-apps "$BENCH_DIR"; fi
-mkdir -p "$BENCH_DIR"/{native,ebs,efs,php,ebs-back,efs-back,php-back,ebs-state,efs-state,sock}
+mkdir -p "$BENCH_DIR"/{native,ebs,efs,php,ebsb,ebs-back,efs-back,php-back,ebsb-back,ebs-state,efs-state,ebsb-state,sock}
 chmod 755 "$BENCH_DIR"
 chown postgres "$BENCH_DIR/sock"
 
@@ -105,6 +109,12 @@ if [[ " $FSES " == *" php "* ]]; then
     "$PASSTHROUGH_HP" --foreground "$BENCH_DIR/php-back" "$BENCH_DIR/php" >/dev/null 2>&1 &
     PIDS+=($!); SERVER[php]=$!
     MOUNTED+=(php)
+fi
+if [[ " $FSES " == *" ebsb "* ]]; then
+    "$BERTH_BASELINE" _serve-mount --backing "$BENCH_DIR/ebsb-back" --mountpoint "$BENCH_DIR/ebsb" --volume-id vol-appsb \
+        --type ebs --capacity-bytes $((5 << 30)) --shared-state "$BENCH_DIR/ebsb-state" &
+    PIDS+=($!); SERVER[ebsb]=$!
+    MOUNTED+=(ebsb)
 fi
 for m in "${MOUNTED[@]}"; do
     for _ in $(seq 500); do grep -q " $BENCH_DIR/$m fuse" /proc/mounts && break; sleep 0.01; done

@@ -329,6 +329,8 @@ final class MountFileSystem: Sendable {
     let staleNames = Mutex([StaleName]())
     /// The session, for lock waits that must end when the mount goes away (bit pattern of the pointer).
     let sessionAddress = Atomic<UInt>(0)
+    /// Set at INIT when the server took FUSE_HANDLE_KILLPRIV_V2 (`Operations.initialise`, SetIDBits.swift).
+    let handlesKillPriv = Atomic<Bool>(false)
     /// How many times this mount advanced `nameRemovals` (before advancing it), so that the watcher can
     /// tell the removals of other mounts (`ShutdownNudger`).
     let ownNameRemovals = Atomic<UInt64>(0)

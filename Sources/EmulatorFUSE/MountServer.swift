@@ -1,3 +1,4 @@
+import CBerthShims
 import CFuse3
 public import EmulatorCore
 import Glibc
@@ -112,6 +113,16 @@ public enum MountServer {
                 throw .mountFailed(configuration.mountpoint)
             }
             defer { fuse_session_unmount(session) }
+            // Requests read and replies written as libfuse would, plus the flags libfuse 3.14 cannot
+            // pass (CBerthShims fuse_io.c). No splice_receive: requests are read whole, so the kill flag of
+            // a WRITE is seen (libfuse already reads them so: its pipe is over fs.pipe-max-size here).
+            var io = fuse_custom_io()
+            io.read = berth_fuse_read
+            io.writev = berth_fuse_writev
+            io.splice_send = berth_fuse_splice_send
+            guard fuse_session_custom_io(session, &io, fuse_session_fd(session)) == 0 else {
+                throw .session("fuse_session_custom_io failed")
+            }
 
             guard let loopConfig = fuse_loop_cfg_create() else { throw .session("fuse_loop_cfg_create failed") }
             defer { fuse_loop_cfg_destroy(loopConfig) }

@@ -36,7 +36,12 @@ enum Operations {
             if Operations.admitIO(req, .read) { Operations.read(req, ino, size, offset, fi) }
         }
         ops.write_buf = { req, ino, buf, offset, fi in
-            if Operations.admitIO(req, .write) { Operations.gated(req) { Operations.writeBuf(req, ino, buf, offset, fi) } }
+            if Operations.admitIO(req, .write) {
+                Operations.gated(req) {
+                    Operations.dropSetIDBitsBeforeWrite(req, ino, fi)
+                    Operations.writeBuf(req, ino, buf, offset, fi)
+                }
+            }
         }
         ops.flush = flush
         ops.release = release
@@ -347,6 +352,19 @@ enum Operations {
         // Write-back caching would merge writes before the capacity and outage checks see them.
         want &= ~UInt32(FUSE_CAP_WRITEBACK_CACHE)
         conn.pointee.want = want
+        // The kernel asks for security.capability before every write (file_remove_privs) unless the
+        // server clears set-ID bits and capabilities itself (FUSE_HANDLE_KILLPRIV_V2: SB_NOSEC, so it asks
+        // once per file until a capability is set through it). Taken where nothing but this mount changes
+        // the volume (exclusive: the kernel's view of capabilities is the truth; on shared volumes with
+        // extended attributes another mount's setcap would go unseen). libfuse 3.14 has no bit for it:
+        // fuse_io.c adds it.
+        // Also where there are no extended attributes (efs), for the set-ID rules: the kernel's own
+        // clearing misses O_TRUNC and Linux 6's rule for set-group-ID (SetIDBits.swift).
+        if fs.configuration.cachePolicy == .exclusive || !fs.configuration.extendedAttributes,
+           berth_fuse_init_offers_killpriv_v2() != 0 {
+            berth_fuse_grant_killpriv_v2()
+            fs.handlesKillPriv.store(true, ordering: .relaxed)
+        }
         conn.pointee.max_write = 1 << 20
         // Only an upper bound: the kernel keeps the mount's read-ahead at its 128 KiB default unless
         // /sys/class/bdi/<dev>/read_ahead_kb is raised, and raising it made reads slower (SEMANTICS.md).
@@ -429,6 +447,7 @@ enum Operations {
         // Each change in turn, the size under the capacity rule (`VolumeSemantics.setAttributes`).
         let refusal = code { () throws(Errno) in try fs.semantics.setAttributes(inode.fd, change, handle: handle) }
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
+        dropSetIDBitsAfterSetattr(req, fs, inode.fd, toSet)
         changed(fs, inode, pages: toSet & FUSE_SET_ATTR_SIZE != 0)
         var st = stat()
         let code = statOf(inode.fd, &st)
@@ -605,7 +624,10 @@ enum Operations {
         fi.pointee.fh = UInt64(fd)
         fs.handles.record(fi.pointee.fh, for: owner)
         if !recordOpen(fs, inode, fd: fd, fi: fi) { dropKernelCache(fs, ino, .attributes) }
-        if flags & O_TRUNC != 0 { changed(fs, inode, pages: true) }
+        if flags & O_TRUNC != 0 {
+            if berth_fuse_request_kills_suidgid() != 0, dropSetIDBits(fd, for: req, callerLacksFSETID: true) { dropKernelCache(fs, ino, .attributes) }
+            changed(fs, inode, pages: true)
+        }
         if fuse_reply_open(req, fi) != 0 {
             fs.handles.release(fi.pointee.fh)
             close(fd)
