@@ -170,7 +170,10 @@ struct CLIMountTests {
         }
         close(fd)
         #expect(failure == ENOSPC)
-        #expect(written == 1 << 30)
+        // Within one block of 1 GiB: ext4 allocates the 1 GiB file's extent-tree block at writeback, and
+        // a write's before/after measure sees it or not by timing (SEMANTICS.md §Capacity, "Not
+        // enforced"). Seen in full runs under load: 4 KiB short once, 4 KiB over once.
+        #expect(abs(written - (1 << 30)) <= 4096, "wrote \(written) bytes")
     }
 
     @Test func fiftyRacingMountsOfOneEBSVolumeGiveExactlyOneSuccess() throws {
