@@ -26,7 +26,7 @@ enum RunEnvironment {
         do {
             try FileManager.default.createDirectory(atPath: root + "/rootfs/bin", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: busybox, toPath: root + "/rootfs/bin/busybox")
-            for applet in ["sh", "echo", "cat", "sleep", "ls", "id", "seq", "touch", "df", "wc", "stat", "hostname", "tail", "true", "mkdir", "rmdir"] {
+            for applet in ["sh", "echo", "cat", "sleep", "ls", "id", "seq", "touch", "df", "wc", "stat", "hostname", "tail", "true", "mkdir", "rmdir", "chmod"] {
                 try FileManager.default.createSymbolicLink(atPath: root + "/rootfs/bin/" + applet, withDestinationPath: "busybox")
             }
             let tar = try CommandRun.run(URL(fileURLWithPath: "/bin/tar"), ["-C", root + "/rootfs", "-cf", root + "/rootfs.tar", "."])
@@ -189,6 +189,23 @@ struct RunEndToEndTests {
         #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stderr.contains("Permission denied"))
         #expect(!FileManager.default.fileExists(atPath: scratch.state + "/volumes/\(fs)/data/apps/one/by-stranger"))
+        // Existing files too: a container running as 2000 reads 1000's 0600 file through the 1000 access
+        // point, and may not chmod a file of 2000's own there (the access point's user does not own it).
+        let data = scratch.state + "/volumes/\(fs)/data/apps/one"
+        try "for 1000 only\n".write(toFile: data + "/secret", atomically: false, encoding: .utf8)
+        try "2000's\n".write(toFile: data + "/of-2000", atomically: false, encoding: .utf8)
+        #expect(chown(data + "/secret", 1000, 1000) == 0 && chmod(data + "/secret", 0o600) == 0)
+        #expect(chown(data + "/of-2000", 2000, 2000) == 0 && chmod(data + "/of-2000", 0o644) == 0)
+        let asUser = #"""
+            {"family": "t", "volumes": [{"name": "v", "efsVolumeConfiguration": {"fileSystemId": "\#(fs)", "transitEncryption": "ENABLED", "authorizationConfig": {"accessPointId": "\#(owner)"}}}],
+             "containerDefinitions": [{"name": "app", "image": "\#(image)", "user": "2000:2000",
+               "command": ["sh", "-c", "id -u; cat /data/secret; chmod 600 /data/of-2000 || echo chmod refused"],
+               "mountPoints": [{"sourceVolume": "v", "containerPath": "/data"}]}]}
+            """#
+        let read = try scratch.berth(["run", try scratch.write("as-2000.json", asUser)])
+        #expect(read.status == 0, "\(read.stdout)\(read.stderr)")
+        #expect(read.stdout.contains("] 2000\n") && read.stdout.contains("] for 1000 only\n") && read.stdout.contains("] chmod refused"),
+                "\(read.stdout)\(read.stderr)")
         #expect(try scratch.leftovers().isEmpty)
     }
 
