@@ -87,6 +87,54 @@ struct DockerEndToEndTests {
         #expect(try DockerEnvironment.leftoverContainers().isEmpty)
     }
 
+    @Test func aSIGKILLedDockerRunLeavesNoContainerMountOrVolume() throws {
+        let scratch = try RunScratch()
+        defer { scratch.remove() }
+        let file = try scratch.write("td.json", #"""
+            {"family": "t", "volumes": [{"name": "db", "configuredAtLaunch": true}],
+             "containerDefinitions": [{"name": "app", "image": "\#(image)", "command": ["sh", "-c", "echo started; while true; do sleep 1; done"],
+               "mountPoints": [{"sourceVolume": "db", "containerPath": "/db"}]}]}
+            """#)
+        let process = Process()
+        process.executableURL = try BuiltBinary.berth()
+        process.arguments = ["run", file, "--engine", "docker", "--ebs", "db=1"]
+        process.environment = scratch.environment
+        let output = scratch.root + "/out.txt"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<600 where !((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("started") { usleep(100_000) }
+        #expect(try !DockerEnvironment.leftoverContainers().isEmpty, "the run's container runs in docker")
+        // The run's watcher (`berth _run-reaper`), started once the containers are starting.
+        let runs = try JSONSerialization.jsonObject(with: Data(try scratch.berth(["run", "list", "--format", "json"]).stdout.utf8)) as? [[String: Any]]
+        let runID = try #require(runs?.first?["runId"] as? String)
+        func watching() -> Bool {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).contains { pid in
+                guard Int32(pid) != nil, let line = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
+                return String(decoding: line.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self).contains("_run-reaper --run-id \(runID)")
+            }
+        }
+        for _ in 0..<100 where !watching() { usleep(50_000) }
+        #expect(watching())
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        // No berth command in between: the run's watcher releases everything (containers and mounts are
+        // looked at directly; the state's records after).
+        func left() throws -> [String] {
+            let mounts = FileHandle(forReadingAtPath: "/proc/mounts").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
+            return try DockerEnvironment.leftoverContainers() + mounts.split(separator: "\n").filter { $0.contains(scratch.root) }.map(String.init)
+        }
+        var remaining = try left()
+        for _ in 0..<200 where watching() || !remaining.isEmpty {
+            usleep(100_000)
+            remaining = try left()
+        }
+        #expect(!watching(), "the watcher exits once it has released the run")
+        #expect(remaining.isEmpty, "\(remaining)")
+        #expect(try scratch.leftovers().isEmpty)
+    }
+
     @Test func aMissingImageIsNamedForDockerAndNothingStarts() throws {
         let scratch = try RunScratch()
         defer { scratch.remove() }
