@@ -353,6 +353,47 @@ struct RunEndToEndTests {
         #expect(log.contains("app] started"))
     }
 
+    @Test func efsRootDirectoryHostAndEngineVolumesOnEC2AndCtrlCReleasesThem() throws {
+        let scratch = try RunScratch()
+        defer { scratch.remove() }
+        let fs = try scratch.berth(["volume", "create", "--type", "efs", "--az", "us-east-1a"]).trimmedStdout
+        let sub = scratch.state + "/volumes/\(fs)/data/sub"
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        try "from efs /sub\n".write(toFile: sub + "/hello", atomically: false, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: scratch.root + "/hostdir", withIntermediateDirectories: true)
+        try "from the host\n".write(toFile: scratch.root + "/hostdir/h", atomically: false, encoding: .utf8)
+        let file = try scratch.write("td.json", taskDefinition(
+            volumes: #"[{"name": "e", "efsVolumeConfiguration": {"fileSystemId": "\#(fs)", "rootDirectory": "/sub"}},"#
+                + #" {"name": "h", "host": {"sourcePath": "\#(scratch.root)/hostdir"}},"#
+                + #" {"name": "c", "dockerVolumeConfiguration": {"scope": "task", "driver": "local"}}]"#,
+            command: "cat /efs/hello /host/h; echo engine > /cache/x && cat /cache/x; echo started; while true; do sleep 1; done",
+            mounts: #"[{"sourceVolume": "e", "containerPath": "/efs"}, {"sourceVolume": "h", "containerPath": "/host"},"#
+                + #" {"sourceVolume": "c", "containerPath": "/cache"}]"#, extra: #""requiresCompatibilities": ["EC2"], "#))
+        let process = Process()
+        process.executableURL = try BuiltBinary.berth()
+        process.arguments = ["run", file, "--stop-timeout", "1"]
+        process.environment = scratch.environment
+        let output = scratch.root + "/out.txt"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = process.standardOutput
+        try process.run()
+        func text() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        for _ in 0..<600 where !text().contains("] started") { usleep(100_000) }
+        #expect(text().contains("app] from efs /sub\n"), "the rootDirectory is the mount's root: \(text())")
+        #expect(text().contains("app] from the host\n") && text().contains("app] engine\n"), "\(text())")
+        let engineVolumes = { () -> String in
+            guard let podman = RunEnvironment.podman else { return "" }
+            return (try? CommandRun.run(URL(fileURLWithPath: podman), ["volume", "ls", "--filter", "label=berth.run", "--format", "{{.Name}}"]))?.trimmedStdout ?? ""
+        }
+        #expect(!engineVolumes().isEmpty, "the task's engine volume exists while it runs")
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(engineVolumes().isEmpty, "scope task: removed with the task")
+        #expect(try scratch.leftovers().isEmpty)
+        #expect(FileManager.default.fileExists(atPath: scratch.root + "/hostdir/h"), "the host path is the host's")
+    }
+
     @Test func aMissingImageAndARefusalStartNothing() throws {
         let scratch = try RunScratch()
         defer { scratch.remove() }
