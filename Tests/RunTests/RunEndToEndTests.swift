@@ -84,10 +84,15 @@ struct RunScratch {
                 if let attachments = volume["attachments"] as? [Any], !attachments.isEmpty { left.append("attachments of \(volume["id"] ?? "")") }
             }
         }
-        // Any container of any berth run (this suite runs one test at a time).
+        // Containers of this scratch's runs: those binding something under its directory (other sessions
+        // on a shared machine run berth run tests too; every container these tests start binds a mount).
         if let podman = RunEnvironment.podman {
-            let names = try CommandRun.run(URL(fileURLWithPath: podman), ["ps", "--all", "--filter", "label=berth.run", "--format", "{{.Names}}"])
-            left += names.stdout.split(separator: "\n").map { "container: \($0)" }
+            let ids = try CommandRun.run(URL(fileURLWithPath: podman), ["ps", "--all", "--filter", "label=berth.run", "--format", "{{.ID}}"])
+            for id in ids.stdout.split(separator: "\n") {
+                let sources = try CommandRun.run(URL(fileURLWithPath: podman),
+                                                 ["inspect", "--format", "{{.Name}}{{range .Mounts}} {{.Source}}{{end}}", String(id)])
+                if sources.stdout.contains(" " + root + "/") { left.append("container: \(sources.trimmedStdout)") }
+            }
         }
         return left
     }
