@@ -38,6 +38,10 @@ static inline int berth_fallocate(int fd, int mode, off_t offset, off_t length) 
 /// multithreaded server creating files on behalf of its callers needs). Returns the previous value.
 static inline int berth_setfsuid(uid_t uid) { return (int)syscall(SYS_setfsuid, uid); }
 static inline int berth_setfsgid(gid_t gid) { return (int)syscall(SYS_setfsgid, gid); }
+/// Per-thread supplementary groups (raw syscalls: glibc's setgroups changes every thread). Used for an
+/// access point's secondary gids while the server creates as its POSIX user.
+static inline int berth_thread_setgroups(size_t count, const gid_t *list) { return (int)syscall(SYS_setgroups, count, list); }
+static inline int berth_thread_getgroups(int count, gid_t *list) { return (int)syscall(SYS_getgroups, count, list); }
 
 // struct fuse_file_info has bitfields, which Swift imports as computed properties; these read and set
 // the ones the bridge needs without relying on the importer's bitfield support.

@@ -40,9 +40,10 @@ public struct MountConfiguration: Sendable {
     /// How long a read, write or sync waits out a `berth fault pause-io` before answering EIO; nil waits
     /// until the pause ends (`defaultIOTimeout(forServiceType:)`).
     public var ioTimeout: Duration?
-    /// An EFS access point's POSIX user: the identity the server takes for what it does as the caller
-    /// (creating files, directories, nodes and links), whoever the caller is (nil: the caller's own). The
-    /// kernel still checks operations on existing names against the caller (docs/RUN.md, Access points).
+    /// An EFS access point's POSIX user: the identity of every operation through the mount, whoever the
+    /// caller is (nil: the caller's own). The mount then has no `default_permissions`: the server checks
+    /// each operation against this uid, gid and secondary gids (`AccessPointPermissions`) and creates as
+    /// it (docs/RUN.md, Access points).
     public var identity: PosixUser? = nil
     /// The directory of the volume the mount shows as its root (an access point's or a task definition's
     /// `rootDirectory`), made with its creation info when missing (nil: the whole volume).

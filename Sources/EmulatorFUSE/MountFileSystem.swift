@@ -443,7 +443,8 @@ final class MountFileSystem: Sendable {
 
     /// Runs `body` with the calling process's filesystem uid and gid on this thread, so that files it
     /// creates belong to it (passthrough_hp does the same when running as root). Through an EFS access
-    /// point, its POSIX user instead, whoever the caller is (`MountConfiguration.identity`).
+    /// point, its POSIX user instead, whoever the caller is (`MountConfiguration.identity`), with its
+    /// secondary gids as the thread's groups (`withAccessPointGroups`).
     func asCaller<T>(_ req: fuse_req_t?, _ body: () -> T) -> T {
         guard let context = fuse_req_ctx(req)?.pointee else { return body() }
         let uid = configuration.identity?.uid ?? context.uid
@@ -455,7 +456,7 @@ final class MountFileSystem: Sendable {
             berth_setfsuid(uid_t(truncatingIfNeeded: previousUID))
             berth_setfsgid(gid_t(truncatingIfNeeded: previousGID))
         }
-        return body()
+        return withAccessPointGroups(body)
     }
 }
 

@@ -87,10 +87,13 @@ public enum MountServer {
         defer { liveMounts?.retreat() }
 
         var options = "fsname=\(configuration.volumeID),subtype=berth-\(configuration.serviceType.rawValue)"
-        // default_permissions: the kernel checks modes and ownership as a local filesystem would;
-        // allow_other: tasks and container runtimes run as other users than the one mounting; only
-        // where fusermount3 would accept it (MountSharing), since it refuses the whole mount otherwise.
-        options += ",default_permissions,max_read=\(1 << 20)"
+        // default_permissions: the kernel checks modes and ownership as a local filesystem would, except
+        // through an EFS access point with a POSIX user, whose identity the server checks instead
+        // (AccessPointChecks.swift); allow_other: tasks and container runtimes run as other users than
+        // the one mounting; only where fusermount3 would accept it (MountSharing), since it refuses the
+        // whole mount otherwise.
+        if configuration.identity == nil { options += ",default_permissions" }
+        options += ",max_read=\(1 << 20)"
         if configuration.allowOtherUsers { options += ",allow_other" }
         if configuration.readOnly { options += ",ro" }
         let arguments: [String] = ["berth", "-o", options]
@@ -101,6 +104,7 @@ public enum MountServer {
             var args = fuse_args(argc: Int32(argv.count), argv: buffer.baseAddress, allocated: 0)
             defer { fuse_opt_free_args(&args) }
             var ops = Operations.table(extendedAttributes: configuration.extendedAttributes)
+            if configuration.identity != nil { ops.access = Operations.accessPointAccess }
             guard let session = fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
                                                  userdata.toOpaque()) else {
                 throw .session("fuse_session_new failed (see the message above)")

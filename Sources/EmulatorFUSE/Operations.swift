@@ -171,6 +171,7 @@ enum Operations {
             fuse_reply_err(req, EINVAL)
             return nil
         }
+        if refusedNewEntry(req, fs, inode) { return nil }
         let length = strlen(name)
         let code = name.withMemoryRebound(to: UInt8.self, capacity: length) { bytes -> Int32 in
             do throws(Errno) {
@@ -387,6 +388,7 @@ enum Operations {
         guard let name else { return fuse_reply_err(req, EINVAL).discard() }
         var entry = fuse_entry_param()
         if isDotOrDotDot(name) { return fuse_reply_err(req, EINVAL).discard() }
+        if refusedLookup(req, fs, inode) { return }
         var code = fillEntry(fs, inode, name, &entry)
         if code == ENOENT, let folding = fs.caseFolding {
             code = lookupOtherSpelling(fs, folding, inode, name, &entry)
@@ -444,6 +446,7 @@ enum Operations {
         }
         change.access = time(FUSE_SET_ATTR_ATIME_NOW, FUSE_SET_ATTR_ATIME, attr.pointee.st_atim)
         change.modification = time(FUSE_SET_ATTR_MTIME_NOW, FUSE_SET_ATTR_MTIME, attr.pointee.st_mtim)
+        if refusedAttributeChange(req, fs, inode, &change, handle: handle != nil) { return }
         // Each change in turn, the size under the capacity rule (`VolumeSemantics.setAttributes`).
         let refusal = code { () throws(Errno) in try fs.semantics.setAttributes(inode.fd, change, handle: handle) }
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
@@ -515,12 +518,14 @@ enum Operations {
     static let unlink: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
         guard let (fs, inode) = beginNameChange(req, parent) else { return }
         guard let name, !isDotOrDotDot(name) else { return fuse_reply_err(req, EINVAL).discard() }
+        if refusedRemoval(req, fs, inode, name) { return }
         fuse_reply_err(req, removeEntry(fs, inode, name, flags: 0)).discard()
     }
 
     static let rmdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, parent, name in
         guard let (fs, inode) = beginNameChange(req, parent) else { return }
         guard let name, !isDotOrDotDot(name) else { return fuse_reply_err(req, EINVAL).discard() }
+        if refusedRemoval(req, fs, inode, name) { return }
         fuse_reply_err(req, removeEntry(fs, inode, name, flags: AT_REMOVEDIR)).discard()
     }
 
@@ -528,6 +533,7 @@ enum Operations {
         guard let name, !isDotOrDotDot(name) else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, from) = beginNameChange(req, parent) else { return }
         guard let (_, to, newName) = beginNewEntry(req, newParent, newName, makesInode: false) else { return }
+        if refusedRename(req, fs, from, name, to, newName, flags: flags) { return }
         if fs.caseFolding != nil {
             return fuse_reply_err(req, renameFolded(fs, from, name, to, newName, flags: flags)).discard()
         }
@@ -611,6 +617,7 @@ enum Operations {
         let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         let refusal = code { () throws(Errno) in try fs.semantics.admit(change: writes) }
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
+        if refusedOpen(req, fs, inode, flags: flags) { return }
         if let stale = staleOrigin(fs, inode) { return replyStale(req, fs, stale) }
         let openFlags = backingFlags(flags) & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
         guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
@@ -746,6 +753,7 @@ enum Operations {
     static let opendir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, fi in
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, inode) = begin(req, ino) else { return }
+        if refusedOpen(req, fs, inode, flags: fi.pointee.flags) { return }
         guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
         let fd = openat(inode.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0, let dir = fdopendir(fd) else {

@@ -29,6 +29,8 @@ struct ServeMountCommand: ParsableCommand {
     var cutOffFlags: [String] = []
     @Option(name: .customLong("io-timeout"), help: "How long a paused request waits before EIO: 30s, 500ms, or none.")
     var ioTimeout: String?
+    @Option(name: .customLong("posix-user"), help: "An EFS access point's POSIX user UID:GID[:GID...]: the identity of every operation.")
+    var posixUser: String?
     @Option(name: .customLong("ready-fd"), help: "Descriptor to write \"ready\\n\" to, then close, once the mount answers.")
     var readyFD: Int32?
 
@@ -36,6 +38,9 @@ struct ServeMountCommand: ParsableCommand {
         if elastic && capacityBytes != nil { throw ValidationError("--elastic and --capacity-bytes exclude each other") }
         if let cachePolicy, CachePolicy(rawValue: cachePolicy) == nil {
             throw ValidationError("--cache-policy must be exclusive or shared, got \"\(cachePolicy)\"")
+        }
+        if let posixUser, PosixUser(parsing: posixUser) == nil {
+            throw ValidationError("--posix-user must be UID:GID[:GID...], got \"\(posixUser)\"")
         }
     }
 
@@ -46,6 +51,7 @@ struct ServeMountCommand: ParsableCommand {
             readOnly: readOnly, capacityBytes: capacityBytes, sharedStateDirectory: sharedState,
             cachePolicy: cachePolicy.flatMap(CachePolicy.init(rawValue:)),
             reachability: flags.isEmpty ? AlwaysReachable() : SharedFlagReachability(flags: flags))
+        configuration.identity = posixUser.flatMap(PosixUser.init(parsing:))
         if let ioTimeout { configuration.ioTimeout = ioTimeout == "none" ? nil : try parseDuration(ioTimeout, option: "--io-timeout") }
         let ready = readyFD
         do {

@@ -130,7 +130,8 @@ struct CLIMountTests {
         for (volume, platform) in allowed {
             let run = try berth.run(["mount", volume, mountpoint, "--az", "us-east-1a", "--background"] + platform)
             #expect(run.status == 0, "\(volume) \(platform): \(run.stderr)")
-            #expect(try berth.run("unmount", mountpoint).status == 0)
+            let unmount = try berth.run("unmount", mountpoint)
+            #expect(unmount.status == 0, "\(unmount.stderr)")
         }
     }
 

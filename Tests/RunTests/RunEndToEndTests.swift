@@ -26,7 +26,7 @@ enum RunEnvironment {
         do {
             try FileManager.default.createDirectory(atPath: root + "/rootfs/bin", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: busybox, toPath: root + "/rootfs/bin/busybox")
-            for applet in ["sh", "echo", "cat", "sleep", "ls", "id", "seq", "touch", "df", "wc", "stat", "hostname", "tail", "true", "mkdir", "rmdir"] {
+            for applet in ["sh", "echo", "cat", "sleep", "ls", "id", "seq", "touch", "df", "wc", "stat", "hostname", "tail", "true", "mkdir", "rmdir", "chmod"] {
                 try FileManager.default.createSymbolicLink(atPath: root + "/rootfs/bin/" + applet, withDestinationPath: "busybox")
             }
             let tar = try CommandRun.run(URL(fileURLWithPath: "/bin/tar"), ["-C", root + "/rootfs", "-cf", root + "/rootfs.tar", "."])
@@ -84,10 +84,15 @@ struct RunScratch {
                 if let attachments = volume["attachments"] as? [Any], !attachments.isEmpty { left.append("attachments of \(volume["id"] ?? "")") }
             }
         }
-        // Any container of any berth run (this suite runs one test at a time).
+        // Containers of this scratch's runs: those binding something under its directory (other sessions
+        // on a shared machine run berth run tests too; every container these tests start binds a mount).
         if let podman = RunEnvironment.podman {
-            let names = try CommandRun.run(URL(fileURLWithPath: podman), ["ps", "--all", "--filter", "label=berth.run", "--format", "{{.Names}}"])
-            left += names.stdout.split(separator: "\n").map { "container: \($0)" }
+            let ids = try CommandRun.run(URL(fileURLWithPath: podman), ["ps", "--all", "--filter", "label=berth.run", "--format", "{{.ID}}"])
+            for id in ids.stdout.split(separator: "\n") {
+                let sources = try CommandRun.run(URL(fileURLWithPath: podman),
+                                                 ["inspect", "--format", "{{.Name}}{{range .Mounts}} {{.Source}}{{end}}", String(id)])
+                if sources.stdout.contains(" " + root + "/") { left.append("container: \(sources.trimmedStdout)") }
+            }
         }
         return left
     }
@@ -189,6 +194,23 @@ struct RunEndToEndTests {
         #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
         #expect(refused.stderr.contains("Permission denied"))
         #expect(!FileManager.default.fileExists(atPath: scratch.state + "/volumes/\(fs)/data/apps/one/by-stranger"))
+        // Existing files too: a container running as 2000 reads 1000's 0600 file through the 1000 access
+        // point, and may not chmod a file of 2000's own there (the access point's user does not own it).
+        let data = scratch.state + "/volumes/\(fs)/data/apps/one"
+        try "for 1000 only\n".write(toFile: data + "/secret", atomically: false, encoding: .utf8)
+        try "2000's\n".write(toFile: data + "/of-2000", atomically: false, encoding: .utf8)
+        #expect(chown(data + "/secret", 1000, 1000) == 0 && chmod(data + "/secret", 0o600) == 0)
+        #expect(chown(data + "/of-2000", 2000, 2000) == 0 && chmod(data + "/of-2000", 0o644) == 0)
+        let asUser = #"""
+            {"family": "t", "volumes": [{"name": "v", "efsVolumeConfiguration": {"fileSystemId": "\#(fs)", "transitEncryption": "ENABLED", "authorizationConfig": {"accessPointId": "\#(owner)"}}}],
+             "containerDefinitions": [{"name": "app", "image": "\#(image)", "user": "2000:2000",
+               "command": ["sh", "-c", "id -u; cat /data/secret; chmod 600 /data/of-2000 || echo chmod refused"],
+               "mountPoints": [{"sourceVolume": "v", "containerPath": "/data"}]}]}
+            """#
+        let read = try scratch.berth(["run", try scratch.write("as-2000.json", asUser)])
+        #expect(read.status == 0, "\(read.stdout)\(read.stderr)")
+        #expect(read.stdout.contains("] 2000\n") && read.stdout.contains("] for 1000 only\n") && read.stdout.contains("] chmod refused"),
+                "\(read.stdout)\(read.stderr)")
         #expect(try scratch.leftovers().isEmpty)
     }
 
@@ -334,6 +356,47 @@ struct RunEndToEndTests {
         #expect(try scratch.leftovers().isEmpty)
         let log = try String(contentsOfFile: scratch.root + "/runs/\(runID).log", encoding: .utf8)
         #expect(log.contains("app] started"))
+    }
+
+    @Test func efsRootDirectoryHostAndEngineVolumesOnEC2AndCtrlCReleasesThem() throws {
+        let scratch = try RunScratch()
+        defer { scratch.remove() }
+        let fs = try scratch.berth(["volume", "create", "--type", "efs", "--az", "us-east-1a"]).trimmedStdout
+        let sub = scratch.state + "/volumes/\(fs)/data/sub"
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        try "from efs /sub\n".write(toFile: sub + "/hello", atomically: false, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: scratch.root + "/hostdir", withIntermediateDirectories: true)
+        try "from the host\n".write(toFile: scratch.root + "/hostdir/h", atomically: false, encoding: .utf8)
+        let file = try scratch.write("td.json", taskDefinition(
+            volumes: #"[{"name": "e", "efsVolumeConfiguration": {"fileSystemId": "\#(fs)", "rootDirectory": "/sub"}},"#
+                + #" {"name": "h", "host": {"sourcePath": "\#(scratch.root)/hostdir"}},"#
+                + #" {"name": "c", "dockerVolumeConfiguration": {"scope": "task", "driver": "local"}}]"#,
+            command: "cat /efs/hello /host/h; echo engine > /cache/x && cat /cache/x; echo started; while true; do sleep 1; done",
+            mounts: #"[{"sourceVolume": "e", "containerPath": "/efs"}, {"sourceVolume": "h", "containerPath": "/host"},"#
+                + #" {"sourceVolume": "c", "containerPath": "/cache"}]"#, extra: #""requiresCompatibilities": ["EC2"], "#))
+        let process = Process()
+        process.executableURL = try BuiltBinary.berth()
+        process.arguments = ["run", file, "--stop-timeout", "1"]
+        process.environment = scratch.environment
+        let output = scratch.root + "/out.txt"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = process.standardOutput
+        try process.run()
+        func text() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        for _ in 0..<600 where !text().contains("] started") { usleep(100_000) }
+        #expect(text().contains("app] from efs /sub\n"), "the rootDirectory is the mount's root: \(text())")
+        #expect(text().contains("app] from the host\n") && text().contains("app] engine\n"), "\(text())")
+        let engineVolumes = { () -> String in
+            guard let podman = RunEnvironment.podman else { return "" }
+            return (try? CommandRun.run(URL(fileURLWithPath: podman), ["volume", "ls", "--filter", "label=berth.run", "--format", "{{.Name}}"]))?.trimmedStdout ?? ""
+        }
+        #expect(!engineVolumes().isEmpty, "the task's engine volume exists while it runs")
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(engineVolumes().isEmpty, "scope task: removed with the task")
+        #expect(try scratch.leftovers().isEmpty)
+        #expect(FileManager.default.fileExists(atPath: scratch.root + "/hostdir/h"), "the host path is the host's")
     }
 
     @Test func aMissingImageAndARefusalStartNothing() throws {

@@ -142,8 +142,15 @@ public enum MountUsers {
 /// A /proc file's text. Read as bytes and decoded leniently: a path anywhere on the system that is not
 /// UTF-8 (a mount point, a mapped file, a process's name, all of which untrusted processes choose) would
 /// make a strict decode fail for the whole file, and a mount in use would then look unused.
+/// A process that exits between the open and the read makes the read fail: nil then (never
+/// `readDataToEndOfFile`, which traps on a failed read: `berth unmount` crashed so while containers came
+/// and went).
 func procText(_ path: String) -> String? {
     guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
     defer { try? handle.close() }
-    return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+    do {
+        return String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+    } catch {
+        return nil
+    }
 }
