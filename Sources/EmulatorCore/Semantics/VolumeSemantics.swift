@@ -320,7 +320,7 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
         }
         try withNamedFile(newName, in: newDirectory) { (victim) throws(Errno) in
             let sameFile = victim != nil && (try? store.attributes(of: name, in: directory))?.key == victim?.key
-            if victim != nil && !sameFile { rules.preservation?.beforeRemovingName(newName, in: newDirectory) }
+            if !sameFile { rules.preservation?.beforeRemovingName(newName, in: newDirectory) }  // a pending snapshot keeps it
             try store.rename(name, in: directory, to: newName, in: newDirectory, flags: flags)
             if !sameFile { removedName(of: victim) }
         }
