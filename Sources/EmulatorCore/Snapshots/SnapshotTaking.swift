@@ -42,7 +42,6 @@ extension StateStore {
         let destination = directory.snapshotDirectory(pending.id)
         let source = directory.dataDirectory(volumeID)
         let shared = directory.sharedDirectory(volumeID)
-        let started = Date()
         do {
             try makeStateDirectory(destination, mode: 0o700)
             try StateMetadata.write(SnapshotMetadata(snapshot: pending), to: StateMetadata.snapshotPath(directory, pending.id))
@@ -94,7 +93,7 @@ extension StateStore {
                 throw StateError.storage("cannot write the manifest of \(pending.id): \(String(cString: strerror(written)))")
             }
             let snapshot = try completeSnapshot(pending.id, pausedAt: pausedAt, copy: report,
-                                                durationSeconds: Date().timeIntervalSince(started),
+                                                durationSeconds: paused,
                                                 incrementalFrom: report.sharedFiles > 0 ? baseline?.0 : nil)
             return SnapshotTaken(snapshot: snapshot, copy: report, pausedSeconds: paused,
                                  mode: capture == nil ? .frozenCopy : .copyBeforeWrite)
