@@ -261,6 +261,14 @@ struct PointInTimeCopier {
                         guard code == 0 else {
                             throw CopyError(path: PathDisplay.join(volumeRoot, [entry.name]), operation: "copy", errno: openError != 0 ? openError : code)
                         }
+                        // Written to disk chunk by chunk, outside the file's lock: dirty data left behind
+                        // would be written out by the next journal commit, which on ext4 (data=ordered) a
+                        // writer's fdatasync waits for — a stall as long as the backlog.
+                        let object = openat(objects, String(file.inode), O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+                        if object >= 0 {
+                            _ = fdatasync(object)
+                            close(object)
+                        }
                         copied += min(UInt64(PendingSnapshotTable.chunkSize), size - min(size, offset))
                         offset += UInt64(PendingSnapshotTable.chunkSize)
                         progress(min(copied, capture.totalBytes), capture.totalBytes)
