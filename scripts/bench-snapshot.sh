@@ -158,7 +158,8 @@ stall_rows() {
     sync
     echo
     echo "write stall during a snapshot of a 2 GiB ebs volume ($store store, 4 KiB pwrite + fdatasync at random offsets of a 64 MiB file)"
-    printf '%-4s %12s %14s %14s %10s %12s\n' run "snapshot s" "paused s" "longest ms" "writes" "before ms"
+    printf '%-4s %12s %10s %12s %10s %8s %12s %10s\n' run "snapshot s" "paused s" "longest ms" "p99 ms" writes \
+        "before: max" "p99 ms"
     for run in $(seq "$RUNS"); do
         rm -f "$base/stall-stop" "$base/stall-times"
         python3 - "$mnt/wal" "$base/stall-stop" "$base/stall-times" <<'EOF' &
@@ -187,11 +188,19 @@ EOF
         wait "$writer"
         paused=$("$BERTH" snapshot describe "$snap" --format json --state-dir "$state" | jq -r .pausedSeconds)
         # During: every write that overlapped the snapshot; before: the 2 s of writes with no snapshot.
-        awk -v t0="$t0" -v t1="$t1" -v run="$run" -v paused="$paused" '
-            { d = ($2 - $1) * 1000
-              if ($2 >= t0 && $1 <= t1) { n++; if (d > during) during = d }
-              else if ($2 < t0 && d > before) before = d }
-            END { printf "%-4s %12.3f %14.3f %14.1f %10d %12.1f\n", run, t1 - t0, paused, during, n, before }' "$base/stall-times"
+        python3 - "$base/stall-times" "$t0" "$t1" "$run" "$paused" <<'EOF'
+import sys
+path, t0, t1, run, paused = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+during, before = [], []
+for line in open(path):
+    a, b = map(float, line.split())
+    (during if b >= t0 and a <= t1 else before if b < t0 else []).append((b - a) * 1000)
+def p99(values):
+    values = sorted(values)
+    return values[int(len(values) * 0.99)] if values else 0.0
+print("%-4s %12.3f %10.3f %12.1f %10.1f %8d %12.1f %10.1f" % (
+    run, t1 - t0, paused, max(during or [0]), p99(during), len(during), max(before or [0]), p99(before)))
+EOF
         "$BERTH" snapshot delete "$snap" --state-dir "$state" >/dev/null
     done
     "$BERTH" unmount "$mnt" --state-dir "$state"
