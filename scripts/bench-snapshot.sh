@@ -9,9 +9,16 @@
 # "restore" is `berth volume create --from-snapshot` of the last snapshot into another AZ: for the default
 # BENCH_TYPE=fsx-openzfs that is a clone (hard links, files copied on first use), for ebs a restore (a
 # copy that shares extents where it can).
+# Then the longest write stall: a writer doing 4 KiB pwrite + fdatasync at random offsets of a 64 MiB
+# file of a 2 GiB EBS volume (eight 256 MiB files of random data besides) on the ext4 store (no reflinks),
+# while `berth snapshot create` runs; printed as the longest single write+fdatasync that overlapped the
+# snapshot, beside the longest before it (the same writer with no snapshot running) and how long the
+# snapshot took. Target: under 50 ms for any volume size.
 # Figures, not assertions. Needs root, /dev/fuse, python3, jq.
 # Environment: BENCH_DIR (default /work/.bench-snapshot), RUNS (default 3), FILES (default 16384),
-# BENCH_TYPE (default fsx-openzfs; any type with snapshots).
+# BENCH_TYPE (default fsx-openzfs; any type with snapshots), BENCH_PARTS (default "copy stall"; either
+# alone), BERTH_BIN (a berth binary to measure instead of this tree's release build, e.g. another
+# branch's, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCRATCH="${SCRATCH:-$PWD/.build-fuse}"
@@ -19,15 +26,20 @@ BENCH_DIR="${BENCH_DIR:-/work/.bench-snapshot}"
 RUNS="${RUNS:-3}"
 FILES="${FILES:-16384}"
 BENCH_TYPE="${BENCH_TYPE:-fsx-openzfs}"
+BENCH_PARTS="${BENCH_PARTS:-copy stall}"
 
-swift build -c release --product berth --scratch-path "$SCRATCH" >/dev/null
-BERTH="$SCRATCH/release/berth"
+if [ -n "${BERTH_BIN:-}" ]; then
+    BERTH="$BERTH_BIN"
+else
+    swift build -c release --product berth --scratch-path "$SCRATCH" >/dev/null
+    BERTH="$SCRATCH/release/berth"
+fi
 
 cleanup() {
     for m in "$BENCH_DIR"/*/mnt-*; do
         [ -d "$m" ] && mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
     done
-    pkill -f -- "--state-dir $BENCH_DIR/" 2>/dev/null || true
+    # (Mount servers exit once their mount is unmounted.)
     sleep 0.5
     for fs in ext4 xfs; do mountpoint -q "$BENCH_DIR/$fs" 2>/dev/null && umount "$BENCH_DIR/$fs"; done
     losetup -j "$BENCH_DIR/ext4.img" 2>/dev/null | cut -d: -f1 | xargs -r losetup -d 2>/dev/null || true
@@ -55,7 +67,7 @@ make_store() {  # NAME MKFS...
     fi
 }
 make_store ext4 mkfs.ext4 -q -F
-command -v mkfs.xfs >/dev/null && make_store xfs mkfs.xfs -q -f -m reflink=1
+case " $BENCH_PARTS " in *" copy "*) command -v mkfs.xfs >/dev/null && make_store xfs mkfs.xfs -q -f -m reflink=1 ;; esac
 if [ ${#stores[@]} = 0 ]; then mkdir -p "$BENCH_DIR/disk"; stores=(disk); fi
 
 now_ns() { date +%s%N; }
@@ -82,6 +94,7 @@ EOF
     sync
 }
 
+copy_rows() {
 echo "volumes: $BENCH_TYPE"
 printf '%-6s %-22s %-12s %-8s %10s %10s %10s\n' store data requested method "seconds" "paused s" "restore s"
 for store in "${stores[@]}"; do
@@ -128,3 +141,71 @@ for store in "${stores[@]}"; do
         "$BERTH" volume delete "$vol" --state-dir "$state" >/dev/null
     done
 done
+}
+
+# The longest stall of a 4 KiB write + fdatasync loop while a 2 GiB volume is snapshotted (ext4 store).
+stall_rows() {
+    local store=${stores[0]} base state vol mnt snap
+    base="$BENCH_DIR/$store"
+    state="$base/state-stall"
+    mkdir -p "$state"
+    vol=$("$BERTH" volume create --type ebs --az us-east-1a --size-gib 4 --state-dir "$state")
+    mnt="$base/mnt-stall"
+    mkdir -p "$mnt"
+    "$BERTH" mount "$vol" "$mnt" --az us-east-1a --background --state-dir "$state" >/dev/null
+    for i in 0 1 2 3 4 5 6 7; do dd if=/dev/urandom of="$mnt/data$i.bin" bs=1M count=256 status=none; done
+    dd if=/dev/urandom of="$mnt/wal" bs=1M count=64 status=none
+    sync
+    echo
+    echo "write stall during a snapshot of a 2 GiB ebs volume ($store store, 4 KiB pwrite + fdatasync at random offsets of a 64 MiB file)"
+    printf '%-4s %12s %10s %12s %10s %8s %12s %10s\n' run "snapshot s" "paused s" "longest ms" "p99 ms" writes \
+        "before: max" "p99 ms"
+    for run in $(seq "$RUNS"); do
+        rm -f "$base/stall-stop" "$base/stall-times"
+        python3 - "$mnt/wal" "$base/stall-stop" "$base/stall-times" <<'EOF' &
+import os, random, sys, time
+path, stop, out = sys.argv[1:4]
+fd = os.open(path, os.O_WRONLY)
+blocks = os.fstat(fd).st_size // 4096
+buf = os.urandom(4096)
+rows = []
+while not os.path.exists(stop):
+    t = time.time()
+    os.pwrite(fd, buf, random.randrange(blocks) * 4096)
+    os.fdatasync(fd)
+    rows.append((t, time.time()))
+with open(out, "w") as f:
+    for a, b in rows:
+        f.write("%.6f %.6f\n" % (a, b))
+EOF
+        writer=$!
+        sleep 2
+        t0=$(date +%s.%N)
+        snap=$("$BERTH" snapshot create "$vol" --state-dir "$state" 2>/dev/null)
+        t1=$(date +%s.%N)
+        sleep 1
+        touch "$base/stall-stop"
+        wait "$writer"
+        paused=$("$BERTH" snapshot describe "$snap" --format json --state-dir "$state" | jq -r .pausedSeconds)
+        # During: every write that overlapped the snapshot; before: the 2 s of writes with no snapshot.
+        python3 - "$base/stall-times" "$t0" "$t1" "$run" "$paused" <<'EOF'
+import sys
+path, t0, t1, run, paused = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+during, before = [], []
+for line in open(path):
+    a, b = map(float, line.split())
+    (during if b >= t0 and a <= t1 else before if b < t0 else []).append((b - a) * 1000)
+def p99(values):
+    values = sorted(values)
+    return values[int(len(values) * 0.99)] if values else 0.0
+print("%-4s %12.3f %10.3f %12.1f %10.1f %8d %12.1f %10.1f" % (
+    run, t1 - t0, paused, max(during or [0]), p99(during), len(during), max(before or [0]), p99(before)))
+EOF
+        "$BERTH" snapshot delete "$snap" --state-dir "$state" >/dev/null
+    done
+    "$BERTH" unmount "$mnt" --state-dir "$state"
+    "$BERTH" volume delete "$vol" --state-dir "$state" >/dev/null
+}
+
+case " $BENCH_PARTS " in *" copy "*) copy_rows ;; esac
+case " $BENCH_PARTS " in *" stall "*) stall_rows ;; esac

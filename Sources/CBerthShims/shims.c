@@ -29,6 +29,17 @@ int berth_lsetxattr(const char *path, const char *name, const void *value, size_
     return lsetxattr(path, name, value, size, flags);
 }
 ssize_t berth_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
+int berth_name_to_handle(int dirfd, const char *name, unsigned char *handle, int capacity) {
+    if (capacity < (int)sizeof(struct file_handle)) { errno = EINVAL; return -1; }
+    struct file_handle *fh = (struct file_handle *)handle;
+    fh->handle_bytes = (unsigned int)(capacity - (int)sizeof(struct file_handle));
+    int mount_id = 0;
+    if (name_to_handle_at(dirfd, name, fh, &mount_id, 0) != 0) return -1;
+    return (int)(sizeof(struct file_handle) + fh->handle_bytes);
+}
+int berth_open_by_handle(int mountfd, const unsigned char *handle, int flags) {
+    return open_by_handle_at(mountfd, (struct file_handle *)handle, flags);
+}
 ssize_t berth_fgetxattr(int fd, const char *name, void *value, size_t size) {
     return fgetxattr(fd, name, value, size);
 }

@@ -340,7 +340,7 @@ final class MountFileSystem: Sendable {
 
     init(configuration: MountConfiguration, root: Inode, usage: VolumeUsage?, generation: VolumeCounter?,
          nameRemovals: VolumeCounter? = nil, liveMounts: VolumeCounter? = nil, freeze: WriteFreeze, caseFolding: CaseFoldedDirectories? = nil, cloneSharing: CloneSharing? = nil,
-         faultGate: FaultGate? = nil, onReady: @escaping @Sendable () -> Void) {
+         faultGate: FaultGate? = nil, preservation: SnapshotPreservation? = nil, onReady: @escaping @Sendable () -> Void) {
         self.faultGate = faultGate
         self.liveMounts = liveMounts
         self.configuration = configuration
@@ -352,7 +352,8 @@ final class MountFileSystem: Sendable {
         self.generation = generation
         self.nameRemovals = nameRemovals
         semantics = VolumeSemantics(store: DirectoryStore(borrowingRoot: root.fd, folding: caseFolding),
-                                    rules: VolumeRules(configuration: configuration, usage: usage, freeze: freeze))
+                                    rules: VolumeRules(configuration: configuration, usage: usage, freeze: freeze,
+                                                       preservation: preservation))
         // The timeouts are the core's (`CacheTimeouts`). On shared volumes an open is close-to-open: it
         // checks its path again when any mount removed a name since the lookup (`nameRemovals`,
         // `Operations.staleOrigin`), and when the file changed since this mount's last open it drops the

@@ -46,10 +46,12 @@ public enum MountServer {
         let nameRemovals: VolumeCounter?
         let liveMounts: VolumeCounter?
         let freeze: WriteFreeze
+        let preservation: SnapshotPreservation
         let caseFolding: CaseFoldedDirectories?
         let faultGate: FaultGate
         do {
             freeze = try WriteFreeze(sharedStateDirectory: configuration.sharedStateDirectory)
+            preservation = try SnapshotPreservation(sharedStateDirectory: configuration.sharedStateDirectory)
             faultGate = FaultGate(faults: try VolumeFaults(sharedStateDirectory: configuration.sharedStateDirectory),
                                   ioTimeout: configuration.ioTimeout)
             usage = try configuration.capacityBytes.map { capacity throws(SharedStateError) in
@@ -73,7 +75,7 @@ public enum MountServer {
         let fs = MountFileSystem(configuration: configuration, root: root, usage: usage, generation: generation,
                                  nameRemovals: nameRemovals, liveMounts: liveMounts, freeze: freeze, caseFolding: caseFolding,
                                  cloneSharing: CloneSharing(sharedStateDirectory: configuration.sharedStateDirectory),
-                                 faultGate: faultGate, onReady: onReady)
+                                 faultGate: faultGate, preservation: preservation, onReady: onReady)
         let userdata = Unmanaged.passRetained(fs)
         defer {
             fs.inodes.removeAll()
@@ -251,6 +253,7 @@ final class ShutdownNudger: Sendable {
                 pthread_kill(loopThread, LockWaits.wakeSignal)
             }
             fs.freeze.acknowledgeIfRequested()
+            fs.semantics.rules.preservation?.watch()
             // An outage must reach open files and cached names too: drop the kernel's cached pages and
             // attributes, so that the next read or stat comes here and gets EIO instead of being served
             // from the cache, and make every cached name be looked up again, which answers EIO too

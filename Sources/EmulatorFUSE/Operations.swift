@@ -693,6 +693,7 @@ enum Operations {
                 }
             } catch { written = -Int(error.code) }
         } else {
+            fs.semantics.rules.preservation?.beforeChange(fd, from: UInt64(max(offset, 0)), to: UInt64(max(offset, 0)) &+ UInt64(size))  // copy before write
             var output = berth_fd_bufvec(size, fd, offset)
             written = fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
         }

@@ -12,12 +12,18 @@ struct SnapshotCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Snapshot a volume, mounted or not; prints the snapshot id on stdout.",
             discussion: helpText("""
-                Changes on every mount of the volume pause while the data is copied (reflinks where the
-                backing file system has them, else a copy; `describe` says which), so the snapshot holds
-                exactly what had been written before it began and no torn file. Files unchanged since the
-                volume's previous snapshot are shared with it, not copied (`describe`: incrementalFrom,
-                ownBytes). Snapshots are regional and
-                outlive their volume: restore with `berth volume create --type T --az ANY --from-snapshot SNAP`.
+                The snapshot's point in time is this call: it holds exactly what had been written before
+                it began and no torn file. Changes on every mount of the volume are held back only while
+                the names of its files are captured (time proportional to the number of names, not to the
+                bytes; `describe` says it as pausedSeconds); then the mounts write on while the snapshot is
+                pending: before a change of data the snapshot has not copied yet, the mount first copies
+                the old data into it (copy before write). Where the backing file system shares extents
+                (reflinks), the snapshot is made of reflinks during the pause instead. Files unchanged
+                since the volume's previous snapshot are shared with it, not copied (`describe`:
+                incrementalFrom, ownBytes). The command returns once the snapshot is completed (the copy
+                runs in this process); progress goes to stderr when it is a terminal, or with --progress.
+                Snapshots are regional and outlive their volume: restore with
+                `berth volume create --type T --az ANY --from-snapshot SNAP`.
 
                 Example:
                   snap=$(berth snapshot create vol-0123456789abcdef0 --name before)
@@ -25,15 +31,20 @@ struct SnapshotCommand: ParsableCommand {
         @Argument(help: "Volume id.") var id: String
         @Option(help: "A name to recognise it by.") var name: String?
         @Flag(name: .customLong("no-reflink"), help: "Copy every byte even where reflinks are available.") var noReflink = false
-        @Flag(help: "Return once the snapshot is completed (every snapshot is completed when this command returns today).")
+        @Flag(help: "Return once the snapshot is completed (every snapshot is completed when this command returns today: the copy runs in this process, with the volume's writers released).")
         var wait = false
+        @Flag(help: "Print the copy's progress on stderr (bytes copied of the total), also when stderr is not a terminal.")
+        var progress = false
         @OptionGroup var state: StateOptions
 
         func run() throws {
             let store = try state.open()
+            let meter = progress || isatty(2) == 1 ? CopyProgress() : nil
             let taken = try refusing { () throws(StateError) in
-                try store.takeSnapshot(of: try VolumeID(parsing: id), name: name, allowReflink: !noReflink)
+                try store.takeSnapshot(of: try VolumeID(parsing: id), name: name, allowReflink: !noReflink,
+                                       progress: meter.map { meter in { meter.show($0, of: $1) } })
             }
+            meter?.finish()
             print(taken.snapshot.id.rawValue)
         }
     }
@@ -88,4 +99,28 @@ struct SnapshotCommand: ParsableCommand {
             print(snapshot.id.rawValue)
         }
     }
+}
+
+/// A snapshot's copy progress on stderr: bytes copied of the total, at most a few times a second, only
+/// for copies that take a while (over a second), on one line that a terminal rewrites.
+final class CopyProgress {
+    private let started = Date()
+    private var shown = Date.distantPast
+    private var printed = false
+
+    func show(_ done: UInt64, of total: UInt64) {
+        let now = Date()
+        guard now.timeIntervalSince(started) >= 1, now.timeIntervalSince(shown) >= 0.25 || done == total else { return }
+        shown = now
+        printed = true
+        let percent = total == 0 ? 100 : Int(done * 100 / total)
+        let line = "copied \(Self.mebibytes(done)) of \(Self.mebibytes(total)) MiB (\(percent)%)"
+        FileHandle.standardError.write(Data(((isatty(2) == 1 ? "\r" : "") + line + (isatty(2) == 1 ? "" : "\n")).utf8))
+    }
+
+    func finish() {
+        if printed && isatty(2) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    static func mebibytes(_ bytes: UInt64) -> String { String(bytes >> 20) }
 }

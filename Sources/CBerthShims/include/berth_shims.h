@@ -13,6 +13,11 @@ int berth_lsetxattr(const char *path, const char *name, const void *value, size_
 ssize_t berth_flistxattr(int fd, char *list, size_t size);
 ssize_t berth_fgetxattr(int fd, const char *name, void *value, size_t size);
 int berth_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
+/// name_to_handle_at(2) of `name` in `dirfd` (not following a symlink) into `handle` (`capacity` bytes,
+/// laid out as struct file_handle): its length in bytes, or -1 with errno set.
+int berth_name_to_handle(int dirfd, const char *name, unsigned char *handle, int capacity);
+/// open_by_handle_at(2) of a handle `berth_name_to_handle` wrote, on the file system of `mountfd`.
+int berth_open_by_handle(int mountfd, const unsigned char *handle, int flags);
 /// The id of the mount `fd` is on (statx STATX_MNT_ID, Linux 5.8): 0, or -1 with errno set.
 int berth_mount_id(int fd, unsigned long long *id);
 

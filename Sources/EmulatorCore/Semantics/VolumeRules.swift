@@ -14,13 +14,16 @@ public struct VolumeRules: Sendable {
     public var usage: VolumeUsage?
     /// Pauses changes while a snapshot of the volume is taken; nil when nothing snapshots it.
     public var freeze: WriteFreeze?
+    /// Preserves a pending snapshot's point in time before changes (copy before write); nil when nothing snapshots it.
+    public var preservation: SnapshotPreservation?
     public var cachePolicy: CachePolicy
     /// Whether extended attributes exist at all (EOPNOTSUPP on EFS).
     public var extendedAttributes: Bool
 
     public init(readOnly: Bool = false, nameRules: any NameRules = POSIXNameRules(),
                 reachability: any Reachability = AlwaysReachable(), usage: VolumeUsage? = nil,
-                freeze: WriteFreeze? = nil, cachePolicy: CachePolicy = .exclusive, extendedAttributes: Bool = true) {
+                freeze: WriteFreeze? = nil, cachePolicy: CachePolicy = .exclusive, extendedAttributes: Bool = true,
+                preservation: SnapshotPreservation? = nil) {
         self.readOnly = readOnly
         self.nameRules = nameRules
         self.reachability = reachability
@@ -28,13 +31,16 @@ public struct VolumeRules: Sendable {
         self.freeze = freeze
         self.cachePolicy = cachePolicy
         self.extendedAttributes = extendedAttributes
+        self.preservation = preservation
     }
 
     /// The rules a mount with `configuration` applies.
-    public init(configuration: MountConfiguration, usage: VolumeUsage?, freeze: WriteFreeze?) {
+    public init(configuration: MountConfiguration, usage: VolumeUsage?, freeze: WriteFreeze?,
+                preservation: SnapshotPreservation? = nil) {
         self.init(readOnly: configuration.readOnly, nameRules: configuration.nameRules,
                   reachability: configuration.reachability, usage: usage, freeze: freeze,
-                  cachePolicy: configuration.cachePolicy, extendedAttributes: configuration.extendedAttributes)
+                  cachePolicy: configuration.cachePolicy, extendedAttributes: configuration.extendedAttributes,
+                  preservation: preservation)
     }
 }
 

@@ -158,6 +158,7 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
     public func write(_ handle: Store.Handle, key known: InodeKey? = nil, offset: UInt64, length: UInt64,
                       perform: (UInt64) throws(Errno) -> Int) throws(Errno) -> Int {
         try admit(change: true)
+        rules.preservation?.beforeChange(handle, from: offset, to: offset &+ length)  // copy before write
         guard rules.usage != nil else { return try perform(length) }
         let key: InodeKey
         if let known { key = known } else { key = try store.attributes(ofOpen: handle).key }
@@ -256,6 +257,7 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
         let removeActual = { (actual: [UInt8]) throws(Errno) in
             if isDirectory { return try self.store.removeDirectory(actual, in: directory) }
             try self.withNamedFile(actual, in: directory) { (victim) throws(Errno) in
+                self.rules.preservation?.beforeRemovingName(actual, in: directory)  // a pending snapshot keeps it
                 try self.store.unlink(actual, in: directory)
                 self.removedName(of: victim)
             }
@@ -318,6 +320,7 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
         }
         try withNamedFile(newName, in: newDirectory) { (victim) throws(Errno) in
             let sameFile = victim != nil && (try? store.attributes(of: name, in: directory))?.key == victim?.key
+            if !sameFile { rules.preservation?.beforeRemovingName(newName, in: newDirectory) }  // a pending snapshot keeps it
             try store.rename(name, in: directory, to: newName, in: newDirectory, flags: flags)
             if !sameFile { removedName(of: victim) }
         }
@@ -434,6 +437,7 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
             guard let handle else { throw Errno(EIO) }
             return handle
         }
+        if flags & O_TRUNC != 0 { rules.preservation?.beforeTruncatingName(name, in: directory) }  // copy before write
         guard rules.usage != nil, flags & O_TRUNC != 0 else { return try backingCreate() }
         return try withNamedFile(name, in: directory) { (file) throws(Errno) -> Store.Handle in
             let handle = try backingCreate()
@@ -449,6 +453,7 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
     public func open(_ node: Store.Node, flags: Int32) throws(Errno) -> Store.Handle {
         let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         try admit(change: writes)
+        if flags & O_TRUNC != 0 { rules.preservation?.beforeChange(node, from: 0, to: UInt64.max) }  // copy before write
         guard flags & O_TRUNC != 0, rules.usage != nil else { return try store.open(node, flags: flags) }
         let key = try store.attributes(of: node).key
         return try changeBlocks(key, measure: { (try? store.attributes(of: node))?.allocation },
@@ -478,6 +483,7 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
     /// services' file systems), so it is never ENOSPC; shrinking frees the blocks it drops.
     public func truncate(_ node: Store.Node, handle: Store.Handle? = nil, to size: UInt64) throws(Errno) {
         try admit(change: true)
+        rules.preservation?.beforeChange(node, from: size, to: UInt64.max)  // copy before write
         guard rules.usage != nil else {
             if let handle { return try store.truncate(open: handle, to: size) }
             return try store.truncate(node, to: size)
@@ -493,6 +499,7 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
     /// all of it or nothing (ENOSPC); INSERT_RANGE allocates `length` bytes more.
     public func allocate(_ handle: Store.Handle, mode: Int32, offset: UInt64, length: UInt64) throws(Errno) {
         try admit(change: true)
+        rules.preservation?.beforeChange(handle, from: offset, to: mode & (AllocateMode.collapseRange | AllocateMode.insertRange) != 0 ? UInt64.max : offset &+ length)
         guard rules.usage != nil else { return try store.allocate(handle, mode: mode, offset: offset, length: length) }
         let frees = mode & (AllocateMode.punchHole | AllocateMode.collapseRange) != 0
         let key = try store.attributes(ofOpen: handle).key
