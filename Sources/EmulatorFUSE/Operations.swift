@@ -712,7 +712,8 @@ enum Operations {
         if let generation = fs.generation, fi.pointee.flags & O_ACCMODE != O_RDONLY {
             generation.advance()
         }
-        if fi.pointee.flags & O_ACCMODE != O_RDONLY, let inode = fs.inodes.inode(ino) { fs.powerLoss?.closed(inode.key, wrote: true) }
+        // A close sends the data (efs, fsx) unless the mount is cut off: a client without power sends nothing.
+        if fi.pointee.flags & O_ACCMODE != O_RDONLY, !fs.isCutOff, let inode = fs.inodes.inode(ino) { fs.powerLoss?.closed(inode.key, wrote: true) }
         fs.handles.release(fi.pointee.fh)
         // Closing the descriptor also drops the handle's flock lock (flock_release).
         close(Int32(truncatingIfNeeded: fi.pointee.fh))

@@ -166,6 +166,25 @@ struct PowerLossMountTests {
         }
     }
 
+    /// `berth drill az-failure --power-loss`: the report names the fault, every acknowledged (fsynced) record
+    /// is on the original volume, and the records written but not synced at the failure are gone.
+    @Test(arguments: ["ebs", "efs"])
+    func aDrillWithPowerLossCountsTheUnsyncedRecordsThatVanished(_ type: String) throws {
+        let berth = try Berth()
+        let run = try berth.run(["drill", "az-failure", "--format", "json", "--quiet", "--type", type, "--power-loss",
+                                 "--fail-at", "2s", "--duration", "3s", "--record-interval", "5ms"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let fault = report["fault"] as? [String: Any]
+        #expect(fault?["kind"] as? String == "power-loss")
+        let lost = try #require(report["powerLoss"] as? [String: Any], "\(run.stdout)")
+        #expect(lost["checked"] as? Bool == true && lost["mountsAnswered"] as? Int == 1, "\(lost)")
+        #expect(lost["acknowledgedRecordsLost"] as? Int == 0 && lost["corruptRecords"] as? Int == 0, "\(lost)")
+        let unsynced = try #require(lost["recordsUnsynced"] as? Int)
+        #expect(lost["unsyncedRecordsVanished"] as? Int == unsynced && lost["unsyncedRecordsSurvived"] as? Int == 0, "\(lost)")
+        #expect(report["passed"] as? Bool == true)
+    }
+
     static let writerScript = """
         import os, sqlite3, sys
         path, mode, sync = sys.argv[1:4]
