@@ -155,6 +155,7 @@ import Testing
         var st = stat()
         #expect(lstat(f.path("empty"), &st) == 0 && st.st_mode & 0o7777 == 0o750)
         #expect(f.journal.pendingNameChanges == 0)
+        #expect(lstat("/etc/passwd", &st) == 0 && st.st_mode & S_IFMT == S_IFREG, "the link was removed, not its target")
     }
 
     @Test func aDirectoryFsyncKeepsItsNames() throws {
