@@ -349,7 +349,7 @@ final class MountFileSystem: Sendable {
         self.cloneSharing = cloneSharing
         powerLoss = configuration.readOnly ? nil : try? PowerLossJournal(
             sharedStateDirectory: configuration.sharedStateDirectory, name: PowerLossJournal.nextName(),
-            rules: PowerLossRules.forService(configuration.serviceType))
+            rules: PowerLossRules.forService(configuration.serviceType), usage: usage)
         inodes = InodeTable(root: root)
         self.usage = usage
         self.generation = generation

@@ -670,7 +670,9 @@ enum Operations {
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         let size = fuse_buf_size(input)
-        if let journal = fs.powerLoss, let inode = fs.inodes.inode(ino) { journal.willWrite(fd, key: inode.key, offset: UInt64(max(0, offset)), length: UInt64(size)) }
+        if let journal = fs.powerLoss, let inode = fs.inodes.inode(ino) {
+            journal.willWrite(fd, key: inode.key, offset: UInt64(max(0, offset)), length: UInt64(size), direct: fi.pointee.flags & BERTH_O_DIRECT != 0)
+        }
         var written: Int
         if fs.usage != nil {
             guard let inode = fs.inodes.inode(ino) else { return fuse_reply_err(req, ESTALE).discard() }

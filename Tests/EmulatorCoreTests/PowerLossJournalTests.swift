@@ -198,6 +198,33 @@ import Testing
         #expect(f.contents("file") == closed)
     }
 
+    /// O_DIRECT: on efs durable at once; on ebs an overwrite reaches the device (kept) while what it
+    /// appends is not.
+    @Test func directWrites() throws {
+        let f = try Fixture()
+        let original = Self.pattern(8192, seed: 1)
+        f.put("file", original)
+        let fd = open(f.path("file"), O_RDWR | O_CLOEXEC)
+        defer { close(fd) }
+        f.write(fd, Self.pattern(4096, seed: 2), at: 0)  // buffered: saved
+        let direct = Self.pattern(4096, seed: 3)
+        f.journal.willWrite(fd, key: Fixture.key(fd), offset: 0, length: 4096, direct: true)
+        #expect(direct.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4096, 0) } == 4096)
+        f.journal.willWrite(fd, key: Fixture.key(fd), offset: 8192, length: 4096, direct: true)
+        #expect(direct.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4096, 8192) } == 4096)
+        f.journal.apply()
+        #expect(f.contents("file") == direct + Array(original[4096...]), "the direct overwrite stays, its append goes")
+
+        let efs = try Fixture(.forService(.efs))
+        efs.put("file", original)
+        let other = open(efs.path("file"), O_RDWR | O_CLOEXEC)
+        defer { close(other) }
+        efs.journal.willWrite(other, key: Fixture.key(other), offset: 8192, length: 4096, direct: true)
+        #expect(direct.withUnsafeBytes { pwrite(other, $0.baseAddress, 4096, 8192) } == 4096)
+        efs.journal.apply()
+        #expect(efs.contents("file") == original + direct)
+    }
+
     @Test func lustreKeepsNamesButNotClosedData() {
         let rules = PowerLossRules.forService(.fsxLustre)
         #expect(!rules.dataDurableOnClose && rules.namesDurableAtOnce)

@@ -58,10 +58,19 @@ struct PowerLossMountTests {
         #expect(kept >= 0)
         defer { close(kept) }
         close(writeSynced(a + "/renamed", [1, 2, 3], sync: true))
+        close(writeSynced(a + "/dsync", [0, 0], sync: true))
         #expect(mkdir(a + "/dir", 0o755) == 0)
         #expect(syncDirectory(a))
+        var before = statvfs()
+        #expect(statvfs(a, &before) == 0)
         // Since the syncs: an overwrite and an append not synced, a new name, a rename and a removal in
-        // a directory not synced, and a file synced whose directory was not.
+        // a directory not synced, a file synced whose directory was not, and 16 MiB not synced.
+        let dsync = open(a + "/dsync", O_WRONLY | O_DSYNC | O_CLOEXEC)
+        #expect(pwrite(dsync, "DS", 2, 0) == 2)  // O_DSYNC: durable when it returns
+        close(dsync)
+        let big = writeSynced(a + "/big", Array(repeating: 7, count: 16 << 20), sync: false)
+        #expect(big >= 0)
+        close(big)
         #expect(pwrite(kept, "XXXX", 4, 100) == 4)
         #expect(pwrite(kept, "tail", 4, 10_000) == 4)
         let unsynced = writeSynced(a + "/unsynced", [9, 9], sync: false)
@@ -83,6 +92,12 @@ struct PowerLossMountTests {
         #expect(readFile(a + "/renamed") == [1, 2, 3])
         #expect(!exists(a + "/renamed-later"))
         #expect(exists(a + "/dir"))
+        #expect(!exists(a + "/big"))
+        #expect(readFile(a + "/dsync") == Array("DS".utf8))
+        // The volume's used space is what it was at the syncs again (the capacity counter is recounted).
+        var after = statvfs()
+        #expect(statvfs(a, &after) == 0)
+        #expect(abs(Int(after.f_bfree) - Int(before.f_bfree)) <= 4, "free blocks \(before.f_bfree) before, \(after.f_bfree) after")
         // The mount works on: a new file, synced with its directory, survives the next power loss.
         close(writeSynced(a + "/after", [7], sync: true))
         #expect(syncDirectory(a))

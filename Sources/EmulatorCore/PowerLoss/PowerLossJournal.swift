@@ -30,6 +30,9 @@ public final class PowerLossJournal: Sendable {
     let heldFD: Int32
     /// Word 0: the power loss last requested (`request`); word 1: the last one applied.
     let control: SharedWords
+    /// A provisioned volume's counter: a file whose last name in the volume went is freed there, though
+    /// the journal still holds it.
+    let usage: VolumeUsage?
     private let state = Mutex(State())
 
     struct SavedBlock {
@@ -49,7 +52,7 @@ public final class PowerLossJournal: Sendable {
         /// Undo of a new name: remove it.
         case remove(directory: InodeKey, name: [UInt8], isDirectory: Bool)
         /// Undo of a removed file: link the held file back.
-        case relink(directory: InodeKey, name: [UInt8], held: [UInt8])
+        case relink(directory: InodeKey, name: [UInt8], held: [UInt8], file: InodeKey)
         /// Undo of a removed (empty) directory.
         case remakeDirectory(directory: InodeKey, name: [UInt8], mode: mode_t, uid: uid_t, gid: gid_t)
         /// Undo of a rename: move it back (or swap again), then put back what it replaced.
@@ -70,6 +73,8 @@ public final class PowerLossJournal: Sendable {
         var freeSlots: [UInt64] = []
         var nextSlot: UInt64 = 0
         var nextHeld: UInt64 = 0
+        /// How many links in `held` each file has.
+        var heldLinks: [InodeKey: Int] = [:]
     }
 
     /// What `apply` undid.
@@ -86,13 +91,15 @@ public final class PowerLossJournal: Sendable {
     public struct Mark: Sendable {
         let entry: NameEntry?
         let held: [UInt8]?
+        var heldFile: InodeKey? = nil
         let directories: [(InodeKey, Int32)]
     }
 
     /// Opens (making it, emptied) the journal directory `name` in `parent` (`<shared>/power-loss`), both made
     /// without following a link. Journals of servers no longer running are removed first.
-    public init(sharedStateDirectory: String, name: String, rules: PowerLossRules) throws(Errno) {
+    public init(sharedStateDirectory: String, name: String, rules: PowerLossRules, usage: VolumeUsage? = nil) throws(Errno) {
         self.rules = rules
+        self.usage = usage
         let parentPath = sharedStateDirectory + "/" + Self.directoryName
         if mkdir(parentPath, 0o700) != 0 && errno != EEXIST { throw Errno.last }
         let parent = open(parentPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -100,9 +107,8 @@ public final class PowerLossJournal: Sendable {
         defer { close(parent) }
         Self.removeStale(parentPath, parent, keeping: nil)
         path = parentPath + "/" + name
-        if (try? TreeRemover.removeTree(named: Array(name.utf8CString), in: parent, path: path)) == nil {
-            // Absent already, or not removable: mkdirat below says which.
-        }
+        // A journal of the same name left by an earlier process with this pid; absent as a rule.
+        _ = try? TreeRemover.removeTree(named: Array(name.utf8CString), in: parent, path: path)
         if mkdirat(parent, name, 0o700) != 0 { throw Errno.last }
         directoryFD = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         if directoryFD < 0 { throw Errno.last }
@@ -140,12 +146,14 @@ public final class PowerLossJournal: Sendable {
     }
 
     /// The mount server's watcher: when a power loss was requested since the last one applied, waits
-    /// for the changes in flight (`drain`), applies the journal and acknowledges. Nil when none was.
-    public func answerRequest(drain: () -> Void) -> Outcome? {
+    /// for the changes in flight (`drain`), applies the journal, runs `afterwards` (a recount of the
+    /// volume's capacity) and acknowledges. Nil when none was.
+    public func answerRequest(drain: () -> Void, afterwards: () -> Void = {}) -> Outcome? {
         let requested = control.loadInOrder(0)
         guard requested != control.loadInOrder(1) else { return nil }
         drain()
         let outcome = apply()
+        afterwards()
         control.storeInOrder(1, requested)
         return outcome
     }
@@ -253,12 +261,26 @@ public final class PowerLossJournal: Sendable {
 
     // MARK: - Data
 
-    /// Before a write of `length` bytes at `offset` to the regular file `key`, open as `fd`.
+    /// Before a write of `length` bytes at `offset` to the regular file `key`, open as `fd`; `direct`: through
+    /// an O_DIRECT handle (`PowerLossRules.directWritesDurable`).
     @inline(__always)
-    public func willWrite(_ fd: Int32, key: InodeKey, offset: UInt64, length: UInt64) {
+    public func willWrite(_ fd: Int32, key: InodeKey, offset: UInt64, length: UInt64, direct: Bool = false) {
+        if direct && rules.directWritesDurable { return }
         state.withLock { state in
-            guard let file = state.files[key] else { return track(&state, fd, key, saving: offset, length) }
+            guard var file = state.files[key] else {
+                return track(&state, fd, key, saving: offset, direct ? 0 : length)
+            }
             if offset >= file.syncedSize || length == 0 { return }
+            if direct {
+                // On the device once written: the blocks it covers whole are not put back.
+                var block = (offset &+ Self.blockSize &- 1) / Self.blockSize
+                while (block &+ 1) &* Self.blockSize <= offset &+ length {
+                    if let saved = file.saved.removeValue(forKey: block) { state.freeSlots.append(saved.slot) }
+                    block &+= 1
+                }
+                state.files[key] = file
+                return
+            }
             save(&state, key, from: offset, to: offset &+ length)
         }
     }
@@ -401,8 +423,8 @@ public final class PowerLossJournal: Sendable {
     /// Before removing `name` from `directory` (unlink, rmdir): keeps the file by a hard link, or the
     /// directory's mode and owner.
     public func beginRemove(_ name: [UInt8], in directory: Int32, key: InodeKey, isDirectory: Bool) -> Mark? {
-        guard !rules.namesDurableAtOnce, let (undo, held) = keep(name, in: directory, key: key) else { return nil }
-        return Mark(entry: NameEntry(undo: undo, durableWith: key), held: held, directories: [(key, directory)])
+        guard !rules.namesDurableAtOnce, let (undo, held, file) = keep(name, in: directory, key: key) else { return nil }
+        return Mark(entry: NameEntry(undo: undo, durableWith: key), held: held, heldFile: file, directories: [(key, directory)])
     }
 
     /// Before renaming `name` in `directory` to `newName` in `newDirectory` with `flags` (`RenameFlags`).
@@ -410,13 +432,15 @@ public final class PowerLossJournal: Sendable {
                             newKey: InodeKey, flags: RenameFlags) -> Mark? {
         guard !rules.namesDurableAtOnce else { return nil }
         let exchange = flags.contains(.exchange)
-        var replaced: NameUndo?, held: [UInt8]?
-        if !exchange, let (undo, link) = keep(newName, in: newDirectory, key: newKey) {
+        var replaced: NameUndo?, held: [UInt8]?, heldFile: InodeKey?
+        if !exchange, let (undo, link, file) = keep(newName, in: newDirectory, key: newKey) {
             replaced = undo
             held = link
+            heldFile = file
         }
         let undo = NameUndo.rename(from: key, name: name, to: newKey, newName: newName, exchange: exchange, replaced: replaced)
-        return Mark(entry: NameEntry(undo: undo, durableWith: newKey), held: held, directories: [(key, directory), (newKey, newDirectory)])
+        return Mark(entry: NameEntry(undo: undo, durableWith: newKey), held: held, heldFile: heldFile,
+                    directories: [(key, directory), (newKey, newDirectory)])
     }
 
     /// After the change `mark` was made for: recorded when it succeeded, forgotten (its held link
@@ -424,8 +448,21 @@ public final class PowerLossJournal: Sendable {
     public func finish(_ mark: Mark?, succeeded: Bool) {
         guard let mark else { return }
         guard succeeded, let entry = mark.entry else {
-            if let held = mark.held { _ = Self.withName(held) { unlinkat(heldFD, $0, 0) } }
+            if let held = mark.held {
+                _ = Self.withName(held) { unlinkat(heldFD, $0, 0) }
+                if let file = mark.heldFile { state.withLock { Self.dropHeldLink(&$0, file) } }
+            }
             return
+        }
+        var st = stat()
+        if let usage, let held = mark.held, let file = mark.heldFile,
+           Self.withName(held, { fstatat(heldFD, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0,
+           Int(st.st_nlink) == state.withLock({ $0.heldLinks[file] ?? 0 }) {
+            // Its last name in the volume is gone: its blocks are free there, as the volume's own file
+            // system frees them (the link the journal holds counts for nothing; a power loss recounts).
+            var last = Allocation(st)
+            last.links = 1
+            usage.removedName(of: last)
         }
         state.withLock { state in
             for (key, fd) in mark.directories {
@@ -454,19 +491,29 @@ public final class PowerLossJournal: Sendable {
 
     /// The undo that puts back `name` in `directory` as it is now, keeping its file by a hard link:
     /// nil when there is nothing there.
-    private func keep(_ name: [UInt8], in directory: Int32, key: InodeKey) -> (NameUndo, [UInt8]?)? {
+    private func keep(_ name: [UInt8], in directory: Int32, key: InodeKey) -> (NameUndo, [UInt8]?, InodeKey?)? {
         var st = stat()
         guard Self.withName(name, { fstatat(directory, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 else { return nil }
         if st.st_mode & S_IFMT == S_IFDIR {
-            return (.remakeDirectory(directory: key, name: name, mode: st.st_mode & 0o7777, uid: st.st_uid, gid: st.st_gid), nil)
+            return (.remakeDirectory(directory: key, name: name, mode: st.st_mode & 0o7777, uid: st.st_uid, gid: st.st_gid), nil, nil)
         }
+        let file = InodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
         let held = state.withLock { state -> [UInt8] in
             defer { state.nextHeld += 1 }
+            state.heldLinks[file, default: 0] += 1
             return Array("h\(state.nextHeld)".utf8)
         }
         let linked = Self.withName(name) { source in Self.withName(held) { linkat(directory, source, heldFD, $0, 0) } }
-        guard linked == 0 else { return nil }
-        return (.relink(directory: key, name: name, held: held), held)
+        guard linked == 0 else {
+            state.withLock { Self.dropHeldLink(&$0, file) }
+            return nil
+        }
+        return (.relink(directory: key, name: name, held: held, file: file), held, file)
+    }
+
+    private static func dropHeldLink(_ state: inout State, _ file: InodeKey) {
+        let count = (state.heldLinks[file] ?? 1) - 1
+        state.heldLinks[file] = count > 0 ? count : nil
     }
 
     /// Drops what an entry kept (its held link, its directory references).
@@ -474,8 +521,9 @@ public final class PowerLossJournal: Sendable {
         switch undo {
         case .remove(let directory, _, _), .remakeDirectory(let directory, _, _, _, _):
             unreference(&state, directory)
-        case .relink(let directory, _, let held):
+        case .relink(let directory, _, let held, let file):
             _ = Self.withName(held) { unlinkat(heldFD, $0, 0) }
+            Self.dropHeldLink(&state, file)
             unreference(&state, directory)
         case .rename(let from, _, let to, _, _, let replaced):
             unreference(&state, from)
@@ -541,7 +589,7 @@ public final class PowerLossJournal: Sendable {
         switch undo {
         case .remove(let directory, let name, let isDirectory):
             return Self.withName(name) { unlinkat(fd(directory), $0, isDirectory ? AT_REMOVEDIR : 0) } == 0
-        case .relink(let directory, let name, let held):
+        case .relink(let directory, let name, let held, _):
             return Self.withName(held) { source in Self.withName(name) { linkat(heldFD, source, fd(directory), $0, 0) } } == 0
         case .remakeDirectory(let directory, let name, let mode, let uid, let gid):
             let made = Self.withName(name) { mkdirat(fd(directory), $0, mode) } == 0

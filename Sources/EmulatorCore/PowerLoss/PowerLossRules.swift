@@ -11,12 +11,18 @@ public struct PowerLossRules: Sendable, Equatable {
     /// it before answering. Otherwise only an fsync of the directory holding it makes it durable (a
     /// local file system on a block device, whose directory blocks sit in the instance's page cache).
     public var namesDurableAtOnce: Bool
+    /// A write through an O_DIRECT handle is durable once it returns (the client sends it at once:
+    /// EFS's "synchronous write operation … the open Linux command with the O_DIRECT flag"). Otherwise
+    /// (a file system on a block device) an O_DIRECT overwrite reaches the device and is kept, while what
+    /// it appends (the file's size) waits for an fsync.
+    public var directWritesDurable: Bool
     /// The AWS documentation the rule follows.
     public var source: String
 
-    public init(dataDurableOnClose: Bool, namesDurableAtOnce: Bool, source: String) {
+    public init(dataDurableOnClose: Bool, namesDurableAtOnce: Bool, directWritesDurable: Bool, source: String) {
         self.dataDurableOnClose = dataDurableOnClose
         self.namesDurableAtOnce = namesDurableAtOnce
+        self.directWritesDurable = directWritesDurable
         self.source = source
     }
 
@@ -34,16 +40,16 @@ public struct PowerLossRules: Sendable, Equatable {
     public static func forService(_ type: ServiceID) -> PowerLossRules {
         switch type {
         case .ebs:
-            PowerLossRules(dataDurableOnClose: false, namesDurableAtOnce: false,
+            PowerLossRules(dataDurableOnClose: false, namesDurableAtOnce: false, directWritesDurable: false,
                            source: "https://docs.aws.amazon.com/ebs/latest/userguide/ebs-volume-types.html")
         case .efs:
-            PowerLossRules(dataDurableOnClose: true, namesDurableAtOnce: true,
+            PowerLossRules(dataDurableOnClose: true, namesDurableAtOnce: true, directWritesDurable: true,
                            source: "https://docs.aws.amazon.com/efs/latest/ug/features.html#consistency")
         case .fsxLustre:
-            PowerLossRules(dataDurableOnClose: false, namesDurableAtOnce: true,
+            PowerLossRules(dataDurableOnClose: false, namesDurableAtOnce: true, directWritesDurable: true,
                            source: "https://docs.aws.amazon.com/fsx/latest/LustreGuide/performance.html")
         default:
-            PowerLossRules(dataDurableOnClose: true, namesDurableAtOnce: true,
+            PowerLossRules(dataDurableOnClose: true, namesDurableAtOnce: true, directWritesDurable: true,
                            source: "https://docs.aws.amazon.com/fsx/latest/WindowsGuide/what-is.html")
         }
     }
