@@ -158,6 +158,36 @@ import Testing
         #expect(lstat("/etc/passwd", &st) == 0 && st.st_mode & S_IFMT == S_IFREG, "the link was removed, not its target")
     }
 
+    /// A name made and removed again between two directory fsyncs was never durable: nothing is held for it,
+    /// and a power loss leaves the directory as at its fsync.
+    @Test func aNameMadeAndRemovedSinceTheFsyncLeavesNothingBehind() throws {
+        let f = try Fixture()
+        f.put("kept", [1])
+        for round in 0..<3 {
+            var mark = f.journal.beginCreate(Array("tmp".utf8), in: f.data, key: f.dataKey, flags: O_CREAT)
+            let fd = openat(f.data, "tmp", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            f.journal.finish(mark, succeeded: fd >= 0)
+            close(fd)
+            mark = f.journal.beginRemove(Array("tmp".utf8), in: f.data, key: f.dataKey, isDirectory: false)
+            f.journal.finish(mark, succeeded: unlinkat(f.data, "tmp", 0) == 0)
+            #expect(f.journal.pendingNameChanges == 0, "round \(round)")
+        }
+        // Made, renamed, removed: the rename makes it no longer fresh, so its removal is held.
+        var mark = f.journal.beginCreate(Array("a".utf8), in: f.data, key: f.dataKey, flags: O_CREAT | O_EXCL)
+        let fd = openat(f.data, "a", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        f.journal.finish(mark, succeeded: fd >= 0)
+        close(fd)
+        mark = f.journal.beginRename(Array("a".utf8), in: f.data, key: f.dataKey, to: Array("kept".utf8), in: f.data,
+                                     newKey: f.dataKey, flags: [])
+        f.journal.finish(mark, succeeded: renameat(f.data, "a", f.data, "kept") == 0)
+        mark = f.journal.beginRemove(Array("kept".utf8), in: f.data, key: f.dataKey, isDirectory: false)
+        f.journal.finish(mark, succeeded: unlinkat(f.data, "kept", 0) == 0)
+        #expect(f.journal.pendingNameChanges == 3)
+        f.journal.apply()
+        #expect(f.names() == ["kept"])
+        #expect(f.contents("kept") == [1])
+    }
+
     @Test func aDirectoryFsyncKeepsItsNames() throws {
         let f = try Fixture()
         try FileManager.default.createDirectory(atPath: f.path("sub"), withIntermediateDirectories: false)

@@ -63,6 +63,13 @@ public final class PowerLossJournal: Sendable {
         var undo: NameUndo
         /// The directory whose fsync makes the change durable (a rename's target directory).
         var durableWith: InodeKey
+        var id: UInt64 = 0
+    }
+
+    /// A name in a directory.
+    struct FreshName: Hashable, Sendable {
+        var directory: InodeKey
+        var name: [UInt8]
     }
 
     struct State {
@@ -75,6 +82,10 @@ public final class PowerLossJournal: Sendable {
         var nextHeld: UInt64 = 0
         /// How many links in `held` each file has.
         var heldLinks: [InodeKey: Int] = [:]
+        /// Names made since their directory's fsync and not touched since, with the entry that made
+        /// each: removing one only drops that entry (nothing to hold: it never was durable).
+        var fresh: [FreshName: UInt64] = [:]
+        var nextEntry: UInt64 = 0
     }
 
     /// What `apply` undid.
@@ -92,6 +103,10 @@ public final class PowerLossJournal: Sendable {
         let entry: NameEntry?
         let held: [UInt8]?
         var heldFile: InodeKey? = nil
+        /// A new name: recorded as fresh.
+        var freshName: FreshName? = nil
+        /// The removal of a fresh name: the entry that made it is dropped.
+        var cancels: UInt64? = nil
         let directories: [(InodeKey, Int32)]
     }
 
@@ -346,42 +361,53 @@ public final class PowerLossJournal: Sendable {
         if length > 0, offset < UInt64(max(0, st.st_size)) { save(&state, key, from: offset, to: offset &+ length) }
     }
 
-    /// Saves the blocks of `key` between `from` and `to` (clipped to its synced size) not saved yet.
+    /// Saves the blocks of `key` between `from` and `to` (clipped to its synced size) not saved yet: each
+    /// run of consecutive unsaved blocks (up to 1 MiB) with one read and one write.
     private func save(_ state: inout State, _ key: InodeKey, from: UInt64, to: UInt64) {
         guard var file = state.files[key] else { return }
         let end = min(to, file.syncedSize)
         guard from < end else { return }
         var reader: Int32 = -1
         defer { if reader >= 0 { close(reader) } }
-        var buffer = [UInt8](repeating: 0, count: Int(Self.blockSize))
+        let lastBlock = (end - 1) / Self.blockSize
         var block = from / Self.blockSize
-        while block * Self.blockSize < end {
-            defer { block += 1 }
-            if file.saved[block] != nil { continue }
+        while block <= lastBlock {
+            if file.saved[block] != nil {
+                block += 1
+                continue
+            }
+            var count: UInt64 = 1
+            while block + count <= lastBlock, count < Self.runBlocks, file.saved[block + count] == nil { count += 1 }
+            defer { block += count }
             if reader < 0 {
                 reader = Self.reopen(file.fd, O_RDONLY)
                 if reader < 0 { return }
             }
             let start = block * Self.blockSize
-            let length = Int(min(Self.blockSize, file.syncedSize - start))
+            let length = Int(min(count * Self.blockSize, file.syncedSize - start))
+            var buffer = [UInt8](repeating: 0, count: length)
             let got = buffer.withUnsafeMutableBytes { pread(reader, $0.baseAddress, length, off_t(start)) }
-            guard got >= 0 else { continue }
-            let slot: UInt64
-            if let free = state.freeSlots.popLast() {
-                slot = free
+            guard got > 0 else { continue }
+            let base: UInt64
+            if count == 1, let free = state.freeSlots.popLast() {
+                base = free
             } else {
-                slot = state.nextSlot
-                state.nextSlot += 1
+                base = state.nextSlot
+                state.nextSlot += count
             }
-            let put = buffer.withUnsafeBytes { pwrite(blocksFD, $0.baseAddress, got, off_t(slot * Self.blockSize)) }
-            guard put == got else {
-                state.freeSlots.append(slot)
-                continue
+            let put = buffer.withUnsafeBytes { pwrite(blocksFD, $0.baseAddress, got, off_t(base * Self.blockSize)) }
+            guard put == got else { continue }
+            for index in 0..<count {
+                let saved = got - Int(index * Self.blockSize)
+                guard saved > 0 else { break }
+                file.saved[block + index] = SavedBlock(slot: base + index, length: min(saved, Int(Self.blockSize)))
             }
-            file.saved[block] = SavedBlock(slot: slot, length: got)
         }
         state.files[key] = file
     }
+
+    /// The most blocks one read saves.
+    static let runBlocks: UInt64 = 256
 
     private func release(_ state: inout State, _ file: FileUndo) {
         close(file.fd)
@@ -410,20 +436,25 @@ public final class PowerLossJournal: Sendable {
             if Self.withName(name, { fstatat(directory, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 || errno != ENOENT { return nil }
         }
         return Mark(entry: NameEntry(undo: .remove(directory: key, name: name, isDirectory: false), durableWith: key),
-                    held: nil, directories: [(key, directory)])
+                    held: nil, freshName: FreshName(directory: key, name: name), directories: [(key, directory)])
     }
 
     /// Before making `name` in `directory` (mkdir, mknod, symlink, link: each fails if it exists).
     public func beginNewName(_ name: [UInt8], in directory: Int32, key: InodeKey, isDirectory: Bool) -> Mark? {
         guard !rules.namesDurableAtOnce else { return nil }
         return Mark(entry: NameEntry(undo: .remove(directory: key, name: name, isDirectory: isDirectory), durableWith: key),
-                    held: nil, directories: [(key, directory)])
+                    held: nil, freshName: FreshName(directory: key, name: name), directories: [(key, directory)])
     }
 
     /// Before removing `name` from `directory` (unlink, rmdir): keeps the file by a hard link, or the
     /// directory's mode and owner.
     public func beginRemove(_ name: [UInt8], in directory: Int32, key: InodeKey, isDirectory: Bool) -> Mark? {
-        guard !rules.namesDurableAtOnce, let (undo, held, file) = keep(name, in: directory, key: key) else { return nil }
+        guard !rules.namesDurableAtOnce else { return nil }
+        let fresh = FreshName(directory: key, name: name)
+        if let made = state.withLock({ $0.fresh[fresh] }) {
+            return Mark(entry: nil, held: nil, freshName: fresh, cancels: made, directories: [])
+        }
+        guard let (undo, held, file) = keep(name, in: directory, key: key) else { return nil }
         return Mark(entry: NameEntry(undo: undo, durableWith: key), held: held, heldFile: file, directories: [(key, directory)])
     }
 
@@ -447,7 +478,16 @@ public final class PowerLossJournal: Sendable {
     /// removed) when not.
     public func finish(_ mark: Mark?, succeeded: Bool) {
         guard let mark else { return }
-        guard succeeded, let entry = mark.entry else {
+        if let made = mark.cancels {
+            guard succeeded else { return }
+            state.withLock { state in
+                if let fresh = mark.freshName { state.fresh[fresh] = nil }
+                guard let index = state.names.lastIndex(where: { $0.id == made }) else { return }
+                forget(&state, state.names.remove(at: index).undo)
+            }
+            return
+        }
+        guard succeeded, var entry = mark.entry else {
             if let held = mark.held {
                 _ = Self.withName(held) { unlinkat(heldFD, $0, 0) }
                 if let file = mark.heldFile { state.withLock { Self.dropHeldLink(&$0, file) } }
@@ -473,6 +513,19 @@ public final class PowerLossJournal: Sendable {
                     if copy >= 0 { state.directories[key] = (copy, 1) }
                 }
             }
+            entry.id = state.nextEntry
+            state.nextEntry += 1
+            // Whatever this change touched is no longer a fresh name; a new name is one.
+            switch entry.undo {
+            case .rename(let from, let name, let to, let newName, _, _):
+                state.fresh[FreshName(directory: from, name: name)] = nil
+                state.fresh[FreshName(directory: to, name: newName)] = nil
+            case .relink(let directory, let name, _, _), .remakeDirectory(let directory, let name, _, _, _):
+                state.fresh[FreshName(directory: directory, name: name)] = nil
+            case .remove:
+                break
+            }
+            if let fresh = mark.freshName { state.fresh[fresh] = entry.id }
             state.names.append(entry)
         }
     }
@@ -480,6 +533,7 @@ public final class PowerLossJournal: Sendable {
     /// After a successful fsync of the directory `key`: the name changes it makes durable are kept.
     public func directorySynced(_ key: InodeKey) {
         state.withLock { state in
+            if !state.fresh.isEmpty { state.fresh = state.fresh.filter { $0.key.directory != key } }
             guard state.names.contains(where: { $0.durableWith == key }) else { return }
             var kept: [NameEntry] = []
             for entry in state.names {
@@ -558,6 +612,7 @@ public final class PowerLossJournal: Sendable {
                 forget(&state, entry.undo)
             }
             state.names.removeAll()
+            state.fresh.removeAll()
             var buffer = [UInt8](repeating: 0, count: Int(Self.blockSize))
             for (_, file) in state.files {
                 let writer = Self.reopen(file.fd, O_WRONLY)
