@@ -60,9 +60,14 @@ extension Operations {
         let key = fs.caseFolding != nil && fs.inodes.hasAliases
             ? keyOf(parent, fs.semantics.spelling(of: asked, in: parent.fd) ?? asked) : nil
         let actual: [UInt8]
+        let mark = fs.caseFolding == nil ? fs.powerLoss?.beginRemove(asked, in: parent.fd, key: parent.key, isDirectory: flags & AT_REMOVEDIR != 0) : nil
         do throws(Errno) {
             actual = try fs.semantics.remove(asked, in: parent.fd, directory: flags & AT_REMOVEDIR != 0)
-        } catch { return error.code }
+        } catch {
+            fs.powerLoss?.finish(mark, succeeded: false)
+            return error.code
+        }
+        fs.powerLoss?.finish(mark, succeeded: true)
         nameRemoved(fs)
         if fs.caseFolding != nil {
             changed(fs, parent)

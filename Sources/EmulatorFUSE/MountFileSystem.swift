@@ -313,6 +313,8 @@ final class MountFileSystem: Sendable {
     let freeze: WriteFreeze
     /// `berth fault pause-io|latency`: asked before every read, write and sync.
     let faultGate: FaultGate?
+    /// What this mount has not made durable (`berth az fail --power-loss`); nil on a read-only mount.
+    let powerLoss: PowerLossJournal?
     /// Set for case-insensitive name rules (FSx for Windows).
     let caseFolding: CaseFoldedDirectories?
     /// Set for an FSx for OpenZFS clone whose files are still shared with its snapshot.
@@ -347,6 +349,9 @@ final class MountFileSystem: Sendable {
         self.freeze = freeze
         self.caseFolding = caseFolding
         self.cloneSharing = cloneSharing
+        powerLoss = configuration.readOnly ? nil : try? PowerLossJournal(
+            sharedStateDirectory: configuration.sharedStateDirectory, name: PowerLossJournal.nextName(),
+            rules: PowerLossRules.forService(configuration.serviceType), usage: usage)
         inodes = InodeTable(root: root)
         self.usage = usage
         self.generation = generation

@@ -259,7 +259,11 @@ final class ShutdownNudger: Sendable {
             // from the cache, and make every cached name be looked up again, which answers EIO too
             // (instead of ENOTDIR, EINVAL or ENOENT from the kernel's name cache).
             let cutOff = fs.isCutOff
-            if cutOff && !wasCutOff {
+            // A power loss takes back what was not durable: nothing cached of it may answer afterwards.
+            let lostPower = fs.powerLoss?.answerRequest(drain: fs.freeze.waitForChangesInFlight, afterwards: {
+                fs.usage?.recount(backingDirectory: fs.configuration.backingDirectory)
+            }) != nil
+            if cutOff && !wasCutOff || lostPower {
                 for ino in fs.inodes.allNumbers() { _ = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0) }
                 if !fs.expireCachedNames() { invalidateRootNames(se) }
             }

@@ -447,6 +447,7 @@ enum Operations {
         change.access = time(FUSE_SET_ATTR_ATIME_NOW, FUSE_SET_ATTR_ATIME, attr.pointee.st_atim)
         change.modification = time(FUSE_SET_ATTR_MTIME_NOW, FUSE_SET_ATTR_MTIME, attr.pointee.st_mtim)
         if refusedAttributeChange(req, fs, inode, &change, handle: handle != nil) { return }
+        if let size = change.size { fs.powerLoss?.willTruncate(handle ?? inode.fd, key: inode.key, to: size) }
         // Each change in turn, the size under the capacity rule (`VolumeSemantics.setAttributes`).
         let refusal = code { () throws(Errno) in try fs.semantics.setAttributes(inode.fd, change, handle: handle) }
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
@@ -473,9 +474,11 @@ enum Operations {
 
     static let mknod: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t, dev_t) -> Void = { req, parent, name, mode, rdev in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
+        let mark = fs.powerLoss?.beginNewName(nameBytes(name), in: inode.fd, key: inode.key, isDirectory: false)
         let code = code { () throws(Errno) in
             try fs.semantics.makeNode(nameBytes(name), in: inode.fd, mode: mode, device: rdev, as: fs.performer(req))
         }
+        fs.powerLoss?.finish(mark, succeeded: code == 0)
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, inode)
         replyEntry(req, fs, inode, name, made: mode)
@@ -483,9 +486,11 @@ enum Operations {
 
     static let mkdir: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafePointer<CChar>?, mode_t) -> Void = { req, parent, name, mode in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
+        let mark = fs.powerLoss?.beginNewName(nameBytes(name), in: inode.fd, key: inode.key, isDirectory: true)
         let code = code { () throws(Errno) in
             try fs.semantics.makeDirectory(nameBytes(name), in: inode.fd, mode: mode, as: fs.performer(req))
         }
+        fs.powerLoss?.finish(mark, succeeded: code == 0)
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, inode)
         replyEntry(req, fs, inode, name, made: S_IFDIR)
@@ -494,9 +499,11 @@ enum Operations {
     static let symlink: @convention(c) (fuse_req_t?, UnsafePointer<CChar>?, fuse_ino_t, UnsafePointer<CChar>?) -> Void = { req, target, parent, name in
         guard let (fs, inode, name) = beginNewEntry(req, parent, name) else { return }
         guard let target else { return fuse_reply_err(req, EINVAL).discard() }
+        let mark = fs.powerLoss?.beginNewName(nameBytes(name), in: inode.fd, key: inode.key, isDirectory: false)
         let code = code { () throws(Errno) in
             try fs.semantics.makeSymbolicLink(nameBytes(name), in: inode.fd, target: nameBytes(target), as: fs.performer(req))
         }
+        fs.powerLoss?.finish(mark, succeeded: code == 0)
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, inode)
         replyEntry(req, fs, inode, name, made: S_IFLNK)
@@ -508,7 +515,9 @@ enum Operations {
         var st = stat()
         let typeCode = statOf(target.fd, &st)
         if typeCode != 0 { return fuse_reply_err(req, typeCode).discard() }
+        let mark = fs.powerLoss?.beginNewName(nameBytes(name), in: parent.fd, key: parent.key, isDirectory: false)
         let code = code { () throws(Errno) in try fs.semantics.link(target.fd, as: nameBytes(name), in: parent.fd) }
+        fs.powerLoss?.finish(mark, succeeded: code == 0)
         if code != 0 { return fuse_reply_err(req, code).discard() }
         changed(fs, parent)
         changed(fs, target)
@@ -537,10 +546,13 @@ enum Operations {
         if fs.caseFolding != nil {
             return fuse_reply_err(req, renameFolded(fs, from, name, to, newName, flags: flags)).discard()
         }
+        let mark = fs.powerLoss?.beginRename(nameBytes(name), in: from.fd, key: from.key, to: nameBytes(newName), in: to.fd,
+                                             newKey: to.key, flags: RenameFlags(rawValue: flags))
         let code = code { () throws(Errno) in
             try fs.semantics.rename(nameBytes(name), in: from.fd, to: nameBytes(newName), in: to.fd,
                                     flags: RenameFlags(rawValue: flags))
         }
+        fs.powerLoss?.finish(mark, succeeded: code == 0)
         if code == 0 {
             if flags & UInt32(BERTH_RENAME_EXCHANGE) != 0 { nameRemoved(fs) } else { nameMoved(fs, to: to, newName) }
         }
@@ -592,10 +604,16 @@ enum Operations {
             if code != 0 { return (-1, code) }
         }
         let asked = nameBytes(name)
+        if flags & O_TRUNC != 0 { fs.powerLoss?.willTruncate(named: asked, in: parent.fd) }
+        let mark = fs.powerLoss?.beginCreate(asked, in: parent.fd, key: parent.key, flags: flags)
         let created: VolumeSemantics<DirectoryStore>.Created
         do throws(Errno) {
             created = try fs.semantics.create(asked, in: parent.fd, flags: flags, mode: mode, as: fs.performer(req))
-        } catch { return (-1, error.code) }
+        } catch {
+            fs.powerLoss?.finish(mark, succeeded: false)
+            return (-1, error.code)
+        }
+        fs.powerLoss?.finish(mark, succeeded: true)
         let code = fillEntry(fs, parent, opened: created.handle, name: created.spelling, asked: asked, &entry)
         if code != 0 {
             close(created.handle)
@@ -621,6 +639,7 @@ enum Operations {
         if let stale = staleOrigin(fs, inode) { return replyStale(req, fs, stale) }
         let openFlags = backingFlags(flags) & ~(O_NOFOLLOW | O_CREAT | O_EXCL)
         guard let owner = fs.handles.claim(req) else { return fuse_reply_err(req, EMFILE).discard() }
+        if flags & O_TRUNC != 0 { fs.powerLoss?.willTruncate(inode.fd, key: inode.key, to: 0) }
         // O_TRUNC frees the file's blocks under the capacity rule (`VolumeSemantics.open`).
         let fd: Int32
         do throws(Errno) { fd = try fs.semantics.open(inode.fd, flags: openFlags) } catch { fd = -error.code }
@@ -680,6 +699,9 @@ enum Operations {
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         let size = fuse_buf_size(input)
+        if let journal = fs.powerLoss, let inode = fs.inodes.inode(ino) {
+            journal.willWrite(fd, key: inode.key, offset: UInt64(max(0, offset)), length: UInt64(size), direct: fi.pointee.flags & BERTH_O_DIRECT != 0)
+        }
         var written: Int
         if fs.usage != nil {
             guard let inode = fs.inodes.inode(ino) else { return fuse_reply_err(req, ESTALE).discard() }
@@ -722,6 +744,8 @@ enum Operations {
         if let generation = fs.generation, fi.pointee.flags & O_ACCMODE != O_RDONLY {
             generation.advance()
         }
+        // A close sends the data (efs, fsx) unless the mount is cut off: a client without power sends nothing.
+        if fi.pointee.flags & O_ACCMODE != O_RDONLY, !fs.isCutOff, let inode = fs.inodes.inode(ino) { fs.powerLoss?.closed(inode.key, wrote: true) }
         fs.handles.release(fi.pointee.fh)
         // Closing the descriptor also drops the handle's flock lock (flock_release).
         close(Int32(truncatingIfNeeded: fi.pointee.fh))
@@ -730,10 +754,12 @@ enum Operations {
 
     static let fsync: @convention(c) (fuse_req_t?, fuse_ino_t, Int32, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, datasync, fi in
         guard let fi else { return fuse_reply_err(req, EINVAL).discard() }
-        guard begin(req, ino) != nil else { return }
+        guard let (fs, inode) = begin(req, ino) else { return }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         let result = datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)
-        fuse_reply_err(req, result == 0 ? 0 : errno)
+        let code = result == 0 ? 0 : errno
+        if result == 0 { fs.powerLoss?.synced(inode.key) }
+        fuse_reply_err(req, code)
     }
 
     static let fallocate: @convention(c) (fuse_req_t?, fuse_ino_t, Int32, off_t, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, mode, offset, length, fi in
@@ -741,6 +767,7 @@ enum Operations {
         guard let (fs, inode) = beginChange(req, ino) else { return }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         guard offset >= 0, length > 0 else { return fuse_reply_err(req, EINVAL).discard() }
+        fs.powerLoss?.willAllocate(fd, key: inode.key, mode: mode, offset: UInt64(offset), length: UInt64(length))
         // The capacity rule for each mode is the core's (`VolumeSemantics.allocate`).
         let code = code { () throws(Errno) in
             try fs.semantics.allocate(fd, mode: mode, offset: UInt64(offset), length: UInt64(length))
@@ -826,12 +853,14 @@ enum Operations {
     }
 
     static let fsyncdir: @convention(c) (fuse_req_t?, fuse_ino_t, Int32, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, datasync, _ in
-        guard let (_, inode) = begin(req, ino) else { return }
+        guard let (fs, inode) = begin(req, ino) else { return }
         let fd = openat(inode.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { return fuse_reply_err(req, errno).discard() }
         defer { close(fd) }
         let result = datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)
-        fuse_reply_err(req, result == 0 ? 0 : errno)
+        let code = result == 0 ? 0 : errno
+        if result == 0 { fs.powerLoss?.directorySynced(inode.key) }
+        fuse_reply_err(req, code)
     }
 
     /// The volume's size, not the backing disk's: the provisioned capacity, or 8 EiB when elastic.

@@ -41,11 +41,18 @@ struct DrillCommand: ParsableCommand {
                     --after-recovery 'my-app --check "$BERTH_DRILL_MOUNT"'
                   berth drill az-failure --type ebs --pause-io 2s --format json \\
                     | jq .longestWriteStallSeconds
+                  berth drill az-failure --type ebs --power-loss --format json | jq .powerLoss
+
+                With --power-loss AZ A also loses power (`berth az fail --power-loss`): the writer fsyncs
+                every 4th record only, and once AZ A is back the drill reads the log on the original volume
+                and reports how many written but unsynced records vanished beside the acknowledged (synced)
+                ones, which must all be there.
 
                 Durations: 500ms, 2s, 5m, 1h.
                 Exit status: 0 the drill finished with no corrupt record; 1 the drill could not start (a
                 refusal, a bad profile); 2 no service fits the profile; 3 a record was corrupt, no usable
-                mount was reached in AZ B, or the --after-recovery command failed; 64 invalid arguments.
+                mount was reached in AZ B, the --after-recovery command failed, or (--power-loss) an
+                acknowledged record was lost on the original volume; 64 invalid arguments.
                 """))
 
         @Option(help: ArgumentHelp("Volume type: \(ServiceID.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "type"))
@@ -70,6 +77,8 @@ struct DrillCommand: ParsableCommand {
         @Option(name: .customLong("pause-io"), help: ArgumentHelp(
             "Run under `berth fault pause-io` for this long, from when the writer starts (e.g. 2s).", valueName: "duration"))
         var pauseIO: String?
+        @Flag(name: .customLong("power-loss"), help: "AZ A also loses power: what the writer had not fsynced is lost.")
+        var powerLoss = false
         @Option(help: ArgumentHelp(
             "Run under `berth fault latency`: this delay added to the writer's requests (e.g. 50ms).", valueName: "duration"))
         var latency: String?
@@ -111,6 +120,7 @@ struct DrillCommand: ParsableCommand {
             plan.recordInterval = try duration("--record-interval", recordInterval)
             plan.workloadCommand = workload == "builtin" ? nil : workload
             plan.recoveryCheckCommand = afterRecovery
+            plan.powerLoss = powerLoss
             if pauseIO != nil && latency != nil { throw ValidationError("give --pause-io or --latency, not both") }
             if let pauseIO { plan.fault = .pauseIO(duration: try duration("--pause-io", pauseIO)) }
             if let latency {

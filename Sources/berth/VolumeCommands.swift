@@ -151,14 +151,23 @@ struct AZCommand: ParsableCommand {
                 multi-AZ FSx deployment fails over to its standby AZ. Nothing is lost: `berth az recover`
                 brings the same mounts back with their data.
 
+                With --power-loss the AZ also loses power, as its instances would: each mount it cuts off
+                takes back what its task had not made durable (ebs: file data written since the file's last
+                fsync or fdatasync, and names created, removed or renamed since their directory's last fsync;
+                efs and fsx: data not yet sent by a close or an fsync). Synced data is never lost.
+                docs/SEMANTICS.md says per service what is kept.
+
                 Example:
                   berth az fail us-east-1a && ./run-my-tests.sh; berth az recover us-east-1a
+                  berth az fail us-east-1a --power-loss; berth az recover us-east-1a
                 """))
         @Argument(help: "The AZ, e.g. us-east-1a.") var az: String
+        @Flag(name: .customLong("power-loss"), help: "Also lose what the AZ's tasks had not made durable (fsync).")
+        var powerLoss = false
         @Option(help: "text or json.") var format: EmulatorFormat = .text
         @OptionGroup var state: StateOptions
 
-        func run() throws { try AZCommand.change(az, failed: true, format: format, state: state) }
+        func run() throws { try AZCommand.change(az, failed: true, powerLoss: powerLoss, format: format, state: state) }
     }
 
     struct Recover: ParsableCommand {
@@ -173,10 +182,11 @@ struct AZCommand: ParsableCommand {
     }
 
     /// Fails or recovers `zone` and says which mounts it cuts off or brings back.
-    static func change(_ zone: String, failed: Bool, format: EmulatorFormat, state: StateOptions) throws {
+    static func change(_ zone: String, failed: Bool, powerLoss: Bool = false, format: EmulatorFormat, state: StateOptions) throws {
         let store = try state.open()
-        let (changed, affected) = try refusing { () throws(StateError) in
+        let (changed, affected, lost) = try refusing { () throws(StateError) in
             let changed = try store.setAZFailed(zone, failed)
+            let lost = powerLoss ? try store.losePower(in: zone) : nil
             let zones = store.region.zones
             let failedZones = Set(try store.listAvailabilityZones().filter { $0.status == .failed }.map(\.name))
                 .union(failed ? [zone] : [])
@@ -189,7 +199,7 @@ struct AZCommand: ParsableCommand {
                     || volume.dataZones(in: zones).allSatisfy(failedZones.subtracting([zone]).contains)
                 if cutOffNow != cutOffWithoutZone { affected.append((attachment, volume)) }
             }
-            return (changed, affected)
+            return (changed, affected, lost)
         }
         switch format {
         case .json:
@@ -199,11 +209,20 @@ struct AZCommand: ParsableCommand {
                 // Both keys in both directions (one of them empty), so fail and recover print one shape.
                 ("cutOffMounts", .array(failed ? affected.map { EmulatorJSON.attachment($0.0) } : [])),
                 ("restoredMounts", .array(failed ? [] : affected.map { EmulatorJSON.attachment($0.0) })),
-            ]).rendered())
+            ] + (lost.map { results in
+                [("powerLoss", JSONValue.array(results.map { result in
+                    .object([("attachment", EmulatorJSON.attachment(result.attachment)),
+                             ("volumeId", .string(result.volume.id.rawValue)),
+                             ("answer", .string(result.answer.rawValue))])
+                }))]
+            } ?? [])).rendered())
         case .text:
             print("\(changed.name) \(changed.status.rawValue)")
             for (attachment, volume) in affected {
                 print("  \(failed ? "cut off" : "restored"): \(volume.id) (\(volume.type.rawValue)) at \(attachment.mountpoint), task \(attachment.task) in \(attachment.availabilityZone)")
+            }
+            for result in lost ?? [] {
+                print("  power lost: \(result.volume.id) at \(result.attachment.mountpoint): \(result.answer.summary)")
             }
         }
     }

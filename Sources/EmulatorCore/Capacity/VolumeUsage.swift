@@ -66,6 +66,12 @@ public final class VolumeUsage: Sendable {
         if bytes > 0 { words.add(Self.usedIndex, bytes) }
     }
 
+    /// Counts the backing directory again (after a power loss put back blocks and names behind the
+    /// counter's back, `PowerLossJournal`). Unchanged when the scan fails.
+    public func recount(backingDirectory: String) {
+        if let used = try? UsageScanner.usedBytes(under: backingDirectory) { words.storeInOrder(Self.usedIndex, used) }
+    }
+
     /// What `statfs` reports for this volume: blocks of `blockSize` bytes.
     public func statfsBlocks(blockSize: UInt64 = 4096) -> (total: UInt64, free: UInt64) {
         CapacityFigures.blocks(capacityBytes: capacityBytes, usedBytes: usedBytes, blockSize: blockSize)

@@ -42,6 +42,10 @@ public struct DrillPlan: Sendable {
     public var recoveryCheckCommand: String?
     /// A fault injected into the volume once the writer runs (`berth drill --pause-io|--latency`).
     public var fault: DrillFault?
+    /// AZ A also loses power (`berth az fail --power-loss`); the writer then fsyncs every
+    /// `powerLossSyncEvery`th record only, so that some are written but not durable at the failure.
+    public var powerLoss = false
+    public var powerLossSyncEvery = 4
 
     public init(type: ServiceID) { self.type = type }
 
@@ -108,11 +112,14 @@ public struct DrillReport: Sendable {
     /// The longest time between two acknowledgements of the writer in A (snapshots, a pause-io or
     /// latency hold it back); 0 with fewer than two records.
     public var longestWriteStallSeconds: Double = 0
+    /// With `DrillPlan.powerLoss`: what the power loss took, read on the original volume once AZ A is back.
+    public var powerLoss: DrillPowerLoss? = nil
 
     /// A corrupt record or an unfinished recovery fails the drill (emulator.md §Drills: "The exit status is
     /// non-zero when a record is corrupt or the drill could not finish").
     public var passed: Bool {
         corruptRecords == 0 && recoveryTimeSeconds != nil && (recoveryCheckExitStatus ?? 0) == 0
+            && (powerLoss.map { $0.acknowledgedRecordsLost == 0 && $0.corruptRecords == 0 && $0.checked } ?? true)
     }
 }
 
@@ -201,12 +208,17 @@ public final class AZFailureDrill: Sendable {
         mounted.append(mountA)
         step("mounted \(volume.id) at \(mountA) for task drill-writer in \(zoneA)")
 
-        let writer = DrillWriter(path: mountA + "/drill.log", interval: plan.recordInterval)
+        let writer = DrillWriter(path: mountA + "/drill.log", interval: plan.recordInterval,
+                                 syncEvery: plan.powerLoss ? max(1, plan.powerLossSyncEvery) : 1)
         let workload = try plan.workloadCommand.map { command throws(DrillError) in
             try startCommand(command, mount: mountA, role: "workload")
         }
         writer.start()
-        step("writer started: one fsynced \(DrillRecord.size)-byte record every \(DurationText.format(plan.recordInterval))")
+        if plan.powerLoss {
+            step("writer started: one \(DrillRecord.size)-byte record every \(DurationText.format(plan.recordInterval)), fsynced every \(max(1, plan.powerLossSyncEvery))th")
+        } else {
+            step("writer started: one fsynced \(DrillRecord.size)-byte record every \(DurationText.format(plan.recordInterval))")
+        }
         var injectedFault: Fault?
         if let fault = plan.fault {
             // After the first acknowledged record, so that the longest stall spans the fault.
@@ -247,6 +259,12 @@ public final class AZFailureDrill: Sendable {
         // By now the outage is in effect: no operation that starts later is answered.
         let failedAt = clock.now
         step("failed \(zoneA)")
+        var powerLossAnswers: [PowerLossJournal.Answer] = []
+        if plan.powerLoss {
+            let results = try stateCall { () throws(StateError) in try store.losePower(in: zoneA) }
+            powerLossAnswers = results.map(\.answer)
+            step("power lost in \(zoneA): " + results.map { "\($0.attachment.mountpoint): \($0.answer.rawValue)" }.joined(separator: ", "))
+        }
         // The writer stops at its first error: the outage answers EIO from the next operation on.
         let writerStopped = writer.waitForError(timeout: .seconds(2))
         writer.stop()
@@ -256,6 +274,11 @@ public final class AZFailureDrill: Sendable {
             step("writer in \(zoneA) saw no error within 2s")
         }
         let acknowledged = writer.acknowledged
+        let unsynced = writer.unsynced
+        // The writer in B goes on after every sequence A wrote, so that a record A wrote but lost keeps a
+        // sequence of its own (`checkAfterPowerLoss` looks for them).
+        let nextSequenceInA = ((unsynced.last ?? acknowledged.last?.sequence).map { $0 &+ 1 }) ?? 0
+        if plan.powerLoss { step("writer in \(zoneA): \(acknowledged.count) records acknowledged (fsynced), \(unsynced.count) written but not synced") }
 
         // Recover into B.
         let recoveryVolume: VolumeID
@@ -317,7 +340,7 @@ public final class AZFailureDrill: Sendable {
         var writtenAfter = 0
         if recoveryTime != nil, clock.now < start + plan.duration {
             let continued = DrillWriter(path: mountB + "/drill.log", interval: plan.recordInterval,
-                                        firstSequence: (scan.lastSequence ?? UInt64.max) &+ 1)
+                                        firstSequence: max((scan.lastSequence ?? UInt64.max) &+ 1, nextSequenceInA))
             continued.start()
             try sleepUntil(start + plan.duration)
             continued.stop()
@@ -326,6 +349,11 @@ public final class AZFailureDrill: Sendable {
         }
         let workloadStatus = workload.map { finishWorkload($0) }
         if let workloadStatus { step("workload command exited with status \(workloadStatus)") }
+        var powerLoss: DrillPowerLoss?
+        if plan.powerLoss {
+            powerLoss = try checkAfterPowerLoss(zoneA, mountA, volume.id, acknowledged: acknowledged.map(\.sequence),
+                                                unsynced: unsynced, answers: powerLossAnswers)
+        }
 
         let recoveredSequences = Set(scan.records.map(\.sequence))
         let recovered = acknowledged.filter { recoveredSequences.contains($0.sequence) }
@@ -350,7 +378,32 @@ public final class AZFailureDrill: Sendable {
             failedAtSeconds: (seconds(failedAt) * 1000).rounded() / 1000,
             restoredSnapshotAtSeconds: restoredFrom.map { (seconds($0) * 1000).rounded() / 1000 },
             recoveryCheckExitStatus: recoveryCheckStatus, steps: steps.withLock { $0 },
-            fault: injectedFault, longestWriteStallSeconds: (longestStall(acknowledged) * 1000).rounded() / 1000)
+            fault: injectedFault, longestWriteStallSeconds: (longestStall(acknowledged) * 1000).rounded() / 1000,
+            powerLoss: powerLoss)
+    }
+
+    /// Once AZ A is back, reads the log on the original volume through its mount in A (the same mount,
+    /// which the recovery brings back) and counts what the power loss took.
+    func checkAfterPowerLoss(_ zoneA: String, _ mountA: String, _ volume: VolumeID, acknowledged: [UInt64],
+                             unsynced: [UInt64], answers: [PowerLossJournal.Answer]) throws(DrillError) -> DrillPowerLoss {
+        try stateCall { () throws(StateError) in _ = try store.setAZFailed(zoneA, false) }
+        step("recovered \(zoneA) to read the original volume \(volume)")
+        var bytes: [UInt8]?
+        for _ in 0..<250 where bytes == nil {
+            bytes = FileManager.default.contents(atPath: mountA + "/drill.log").map(Array.init)
+            if bytes == nil { try sleepUntil(clock.now + .milliseconds(20)) }
+        }
+        let scan = DrillLogScan.scan(bytes ?? [])
+        let present = Set(scan.records.map(\.sequence))
+        let survived = unsynced.filter(present.contains).count
+        let result = DrillPowerLoss(
+            zone: zoneA, volumeID: volume.rawValue, checked: bytes != nil, mountsAnswered: answers.filter { $0 == .applied }.count,
+            recordsUnsynced: unsynced.count, unsyncedRecordsVanished: unsynced.count - survived,
+            unsyncedRecordsSurvived: survived, acknowledgedRecordsLost: acknowledged.filter { !present.contains($0) }.count,
+            corruptRecords: scan.corruptRecords)
+        step("original volume after the power loss: \(result.unsyncedRecordsVanished) of \(result.recordsUnsynced) unsynced records vanished, "
+             + "\(result.acknowledgedRecordsLost) acknowledged records lost, \(scan.corruptRecords) corrupt")
+        return result
     }
 
     /// The longest time between two consecutive acknowledgements.
@@ -402,7 +455,26 @@ public final class AZFailureDrill: Sendable {
     }
 }
 
-/// Appends records to a log on its own thread, fsyncing each; remembers which were acknowledged.
+/// What a power loss took from the drill's log (`berth drill az-failure --power-loss`), read on the
+/// original volume once AZ A was back.
+public struct DrillPowerLoss: Sendable, Equatable {
+    public var zone: String
+    public var volumeID: String
+    /// Whether the log could be read at all.
+    public var checked: Bool
+    /// Mount servers that applied their journal.
+    public var mountsAnswered: Int
+    /// Records written but not yet fsynced when the writer stopped.
+    public var recordsUnsynced: Int
+    public var unsyncedRecordsVanished: Int
+    public var unsyncedRecordsSurvived: Int
+    /// Acknowledged (fsynced) records missing: must be 0.
+    public var acknowledgedRecordsLost: Int
+    public var corruptRecords: Int
+}
+
+/// Appends records to a log on its own thread, fsyncing each (or every `syncEvery`th); remembers which
+/// were acknowledged (made durable by an fsync that returned) and which were only written.
 final class DrillWriter: Sendable {
     struct Acknowledged: Sendable {
         var sequence: UInt64
@@ -413,17 +485,21 @@ final class DrillWriter: Sendable {
     let path: String
     let interval: Duration
     let firstSequence: UInt64
-    private let state = Mutex<(acknowledged: [Acknowledged], error: String?)>(([], nil))
+    let syncEvery: Int
+    private let state = Mutex<(acknowledged: [Acknowledged], error: String?, unsynced: [(UInt64, ContinuousClock.Instant)])>(([], nil, []))
     private let stopping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
 
-    init(path: String, interval: Duration, firstSequence: UInt64 = 0) {
+    init(path: String, interval: Duration, firstSequence: UInt64 = 0, syncEvery: Int = 1) {
         self.path = path
         self.interval = interval
         self.firstSequence = firstSequence
+        self.syncEvery = max(1, syncEvery)
     }
 
     var acknowledged: [Acknowledged] { state.withLock { $0.acknowledged } }
+    /// The sequences written since the last fsync that returned.
+    var unsynced: [UInt64] { state.withLock { $0.unsynced.map(\.0) } }
     var firstError: String? { state.withLock { $0.error } }
 
     func start() {
@@ -456,6 +532,12 @@ final class DrillWriter: Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return fail("open") }
         defer { close(fd) }
+        // The log's name is durable only once its directory is synced (ebs, like any local file system).
+        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { return fail("open the log's directory") }
+        let directorySynced = fsync(directory) == 0
+        close(directory)
+        guard directorySynced else { return fail("fsync the log's directory") }
         var sequence = firstSequence
         while !stopping.load(ordering: .acquiring) {
             let began = ContinuousClock.now
@@ -463,9 +545,15 @@ final class DrillWriter: Sendable {
             let bytes = record.encoded
             let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             guard written == bytes.count else { return fail(written < 0 ? "write" : "short write") }
-            guard fsync(fd) == 0 else { return fail("fsync") }
-            let acknowledged = Acknowledged(sequence: sequence, startedAt: began, acknowledgedAt: ContinuousClock.now)
-            state.withLock { $0.acknowledged.append(acknowledged) }
+            state.withLock { $0.unsynced.append((sequence, began)) }
+            if (sequence &- firstSequence) % UInt64(syncEvery) == UInt64(syncEvery - 1) {
+                guard fsync(fd) == 0 else { return fail("fsync") }
+                let now = ContinuousClock.now
+                state.withLock { state in
+                    state.acknowledged += state.unsynced.map { Acknowledged(sequence: $0.0, startedAt: $0.1, acknowledgedAt: now) }
+                    state.unsynced.removeAll()
+                }
+            }
             sequence &+= 1
             Thread.sleep(forTimeInterval: Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds))
         }

@@ -25,8 +25,9 @@ extension DrillReport {
             ("workloadExitStatus", r.workloadExitStatus.map { .int(Int($0)) } ?? .null),
             ("recoveryCheckExitStatus", r.recoveryCheckExitStatus.map { .int(Int($0)) } ?? .null),
             ("passed", .bool(r.passed)),
-            ("fault", r.fault.map(\.json) ?? .null),
+            ("fault", r.fault.map(\.json) ?? r.powerLoss.map(\.faultJSON) ?? .null),
             ("longestWriteStallSeconds", .double(r.longestWriteStallSeconds)),
+            ("powerLoss", r.powerLoss.map(\.json) ?? .null),
         ])
     }
 
@@ -48,6 +49,11 @@ extension DrillReport {
         }
         rows.append(("corrupt records", "\(r.corruptRecords)"))
         if let fault = r.fault { rows.append(("fault", "\(fault.kind.rawValue) \(fault.id) (\(fault.kind.fisAction))")) }
+        if let lost = r.powerLoss {
+            rows.append(("fault", "power loss in \(lost.zone) (\(DrillPowerLoss.fisScenario))"))
+            rows.append(("unsynced records", "\(lost.recordsUnsynced) written but not fsynced: \(lost.unsyncedRecordsVanished) vanished, \(lost.unsyncedRecordsSurvived) survived"))
+            rows.append(("acknowledged lost", "\(lost.acknowledgedRecordsLost) on the original volume \(lost.volumeID)\(lost.checked ? "" : " (its log could not be read)")"))
+        }
         rows.append(("longest write stall", String(format: "%.3f s between two acknowledged records in \(r.failedAZ)", r.longestWriteStallSeconds)))
         rows.append(("snapshots taken", "\(r.snapshotsTaken)"))
         rows.append(("written after", "\(r.recordsWrittenAfterRecovery) records in \(r.failoverAZ) after the recovery"))
@@ -79,4 +85,26 @@ extension Fault {
     }
 
     var json: JSONValue { json() }
+}
+
+extension DrillPowerLoss {
+    /// The AWS FIS scenario this rehearses (https://docs.aws.amazon.com/fis/latest/userguide/az-availability-scenario.html).
+    public static let fisScenario = "AZ Availability: Power Interruption"
+
+    /// The report's `fault` for a power loss.
+    var faultJSON: JSONValue {
+        .object([("kind", .string("power-loss")), ("fisScenario", .string(Self.fisScenario)), ("zone", .string(zone))])
+    }
+
+    var json: JSONValue {
+        .object([
+            ("zone", .string(zone)), ("volumeId", .string(volumeID)), ("checked", .bool(checked)),
+            ("mountsAnswered", .int(mountsAnswered)),
+            ("recordsUnsynced", .int(recordsUnsynced)),
+            ("unsyncedRecordsVanished", .int(unsyncedRecordsVanished)),
+            ("unsyncedRecordsSurvived", .int(unsyncedRecordsSurvived)),
+            ("acknowledgedRecordsLost", .int(acknowledgedRecordsLost)),
+            ("corruptRecords", .int(corruptRecords)),
+        ])
+    }
 }

@@ -62,6 +62,11 @@ public final class WriteFreeze: Sendable {
         changesInFlight.wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
 
+    /// Waits until no change counted by `enterChange` is in flight (a power loss applies its journal then).
+    public func waitForChangesInFlight() {
+        while changesInFlight.load(ordering: .sequentiallyConsistent) != 0 { usleep(50) }
+    }
+
     /// The watcher's part: acknowledges a requested freeze once this server's changes in flight drained,
     /// and clears a freeze whose snapshotter died (nobody holds `freeze.lock` any more).
     public func acknowledgeIfRequested() {
