@@ -348,8 +348,14 @@ struct OutageSnapshotDrillTests {
     }
 
     /// Runs `berth drill az-failure` and returns its JSON report.
+    /// Runs a drill whose mount points go under this test's own directory (TMPDIR), so that what it leaves
+    /// mounted is told apart from the drills other suites run at the same time.
     func drill(_ berth: Berth, _ arguments: String...) throws -> [String: Any] {
-        let run = try berth.run(["drill", "az-failure", "--format", "json", "--quiet"] + arguments)
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = berth.root
+        let run = try CommandRun.run(try ServedMount.berthBinary(),
+                                     ["drill", "az-failure", "--format", "json", "--quiet"] + arguments + ["--state-dir", berth.state],
+                                     environment: environment)
         #expect(run.status == 0, "\(run.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
         return object ?? [:]
@@ -385,7 +391,7 @@ struct OutageSnapshotDrillTests {
         let steps = report["steps"] as? [[String: Any]] ?? []
         #expect(steps.contains { ($0["action"] as? String)?.hasPrefix("failed us-east-1a") == true })
         #expect(steps.allSatisfy { $0["at"] is Double && $0["action"] is String })
-        #expect(!FileManager.default.fileExists(atPath: "/proc/mounts") || !mountsContain("berth-drill-"))
+        #expect(!FileManager.default.fileExists(atPath: "/proc/mounts") || !mountsContain(berth.root + "/berth-drill-"))
     }
 
     @Test func efsStandardDrillLosesNothing() throws {
