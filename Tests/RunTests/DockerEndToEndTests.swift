@@ -22,23 +22,8 @@ enum DockerEnvironment {
     /// The busybox image of `RunEnvironment`, imported into docker's store (no registry).
     static let image: String? = {
         guard let docker, let busybox = RunEnvironment.busybox else { return nil }
-        let root = "/tmp/berth-docker-image-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        do {
-            try FileManager.default.createDirectory(atPath: root + "/rootfs/bin", withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: busybox, toPath: root + "/rootfs/bin/busybox")
-            for applet in ["sh", "echo", "cat", "ls", "id", "touch", "chmod", "sleep", "df", "tail"] {
-                try FileManager.default.createSymbolicLink(atPath: root + "/rootfs/bin/" + applet, withDestinationPath: "busybox")
-            }
-            let tar = try CommandRun.run(URL(fileURLWithPath: "/bin/tar"), ["-C", root + "/rootfs", "-cf", root + "/rootfs.tar", "."])
-            guard tar.status == 0 else { return nil }
-            let name = "localhost/berth-test-busybox:docker"
-            let imported = try CommandRun.run(URL(fileURLWithPath: docker),
-                                              ["import", "--change", #"CMD ["sh", "-c", "echo default command ran"]"#, root + "/rootfs.tar", name])
-            return imported.status == 0 ? name : nil
-        } catch {
-            return nil
-        }
+        return RunEnvironment.importBusyboxImage(engine: docker, busybox: busybox, named: "localhost/berth-test-busybox:docker",
+                                                 applets: ["sh", "echo", "cat", "ls", "id", "touch", "chmod", "sleep", "df", "tail"])
     }()
 
     /// Containers of any berth run that docker still has.

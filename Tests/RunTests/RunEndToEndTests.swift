@@ -21,24 +21,31 @@ enum RunEnvironment {
     /// A busybox image with a default command, built by the test from the static busybox (no registry).
     static let image: String? = {
         guard let podman, let busybox else { return nil }
-        let root = "/tmp/berth-run-image-\(getpid())"
+        return importBusyboxImage(engine: podman, busybox: busybox, named: "localhost/berth-test-busybox:1",
+                                  applets: ["sh", "echo", "cat", "sleep", "ls", "id", "seq", "touch", "df", "wc", "stat",
+                                            "hostname", "tail", "true", "mkdir", "rmdir", "chmod"])
+    }()
+
+    /// Imports a root file system of the static `busybox` and its `applets` into `engine`'s store as
+    /// `name` (podman or docker: both take `import --change`), or nil when that fails.
+    static func importBusyboxImage(engine: String, busybox: String, named name: String, applets: [String]) -> String? {
+        let root = "/tmp/berth-run-image-\(getpid())-\((engine as NSString).lastPathComponent)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         do {
             try FileManager.default.createDirectory(atPath: root + "/rootfs/bin", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: busybox, toPath: root + "/rootfs/bin/busybox")
-            for applet in ["sh", "echo", "cat", "sleep", "ls", "id", "seq", "touch", "df", "wc", "stat", "hostname", "tail", "true", "mkdir", "rmdir", "chmod"] {
+            for applet in applets {
                 try FileManager.default.createSymbolicLink(atPath: root + "/rootfs/bin/" + applet, withDestinationPath: "busybox")
             }
             let tar = try CommandRun.run(URL(fileURLWithPath: "/bin/tar"), ["-C", root + "/rootfs", "-cf", root + "/rootfs.tar", "."])
             guard tar.status == 0 else { return nil }
-            let name = "localhost/berth-test-busybox:1"
-            let imported = try CommandRun.run(URL(fileURLWithPath: podman),
+            let imported = try CommandRun.run(URL(fileURLWithPath: engine),
                                               ["import", "--change", #"CMD ["sh", "-c", "echo default command ran"]"#, root + "/rootfs.tar", name])
             return imported.status == 0 ? name : nil
         } catch {
             return nil
         }
-    }()
+    }
 }
 
 /// One test's state directory, run directory and files.
