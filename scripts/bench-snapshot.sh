@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Snapshot time of a mounted 1 GiB volume, as `berth snapshot create` takes it (whole process, median of
+# Snapshot time of a mounted 1 GiB volume, as `berth snapshot create --wait` takes it (whole process, median of
 # RUNS), for two data sets: many small files (FILES files of 1 GiB / FILES each, in 256 directories) and
 # one 1 GiB file. Each is measured with reflinks allowed and with --no-reflink (read and write of every
 # byte), on two fresh loop-mounted filesystems under BENCH_DIR: ext4 (no reflinks: both rows copy, with
@@ -114,7 +114,7 @@ for store in "${stores[@]}"; do
             times=() paused=() method=""
             for _ in $(seq "$RUNS"); do
                 t0=$(now_ns)
-                snap=$("$BERTH" snapshot create "$vol" $flag --state-dir "$state")
+                snap=$("$BERTH" snapshot create "$vol" $flag --wait --state-dir "$state")
                 t1=$(now_ns)
                 times+=("$(( (t1 - t0) / 1000000 ))")
                 info=$("$BERTH" snapshot describe "$snap" --format json --state-dir "$state")
@@ -181,7 +181,7 @@ EOF
         writer=$!
         sleep 2
         t0=$(date +%s.%N)
-        snap=$("$BERTH" snapshot create "$vol" --state-dir "$state" 2>/dev/null)
+        snap=$("$BERTH" snapshot create "$vol" --wait --state-dir "$state" 2>/dev/null)
         t1=$(date +%s.%N)
         sleep 1
         touch "$base/stall-stop"
