@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Snapshot time of a mounted 1 GiB volume, as `berth snapshot create` takes it (whole process, median of
+# Snapshot time of a mounted 1 GiB volume, as `berth snapshot create --wait` takes it (whole process, median of
 # RUNS), for two data sets: many small files (FILES files of 1 GiB / FILES each, in 256 directories) and
 # one 1 GiB file. Each is measured with reflinks allowed and with --no-reflink (read and write of every
 # byte), on two fresh loop-mounted filesystems under BENCH_DIR: ext4 (no reflinks: both rows copy, with
@@ -17,7 +17,8 @@
 # Figures, not assertions. Needs root, /dev/fuse, python3, jq.
 # Environment: BENCH_DIR (default /work/.bench-snapshot), RUNS (default 3), FILES (default 16384),
 # BENCH_TYPE (default fsx-openzfs; any type with snapshots), BENCH_PARTS (default "copy stall"; either
-# alone), BERTH_BIN (a berth binary to measure instead of this tree's release build, e.g. another
+# alone), BENCH_IMAGE_DIR (where the loop-mounted images go, default BENCH_DIR; /dev/shm puts them in RAM,
+# so that the disk's own fdatasync stalls drop out of the figures), BERTH_BIN (a berth binary to measure instead of this tree's release build, e.g. another
 # branch's, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,8 @@ RUNS="${RUNS:-3}"
 FILES="${FILES:-16384}"
 BENCH_TYPE="${BENCH_TYPE:-fsx-openzfs}"
 BENCH_PARTS="${BENCH_PARTS:-copy stall}"
+IMAGES="$BENCH_DIR/images"
+[ -n "${BENCH_IMAGE_DIR:-}" ] && IMAGES="$BENCH_IMAGE_DIR/berth-bench-snapshot.$$"
 
 if [ -n "${BERTH_BIN:-}" ]; then
     BERTH="$BERTH_BIN"
@@ -42,13 +45,15 @@ cleanup() {
     # (Mount servers exit once their mount is unmounted.)
     sleep 0.5
     for fs in ext4 xfs; do mountpoint -q "$BENCH_DIR/$fs" 2>/dev/null && umount "$BENCH_DIR/$fs"; done
-    losetup -j "$BENCH_DIR/ext4.img" 2>/dev/null | cut -d: -f1 | xargs -r losetup -d 2>/dev/null || true
-    losetup -j "$BENCH_DIR/xfs.img" 2>/dev/null | cut -d: -f1 | xargs -r losetup -d 2>/dev/null || true
+    for fs in ext4 xfs; do
+        losetup -j "$IMAGES/$fs.img" 2>/dev/null | cut -d: -f1 | xargs -r losetup -d 2>/dev/null || true
+    done
+    rm -rf "$IMAGES"
     rm -rf "$BENCH_DIR"
 }
 trap cleanup EXIT
 cleanup
-mkdir -p "$BENCH_DIR"
+mkdir -p "$BENCH_DIR" "$IMAGES"
 
 # Each store is a freshly made filesystem in a loop-mounted image, so that no earlier deletions slow
 # its inode allocation (ext4 scans past recently deleted inodes) and the rows compare like with like.
@@ -58,9 +63,9 @@ if ! command -v mkfs.xfs >/dev/null; then
 fi
 make_store() {  # NAME MKFS...
     local name=$1; shift
-    truncate -s 16G "$BENCH_DIR/$name.img"
+    truncate -s 16G "$IMAGES/$name.img"
     mkdir -p "$BENCH_DIR/$name"
-    if "$@" "$BENCH_DIR/$name.img" >/dev/null 2>&1 && mount -o loop "$BENCH_DIR/$name.img" "$BENCH_DIR/$name" 2>/dev/null; then
+    if "$@" "$IMAGES/$name.img" >/dev/null 2>&1 && mount -o loop "$IMAGES/$name.img" "$BENCH_DIR/$name" 2>/dev/null; then
         stores+=("$name")
     else
         echo "note: cannot make a loop-mounted $name here; its rows are skipped" >&2
@@ -114,7 +119,7 @@ for store in "${stores[@]}"; do
             times=() paused=() method=""
             for _ in $(seq "$RUNS"); do
                 t0=$(now_ns)
-                snap=$("$BERTH" snapshot create "$vol" $flag --state-dir "$state")
+                snap=$("$BERTH" snapshot create "$vol" $flag --wait --state-dir "$state")
                 t1=$(now_ns)
                 times+=("$(( (t1 - t0) / 1000000 ))")
                 info=$("$BERTH" snapshot describe "$snap" --format json --state-dir "$state")
@@ -157,7 +162,7 @@ stall_rows() {
     dd if=/dev/urandom of="$mnt/wal" bs=1M count=64 status=none
     sync
     echo
-    echo "write stall during a snapshot of a 2 GiB ebs volume ($store store, 4 KiB pwrite + fdatasync at random offsets of a 64 MiB file)"
+    echo "write stall during a snapshot of a 2 GiB ebs volume ($store store, image in $IMAGES, 4 KiB pwrite + fdatasync at random offsets of a 64 MiB file; $(uptime | sed 's/.*load/load/'))"
     printf '%-4s %12s %10s %12s %10s %8s %12s %10s\n' run "snapshot s" "paused s" "longest ms" "p99 ms" writes \
         "before: max" "p99 ms"
     for run in $(seq "$RUNS"); do
@@ -181,7 +186,7 @@ EOF
         writer=$!
         sleep 2
         t0=$(date +%s.%N)
-        snap=$("$BERTH" snapshot create "$vol" --state-dir "$state" 2>/dev/null)
+        snap=$("$BERTH" snapshot create "$vol" --wait --state-dir "$state" 2>/dev/null)
         t1=$(date +%s.%N)
         sleep 1
         touch "$base/stall-stop"

@@ -24,14 +24,13 @@ enum BackgroundMount {
         close(readyFD)
     }
 
-    /// Starts `berth <arguments> --ready-fd 3` as a new process (never fork: libfuse and the Swift
-    /// runtime's threads do not survive it) and waits until it says the mount is ready. Returns the
-    /// server's pid; when the server exits without a mount it has said why on the stderr we share, and
-    /// this throws its exit status.
-    static func start(arguments: [String]) throws -> pid_t {
+    /// Starts `berth <arguments> --ready-fd 3` detached (a new process, never fork: libfuse and the Swift
+    /// runtime's threads do not survive it; a new session; only fds 0-3), returning its pid and the read
+    /// end of the pipe whose write end it has as fd 3 (the caller closes it).
+    static func spawn(arguments: [String], what: String) throws -> (pid_t, Int32) {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
-            printError("berth mount: cannot create a pipe: \(String(cString: strerror(errno)))")
+            printError("berth: cannot create a pipe: \(String(cString: strerror(errno)))")
             throw ExitStatus.invalidInput
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
@@ -53,7 +52,7 @@ enum BackgroundMount {
         // which Foundation's Process learns that the container engine exited, inherited by a run's
         // watcher, so the engine was never reaped and `berth run` waited for it for ever.)
         guard berth_spawn_close_from(&actions, serverReadyFD + 1) == 0 else {
-            printError("berth mount: cannot prepare the mount server's descriptors: \(String(cString: strerror(errno)))")
+            printError("berth: cannot prepare the \(what)'s descriptors: \(String(cString: strerror(errno)))")
             throw ExitStatus.invalidInput
         }
         // A new session, so that the terminal's Ctrl-C for this shell does not reach the server.
@@ -76,11 +75,21 @@ enum BackgroundMount {
         var child: pid_t = 0
         let spawned = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
         close(writeEnd)
-        defer { close(readEnd) }
         guard spawned == 0 else {
-            printError("berth mount: cannot start the mount server: \(String(cString: strerror(spawned)))")
+            close(readEnd)
+            printError("berth: cannot start the \(what): \(String(cString: strerror(spawned)))")
             throw ExitStatus.invalidInput
         }
+        return (child, readEnd)
+    }
+
+    /// Starts `berth <arguments> --ready-fd 3` as a new process (never fork: libfuse and the Swift
+    /// runtime's threads do not survive it) and waits until it says the mount is ready. Returns the
+    /// server's pid; when the server exits without a mount it has said why on the stderr we share, and
+    /// this throws its exit status.
+    static func start(arguments: [String]) throws -> pid_t {
+        let (child, readEnd) = try spawn(arguments: arguments, what: "mount server")
+        defer { close(readEnd) }
         var buffer = [UInt8](repeating: 0, count: 16)
         var got = 0
         while true {

@@ -36,7 +36,7 @@ struct Berth: AsyncParsableCommand {
             VolumeCommand.self, MountCommand.self, UnmountCommand.self, SnapshotCommand.self, AZCommand.self, StateCommand.self,
             DrillCommand.self, FaultCommand.self,
             ServeMountCommand.self, ManCommand.self, ProfileSchemaCommand.self,
-            RunCommand.self, AccessPointCommand.self, ServeTaskMountCommand.self, RunReaperCommand.self,
+            RunCommand.self, AccessPointCommand.self, ServeTaskMountCommand.self, RunReaperCommand.self, FinishSnapshotCommand.self,
         ]
     )
 

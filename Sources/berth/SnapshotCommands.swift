@@ -1,7 +1,11 @@
 import ArgumentParser
+import CBerthShims
 import EmulatorCore
 import Foundation
 import StoragePlanner
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct SnapshotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,37 +19,81 @@ struct SnapshotCommand: ParsableCommand {
                 The snapshot's point in time is this call: it holds exactly what had been written before
                 it began and no torn file. Changes on every mount of the volume are held back only while
                 the names of its files are captured (time proportional to the number of names, not to the
-                bytes; `describe` says it as pausedSeconds); then the mounts write on while the snapshot is
-                pending: before a change of data the snapshot has not copied yet, the mount first copies
-                the old data into it (copy before write). Where the backing file system shares extents
-                (reflinks), the snapshot is made of reflinks during the pause instead. Files unchanged
-                since the volume's previous snapshot are shared with it, not copied (`describe`:
-                incrementalFrom, ownBytes). The command returns once the snapshot is completed (the copy
-                runs in this process); progress goes to stderr when it is a terminal, or with --progress.
-                Snapshots are regional and outlive their volume: restore with
-                `berth volume create --type T --az ANY --from-snapshot SNAP`.
+                bytes; `describe` says it as pausedSeconds); then the command returns with the snapshot
+                `pending`, as EBS's CreateSnapshot does, and the copy goes on in a background process
+                while the mounts write: before a change of data the snapshot has not copied yet, the mount
+                first copies the old data into it (copy before write). The snapshot is `completed` once
+                the copy is done; with --wait the command returns only then (progress on stderr when it
+                is a terminal, or with --progress; Ctrl-C stops the waiting, not the copy). A pending
+                snapshot can be neither restored nor deleted (IncorrectState). If the background copy dies,
+                the next berth command marks the snapshot `error`; delete it and take another. Where the
+                backing file system shares extents (reflinks), the snapshot is made of reflinks during the
+                pause instead. Files unchanged since the volume's previous snapshot are shared with it, not
+                copied (`describe`: incrementalFrom, ownBytes). Snapshots are regional and outlive their
+                volume: restore with `berth volume create --type T --az ANY --from-snapshot SNAP`.
 
                 Example:
-                  snap=$(berth snapshot create vol-0123456789abcdef0 --name before)
+                  snap=$(berth snapshot create vol-0123456789abcdef0 --name before --wait)
                 """))
         @Argument(help: "Volume id.") var id: String
         @Option(help: "A name to recognise it by.") var name: String?
         @Flag(name: .customLong("no-reflink"), help: "Copy every byte even where reflinks are available.") var noReflink = false
-        @Flag(help: "Return once the snapshot is completed (every snapshot is completed when this command returns today: the copy runs in this process, with the volume's writers released).")
+        @Flag(help: "Return once the snapshot is completed (else at once, with the snapshot pending).")
         var wait = false
-        @Flag(help: "Print the copy's progress on stderr (bytes copied of the total), also when stderr is not a terminal.")
+        @Flag(help: "With --wait: print the copy's progress on stderr (bytes copied of the total), also when stderr is not a terminal.")
         var progress = false
+        @Option(help: "text (the snapshot id) or json (the snapshot, as `describe` shows it on return).")
+        var format: EmulatorFormat = .text
         @OptionGroup var state: StateOptions
 
         func run() throws {
-            let store = try state.open()
-            let meter = progress || isatty(2) == 1 ? CopyProgress() : nil
-            let taken = try refusing { () throws(StateError) in
-                try store.takeSnapshot(of: try VolumeID(parsing: id), name: name, allowReflink: !noReflink,
-                                       progress: meter.map { meter in { meter.show($0, of: $1) } })
+            var arguments = ["_finish-snapshot", id]
+            if let name { arguments += ["--name", name] }
+            if noReflink { arguments.append("--no-reflink") }
+            if wait { arguments.append("--report-progress") }
+            if let directory = state.stateDirectory { arguments += ["--state-dir", directory] }
+            let (child, readEnd) = try BackgroundMount.spawn(arguments: arguments, what: "snapshot copier")
+            defer { close(readEnd) }
+            let meter = wait && (progress || isatty(2) == 1) ? CopyProgress() : nil
+            var reader = FinisherLines(fd: readEnd)
+            var snapshotID: SnapshotID?
+            var completed = false
+            var failure: String?
+            while let line = reader.next() {
+                let words = line.split(separator: " ", maxSplits: 2)
+                switch words.first {
+                case "ready":
+                    snapshotID = words.count > 1 ? try? SnapshotID(parsing: String(words[1])) : nil
+                case "progress" where words.count == 3:
+                    if let done = UInt64(words[1]), let total = UInt64(words[2]) { meter?.show(done, of: total) }
+                case "completed": completed = true
+                case "error": failure = String(line.dropFirst("error ".count))
+                default: break
+                }
+                if snapshotID != nil && !wait { break }
             }
             meter?.finish()
-            print(taken.snapshot.id.rawValue)
+            guard let snapshotID else {
+                // It said why on the stderr we share.
+                var status: Int32 = 0
+                waitpid(child, &status, 0)
+                let code = berth_exit_status(status)
+                throw ExitCode(code == 0 ? 1 : code)
+            }
+            if wait {
+                var status: Int32 = 0
+                waitpid(child, &status, 0)
+            }
+            let store = try state.open()
+            let snapshot = try refusing { () throws(StateError) in try store.describeSnapshot(snapshotID) }
+            if wait && !(completed && snapshot.state == .completed) {
+                printError(failure ?? StateError.snapshotFailed(snapshotID).description)
+                throw ExitStatus.invalidInput
+            }
+            switch format {
+            case .text: print(snapshotID.rawValue)
+            case .json: print(EmulatorJSON.snapshot(snapshot).rendered())
+            }
         }
     }
 

@@ -335,7 +335,7 @@ struct CLIMountTests {
         let volume = try berth.createVolume("--type", "efs", "--az", "us-east-1a", "--name", "uploads")
         let data = berth.state + "/volumes/" + volume + "/data"
         try Data("keep".utf8).write(to: URL(fileURLWithPath: data + "/file"))
-        let snapshot = try berth.run("snapshot", "create", volume).trimmedStdout
+        let snapshot = try berth.run("snapshot", "create", volume, "--wait").trimmedStdout
         for suffix in ["-wal", "-shm"] { unlink(berth.state + "/berth.sqlite" + suffix) }
         #expect(truncate(berth.state + "/berth.sqlite", 0) == 0)  // `: > berth.sqlite`
 
@@ -458,7 +458,7 @@ struct CLIMountTests {
         let mountpoint = try berth.mountpoint("m")
         for _ in 0..<3 {
             #expect(try berth.run("mount", volume, mountpoint, "--az", "us-east-1a", "--background").status == 0)
-            #expect(try berth.run("snapshot", "create", volume).status == 0)
+            #expect(try berth.run("snapshot", "create", volume, "--wait").status == 0)
             #expect(try berth.run("unmount", mountpoint).status == 0)
         }
         let shared = try FileManager.default.contentsOfDirectory(atPath: berth.state + "/volumes/" + volume + "/shared")

@@ -48,7 +48,7 @@ struct FSxFamilyMountTests {
         #expect(try berth.run("unmount", mountpoint).status == 0)
         let backup = try berth.run("snapshot", "create", scratch)
         #expect(backup.status == 1 && backup.stderr.hasPrefix("UnsupportedOperation"), "\(backup.stderr)")
-        #expect(try berth.run("snapshot", "create", hdd).status == 0, "persistent file systems have backups")
+        #expect(try berth.run("snapshot", "create", hdd, "--wait").status == 0, "persistent file systems have backups")
         for platform in [["--launch-type", "fargate"], ["--os", "windows"]] {
             let run = try berth.run(["mount", scratch, try berth.mountpoint("x"), "--az", "us-east-1a", "--background"] + platform)
             #expect(run.status == 1 && run.stderr.hasPrefix("UnsupportedOperation"), "\(platform)")
@@ -61,7 +61,7 @@ struct FSxFamilyMountTests {
         let source = try berth.mountpoint("source")
         #expect(try berth.run("mount", volume, source, "--az", "us-east-1a", "--background").status == 0)
         #expect(writeFile(source + "/config.json", Array("v1".utf8)) == 0)
-        let snapshot = try berth.run("snapshot", "create", volume).trimmedStdout
+        let snapshot = try berth.run("snapshot", "create", volume, "--wait").trimmedStdout
         #expect(writeFile(source + "/config.json", Array("v2".utf8)) == 0)
         let clone = try berth.createVolume("--type", "fsx-openzfs", "--az", "us-east-1a", "--from-snapshot", snapshot)
         #expect(try describe(berth, clone)["cloneOf"] as? String == snapshot)
@@ -73,7 +73,7 @@ struct FSxFamilyMountTests {
         // Files first touched by a write (O_CREAT|O_TRUNC, in a subdirectory) leave the snapshot as it was.
         #expect(mkdir(source + "/app", 0o755) == 0)
         #expect(writeFile(source + "/app/state.db", Array("s1".utf8)) == 0)
-        let second = try berth.run("snapshot", "create", volume).trimmedStdout
+        let second = try berth.run("snapshot", "create", volume, "--wait").trimmedStdout
         let clone2 = try berth.createVolume("--type", "fsx-openzfs", "--az", "us-east-1a", "--from-snapshot", second)
         let cloned2 = try berth.mountpoint("clone2")
         #expect(try berth.run("mount", clone2, cloned2, "--az", "us-east-1a", "--background").status == 0)

@@ -189,7 +189,7 @@ struct OutageSnapshotDrillTests {
         for round in 0..<20 {
             while writer.acknowledged.load(ordering: .acquiring) <= round { usleep(1_000) }
             let acknowledgedBefore = writer.acknowledged.load(ordering: .acquiring)
-            let run = try berth.run("snapshot", "create", volume, "--name", "round-\(round)")
+            let run = try berth.run("snapshot", "create", volume, "--name", "round-\(round)", "--wait")
             let startedAfter = writer.started.load(ordering: .acquiring)
             #expect(run.status == 0, "\(run.stderr)")
             let snapshot = run.trimmedStdout
@@ -214,7 +214,7 @@ struct OutageSnapshotDrillTests {
         let mount = try berth.mountpoint("a")
         #expect(try berth.run("mount", volume, mount, "--az", "us-east-1a", "--background").status == 0)
         #expect(writeFile(mount + "/before", [1]) == 0)
-        let snapshot = try berth.run("snapshot", "create", volume).trimmedStdout
+        let snapshot = try berth.run("snapshot", "create", volume, "--wait").trimmedStdout
         #expect(writeFile(mount + "/after", [2]) == 0)
         #expect(try berth.run("unmount", mount).status == 0)
         #expect(try berth.run("volume", "delete", volume).status == 0)
@@ -264,7 +264,7 @@ struct OutageSnapshotDrillTests {
             }
             close(fd)
         }
-        let snapshotRun = try berth.run("snapshot", "create", volume)
+        let snapshotRun = try berth.run("snapshot", "create", volume, "--wait")
         #expect(snapshotRun.status == 0, "\(snapshotRun.stderr)")
         let snapshot = snapshotRun.trimmedStdout
         #expect(try berth.run("unmount", mount).status == 0)
@@ -324,7 +324,7 @@ struct OutageSnapshotDrillTests {
             try CommandRun.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "ulimit -S -n 256 && exec \"$0\" \"$@\"",
                                try ServedMount.berthBinary().path] + arguments + ["--state-dir", berth.state])
         }
-        let snapshot = try limited("snapshot", "create", volume)
+        let snapshot = try limited("snapshot", "create", volume, "--wait")
         #expect(snapshot.status == 0, "\(snapshot.stderr)")
         let restored = try limited("volume", "create", "--type", "ebs", "--az", "us-east-1b", "--from-snapshot", snapshot.trimmedStdout)
         #expect(restored.status == 0, "\(restored.stderr)")

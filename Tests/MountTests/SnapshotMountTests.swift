@@ -122,7 +122,7 @@ struct SnapshotMountTests {
                 #expect(waitUntil(timeout: 10) { writer.acknowledged.load(ordering: .acquiring) > 50 * (round + 1) || writer.failure.withLock { $0 } != nil })
             }
             let before = writers.map { $0.acknowledged.load(ordering: .acquiring) }
-            let run = try berth.run("snapshot", "create", volume)
+            let run = try berth.run("snapshot", "create", volume, "--wait")
             let after = writers.map { $0.started.load(ordering: .acquiring) }
             #expect(run.status == 0, "\(run.stderr)")
             let duringCopy = zip(after, before).map { $0 - $1 }

@@ -158,6 +158,19 @@ public final class SnapshotPreservation: Sendable {
         if seconds - since >= 1 { _ = words.compareExchange(0, expected: generation, desired: 0) }
     }
 
+    /// Clears the pending table of a snapshotter that died (nobody holds `pending.lock`): mounts stop
+    /// preserving for it. Does nothing while a snapshotter holds the lock.
+    public static func releaseAbandoned(sharedStateDirectory: String) {
+        let lockPath = sharedStateDirectory + "/pending.lock"
+        let fd = open(lockPath, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return }
+        defer { flock(fd, LOCK_UN) }
+        if let words = try? openWords(sharedStateDirectory) { words.storeInOrder(0, 0) }
+        Publication.removeTables(sharedStateDirectory)
+    }
+
     // MARK: - The snapshotter's side
 
     /// Held by the process taking a snapshot from before it publishes the pending table until it ends

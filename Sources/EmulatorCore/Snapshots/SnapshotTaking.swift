@@ -32,9 +32,15 @@ extension StateStore {
     ///
     /// `progress` is told the bytes copied and the total; `whilePending` runs once the mounts are
     /// released and before the copy (tests use it to write during a pending snapshot).
+    /// `atPointInTime` is told the snapshot's record once its point in time is captured and the mounts
+    /// are released (before the copy, or after it where the copy was made under the freeze): what
+    /// `berth snapshot create` returns at. With `failureLeavesError`, a failure after that point leaves
+    /// the record in state `error` (as EC2 keeps a snapshot that failed) instead of removing it.
     public func takeSnapshot(of volumeID: VolumeID, name: String? = nil, allowReflink: Bool = true,
                              progress: ((UInt64, UInt64) -> Void)? = nil,
-                             whilePending: (() -> Void)? = nil) throws(StateError) -> SnapshotTaken {
+                             whilePending: (() -> Void)? = nil,
+                             atPointInTime: ((Snapshot) -> Void)? = nil,
+                             failureLeavesError: Bool = false) throws(StateError) -> SnapshotTaken {
         // The copy reads the volume's own data directory, never through a link planted in its place.
         try directory.checkVolumeDirectories(volumeID)
         let baseline = try incrementalBaseline(of: volumeID)
@@ -42,6 +48,7 @@ extension StateStore {
         let destination = directory.snapshotDirectory(pending.id)
         let source = directory.dataDirectory(volumeID)
         let shared = directory.sharedDirectory(volumeID)
+        var announced = false
         do {
             try makeStateDirectory(destination, mode: 0o700)
             try StateMetadata.write(SnapshotMetadata(snapshot: pending), to: StateMetadata.snapshotPath(directory, pending.id))
@@ -79,6 +86,8 @@ extension StateStore {
             }
             let paused = Date().timeIntervalSince(freezeStarted)
             let report: TreeCopier.Report
+            announced = true
+            atPointInTime?(pending)
             if let capture {
                 whilePending?()
                 let table = try PendingSnapshotTable(path: tablePath)
@@ -101,7 +110,11 @@ extension StateStore {
             // Nothing is left behind, or the message says what is.
             var leftBehind = ""
             do {
-                try deleteSnapshot(pending.id, evenIfPending: true)
+                if failureLeavesError && announced {
+                    try failSnapshot(pending.id)
+                } else {
+                    try deleteSnapshot(pending.id, evenIfPending: true)
+                }
             } catch let cleanup {
                 leftBehind = "; \(cleanup.message)"
             }

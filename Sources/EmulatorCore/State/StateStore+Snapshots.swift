@@ -60,6 +60,19 @@ extension StateStore {
         }
     }
 
+    /// Marks a pending snapshot `error` (its taking failed) and removes its partial data; the record
+    /// stays until deleted, as EC2 keeps a snapshot that failed.
+    public func failSnapshot(_ id: SnapshotID) throws(StateError) {
+        try directory.checkSnapshotDirectories(id)
+        try decide { db throws(StateError) in
+            var snapshot = try Self.snapshot(db, id)
+            guard snapshot.state == .pending else { return }
+            snapshot.state = .error
+            try Self.attempt { try SnapshotRecord(snapshot).update(db) }
+        }
+        try? TreeRemover.removeTree(at: directory.snapshotDirectory(id))
+    }
+
     /// Deletes a snapshot and its data. Refused while it is still being taken (`IncorrectState`).
     @discardableResult
     public func deleteSnapshot(_ id: SnapshotID, evenIfPending: Bool = false) throws(StateError) -> Snapshot {

@@ -88,7 +88,7 @@ public final class StateStore: Sendable {
         _ body: (Database) throws(StateError) -> T
     ) throws(StateError) -> T {
         var reaped: [VolumeAttachment] = []
-        var abandoned: [SnapshotID] = []
+        var abandoned: [(SnapshotID, VolumeID)] = []
         let result: T = try Self.write(pool) { db throws(StateError) in
             reaped = try Self.reap(db)
             abandoned = try Self.failAbandonedSnapshots(db)
@@ -104,7 +104,11 @@ public final class StateStore: Sendable {
         onReap?(reaped)
         // Their partial copies are of no use; the records stay, in state error, until deleted (as EC2
         // keeps a snapshot that failed).
-        for id in abandoned { try? TreeRemover.removeTree(at: directory.snapshotDirectory(id)) }
+        // Mounts stop preserving for them at once (their own watchers would in a second).
+        for (id, volumeID) in abandoned {
+            try? TreeRemover.removeTree(at: directory.snapshotDirectory(id))
+            SnapshotPreservation.releaseAbandoned(sharedStateDirectory: directory.sharedDirectory(volumeID))
+        }
         return result
     }
 
@@ -134,17 +138,17 @@ public final class StateStore: Sendable {
     }
 
     /// Marks `error` the pending snapshots whose taking process is gone (killed, crashed); returns them.
-    static func failAbandonedSnapshots(_ db: Database) throws(StateError) -> [SnapshotID] {
+    static func failAbandonedSnapshots(_ db: Database) throws(StateError) -> [(SnapshotID, VolumeID)] {
         let pending = try attempt {
             try SnapshotRecord.filter(Column("state") == SnapshotState.pending.rawValue).fetchAll(db)
         }.map(\.snapshot)
-        var failed: [SnapshotID] = []
+        var failed: [(SnapshotID, VolumeID)] = []
         for var snapshot in pending {
             // No recorded taker: a state file from before takers were recorded, whose taking has long ended.
             if let creator = snapshot.creator, creator.isRunning { continue }
             snapshot.state = .error
             try attempt { try SnapshotRecord(snapshot).update(db) }
-            failed.append(snapshot.id)
+            failed.append((snapshot.id, snapshot.volumeID))
         }
         return failed
     }
