@@ -30,7 +30,7 @@ extension Operations {
         let stamp = removalStamp(fs)
         let fd = withCName(actual) { openat(parent.fd, $0, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC) }
         if fd < 0 { return errno }
-        let code = statOf(fd, &entry.attr)
+        let code = attributesOf(fs, fd, &entry.attr)
         if code != 0 {
             close(fd)
             return code

@@ -478,6 +478,17 @@ func withProcPath<T>(_ fd: Int32, _ body: (UnsafePointer<CChar>) -> T) -> T {
 
 /// fstat of an O_PATH descriptor (no symlink following).
 @inline(__always)
+/// `statOf` for an answer to the kernel: the link count without the links the power-loss journal holds
+/// (`PowerLossJournal.heldLinkCount`), which no program made.
+func attributesOf(_ fs: MountFileSystem, _ fd: Int32, _ st: inout stat) -> Int32 {
+    let code = statOf(fd, &st)
+    if code == 0, let journal = fs.powerLoss, st.st_mode & S_IFMT != S_IFDIR {
+        let held = journal.heldLinkCount(InodeKey(st))
+        if held > 0 { st.st_nlink = nlink_t(max(0, Int(st.st_nlink) - held)) }
+    }
+    return code
+}
+
 func statOf(_ fd: Int32, _ st: inout stat) -> Int32 {
     fstatat(fd, "", &st, BERTH_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno
 }

@@ -212,7 +212,7 @@ enum Operations {
         let stamp = removalStamp(fs)
         var fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return errno }
-        var code = statOf(fd, &entry.attr)
+        var code = attributesOf(fs, fd, &entry.attr)
         if code == 0, let sharing = fs.cloneSharing,
            sharing.isShared(device: UInt64(entry.attr.st_dev), inode: UInt64(entry.attr.st_ino),
                             links: UInt64(entry.attr.st_nlink), isRegular: entry.attr.st_mode & S_IFMT == S_IFREG) {
@@ -223,7 +223,7 @@ enum Operations {
             if code != 0 { return code }
             fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
             if fd < 0 { return errno }
-            code = statOf(fd, &entry.attr)
+            code = attributesOf(fs, fd, &entry.attr)
         }
         if code == 0, let expecting,
            entry.attr.st_mode & S_IFMT != expecting.type & S_IFMT
@@ -262,7 +262,7 @@ enum Operations {
         let stamp = removalStamp(fs)
         let pathFD = withProcPath(fd) { Glibc.open($0, BERTH_O_PATH | O_CLOEXEC) }
         if pathFD < 0 { return errno }
-        let code = statOf(pathFD, &entry.attr)
+        let code = attributesOf(fs, pathFD, &entry.attr)
         if code != 0 {
             close(pathFD)
             return code
@@ -429,7 +429,7 @@ enum Operations {
     static let getattr: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, _ in
         guard let (fs, inode) = begin(req, ino) else { return }
         var st = stat()
-        let code = statOf(inode.fd, &st)
+        let code = attributesOf(fs, inode.fd, &st)
         if code != 0 { return fuse_reply_err(req, code).discard() }
         fuse_reply_attr(req, &st, fs.attrTimeout)
     }
@@ -461,7 +461,7 @@ enum Operations {
         dropSetIDBitsAfterSetattr(req, fs, inode.fd, toSet)
         changed(fs, inode, pages: toSet & FUSE_SET_ATTR_SIZE != 0)
         var st = stat()
-        let code = statOf(inode.fd, &st)
+        let code = attributesOf(fs, inode.fd, &st)
         if code != 0 { return fuse_reply_err(req, code).discard() }
         fuse_reply_attr(req, &st, fs.attrTimeout)
     }

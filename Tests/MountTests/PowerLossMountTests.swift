@@ -106,6 +106,39 @@ struct PowerLossMountTests {
         #expect(waitUntil(timeout: 5) { readFile(a + "/after") == [7] })
     }
 
+    /// The links the journal keeps of removed names are its own: a program sees the link count it made
+    /// (pjdfstest rename/23 failed with them showing), and a power loss still brings the names back.
+    @Test func theJournalsHeldLinksAreNotCountedInWhatProgramsSee() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
+        let a = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, a, "--az", "us-east-1a", "--background").status == 0)
+        defer {
+            _ = try? berth.run("az", "recover", "us-east-1a")
+            _ = try? berth.run("unmount", a, "--force")
+        }
+        for (name, byte) in [("dst", UInt8(1)), ("src", 2)] {
+            let fd = writeSynced(a + "/" + name, [byte], sync: true)
+            #expect(fd >= 0)
+            close(fd)
+        }
+        #expect(link(a + "/dst", a + "/other") == 0)
+        let directory = open(a, O_RDONLY | O_DIRECTORY)
+        #expect(fsync(directory) == 0, "the names are durable")
+        close(directory)
+        #expect(rename(a + "/src", a + "/dst") == 0)
+        var st = stat()
+        #expect(lstat(a + "/other", &st) == 0 && st.st_nlink == 1, "renamed over: one link left")
+        let open = Glibc.open(a + "/other", O_RDONLY)
+        #expect(unlink(a + "/other") == 0)
+        #expect(fstat(open, &st) == 0 && st.st_nlink == 0, "removed while open: no link left")
+        close(open)
+        #expect(try berth.run("az", "fail", "us-east-1a", "--power-loss").status == 0)
+        #expect(try berth.run("az", "recover", "us-east-1a").status == 0)
+        #expect(readFile(a + "/dst") == [1] && readFile(a + "/other") == [1], "the power loss puts both names back")
+        #expect(readFile(a + "/src") == [2])
+    }
+
     @Test func onEFSWhatACloseSentStaysAndNamesAreKept() throws {
         let berth = try Berth()
         let volume = try berth.createVolume("--type", "efs", "--az", "us-east-1a")

@@ -346,6 +346,13 @@ public final class PowerLossJournal: Sendable {
         if rules.dataDurableOnClose && wrote { synced(key) }
     }
 
+    /// How many links of the file `key` are the journal's own (removed or replaced names it keeps in
+    /// `held` to put back at a power loss). Programs must not see them: the mount subtracts them from
+    /// the link count it reports (pjdfstest rename/23: a file renamed over keeps one link fewer).
+    public func heldLinkCount(_ key: InodeKey) -> Int {
+        state.withLock { $0.heldLinks.isEmpty ? 0 : $0.heldLinks[key] ?? 0 }
+    }
+
     /// Whether the journal holds anything for the file `key` (tests, diagnostics).
     public func tracks(_ key: InodeKey) -> Bool { state.withLock { $0.files[key] != nil } }
 
