@@ -57,6 +57,21 @@ struct CLIMountTests {
             return run.trimmedStdout
         }
 
+        /// A new 1 GiB ebs volume in us-east-1a, mounted at `mountpoint("a")`, for tests that fail that AZ;
+        /// pair with `recoverAndCutOff`.
+        func mountedEBSVolumeInUSEast1a() throws -> (volume: String, mountpoint: String) {
+            let volume = try createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
+            let a = try mountpoint("a")
+            #expect(try run("mount", volume, a, "--az", "us-east-1a", "--background").status == 0)
+            return (volume, a)
+        }
+
+        /// Brings us-east-1a back and unmounts `mountpoint` whoever uses it (a test's clean-up).
+        func recoverAndCutOff(_ mountpoint: String) {
+            _ = try? run("az", "recover", "us-east-1a")
+            _ = try? run("unmount", mountpoint, "--force")
+        }
+
         /// The volume's attachments as `berth volume describe --format json` reports them.
         func attachments(_ id: String) throws -> [[String: Any]] {
             let run = try run("volume", "describe", id, "--format", "json")

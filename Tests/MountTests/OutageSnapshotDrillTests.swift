@@ -94,13 +94,8 @@ struct OutageSnapshotDrillTests {
     /// invalidation none of these would ever reach the server during the outage.
     @Test func cachedNamesAnswerEIOOnceTheMountIsCutOff() throws {
         let berth = try Berth()
-        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
-        let a = try berth.mountpoint("a")
-        #expect(try berth.run("mount", volume, a, "--az", "us-east-1a", "--background").status == 0)
-        defer {
-            _ = try? berth.run("az", "recover", "us-east-1a")
-            _ = try? berth.run("unmount", a, "--force")
-        }
+        let (volume, a) = try berth.mountedEBSVolumeInUSEast1a()
+        defer { berth.recoverAndCutOff(a) }
         #expect(mkdir(a + "/dir", 0o755) == 0)
         #expect(writeFile(a + "/dir/file", [1]) == 0)
         #expect(symlink("dir/file", a + "/link") == 0)

@@ -46,13 +46,8 @@ struct PowerLossMountTests {
 
     @Test func onEBSWhatWasNotSyncedIsGoneAndWhatWasSyncedStays() throws {
         let berth = try Berth()
-        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
-        let a = try berth.mountpoint("a")
-        #expect(try berth.run("mount", volume, a, "--az", "us-east-1a", "--background").status == 0)
-        defer {
-            _ = try? berth.run("az", "recover", "us-east-1a")
-            _ = try? berth.run("unmount", a, "--force")
-        }
+        let (_, a) = try berth.mountedEBSVolumeInUSEast1a()
+        defer { berth.recoverAndCutOff(a) }
         let synced = Array(repeating: UInt8(ascii: "s"), count: 10_000)
         let kept = writeSynced(a + "/synced", synced, sync: true)
         #expect(kept >= 0)
@@ -110,13 +105,8 @@ struct PowerLossMountTests {
     /// (pjdfstest rename/23 failed with them showing), and a power loss still brings the names back.
     @Test func theJournalsHeldLinksAreNotCountedInWhatProgramsSee() throws {
         let berth = try Berth()
-        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
-        let a = try berth.mountpoint("a")
-        #expect(try berth.run("mount", volume, a, "--az", "us-east-1a", "--background").status == 0)
-        defer {
-            _ = try? berth.run("az", "recover", "us-east-1a")
-            _ = try? berth.run("unmount", a, "--force")
-        }
+        let (_, a) = try berth.mountedEBSVolumeInUSEast1a()
+        defer { berth.recoverAndCutOff(a) }
         for (name, byte) in [("dst", UInt8(1)), ("src", 2)] {
             let fd = writeSynced(a + "/" + name, [byte], sync: true)
             #expect(fd >= 0)
@@ -170,13 +160,8 @@ struct PowerLossMountTests {
     func sqliteKeepsEveryCommittedRow(_ mode: String, _ synchronous: String) throws {
         let syncs = synchronous != "off"
         let berth = try Berth()
-        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
-        let a = try berth.mountpoint("a")
-        #expect(try berth.run("mount", volume, a, "--az", "us-east-1a", "--background").status == 0)
-        defer {
-            _ = try? berth.run("az", "recover", "us-east-1a")
-            _ = try? berth.run("unmount", a, "--force")
-        }
+        let (_, a) = try berth.mountedEBSVolumeInUSEast1a()
+        defer { berth.recoverAndCutOff(a) }
         let writer = Process()
         writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         writer.arguments = ["python3", "-c", Self.writerScript, a + "/db.sqlite", mode, synchronous]
