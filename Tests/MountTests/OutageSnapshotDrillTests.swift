@@ -94,7 +94,7 @@ struct OutageSnapshotDrillTests {
     /// invalidation none of these would ever reach the server during the outage.
     @Test func cachedNamesAnswerEIOOnceTheMountIsCutOff() throws {
         let berth = try Berth()
-        let (volume, a) = try berth.mountedEBSVolumeInUSEast1a()
+        let (_, a) = try berth.mountedEBSVolumeInUSEast1a()
         defer { berth.recoverAndCutOff(a) }
         #expect(mkdir(a + "/dir", 0o755) == 0)
         #expect(writeFile(a + "/dir/file", [1]) == 0)
