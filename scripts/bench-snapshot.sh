@@ -13,7 +13,11 @@
 # file of a 2 GiB EBS volume (eight 256 MiB files of random data besides) on the ext4 store (no reflinks),
 # while `berth snapshot create` runs; printed as the longest single write+fdatasync that overlapped the
 # snapshot, beside the longest before it (the same writer with no snapshot running) and how long the
-# snapshot took. Target: under 50 ms for any volume size.
+# snapshot took. Target: under 50 ms for any volume size. The control columns are the same writer beside a
+# plain copy of the same 2 GiB with the copier's I/O pattern (1 MiB chunks, each fdatasynced) into the same
+# ext4 store and no snapshot: the stall the disk itself gives a writer while that much is written beside
+# it, which no copy-before-write snapshot can go below without reflinks. The ext4 image is made without
+# lazy inode-table initialisation, whose background zeroing would otherwise stall the first runs.
 # Figures, not assertions. Needs root, /dev/fuse, python3, jq.
 # Environment: BENCH_DIR (default /work/.bench-snapshot), RUNS (default 3), FILES (default 16384),
 # BENCH_TYPE (default fsx-openzfs; any type with snapshots), BENCH_PARTS (default "copy stall"; either
@@ -71,7 +75,7 @@ make_store() {  # NAME MKFS...
         echo "note: cannot make a loop-mounted $name here; its rows are skipped" >&2
     fi
 }
-make_store ext4 mkfs.ext4 -q -F
+make_store ext4 mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0
 case " $BENCH_PARTS " in *" copy "*) command -v mkfs.xfs >/dev/null && make_store xfs mkfs.xfs -q -f -m reflink=1 ;; esac
 if [ ${#stores[@]} = 0 ]; then mkdir -p "$BENCH_DIR/disk"; stores=(disk); fi
 
@@ -148,26 +152,12 @@ for store in "${stores[@]}"; do
 done
 }
 
-# The longest stall of a 4 KiB write + fdatasync loop while a 2 GiB volume is snapshotted (ext4 store).
-stall_rows() {
-    local store=${stores[0]} base state vol mnt snap
-    base="$BENCH_DIR/$store"
-    state="$base/state-stall"
-    mkdir -p "$state"
-    vol=$("$BERTH" volume create --type ebs --az us-east-1a --size-gib 4 --state-dir "$state")
-    mnt="$base/mnt-stall"
-    mkdir -p "$mnt"
-    "$BERTH" mount "$vol" "$mnt" --az us-east-1a --background --state-dir "$state" >/dev/null
-    for i in 0 1 2 3 4 5 6 7; do dd if=/dev/urandom of="$mnt/data$i.bin" bs=1M count=256 status=none; done
-    dd if=/dev/urandom of="$mnt/wal" bs=1M count=64 status=none
-    sync
-    echo
-    echo "write stall during a snapshot of a 2 GiB ebs volume ($store store, image in $IMAGES, 4 KiB pwrite + fdatasync at random offsets of a 64 MiB file; $(uptime | sed 's/.*load/load/'))"
-    printf '%-4s %12s %10s %12s %10s %8s %12s %10s\n' run "snapshot s" "paused s" "longest ms" "p99 ms" writes \
-        "before: max" "p99 ms"
-    for run in $(seq "$RUNS"); do
-        rm -f "$base/stall-stop" "$base/stall-times"
-        python3 - "$mnt/wal" "$base/stall-stop" "$base/stall-times" <<'EOF' &
+# writer_start: a 4 KiB pwrite + fdatasync loop at random offsets of $mnt/wal, each write's start and end
+# recorded; writer_stop T0 T1: stops it 1 s after T1 and prints, of the writes that overlapped T0..T1, the
+# longest (ms), the p99 (ms) and how many, then the longest and p99 of the 2 s of writes before T0.
+writer_start() {
+    rm -f "$base/stall-stop" "$base/stall-times"
+    python3 - "$mnt/wal" "$base/stall-stop" "$base/stall-times" <<'EOF' &
 import os, random, sys, time
 path, stop, out = sys.argv[1:4]
 fd = os.open(path, os.O_WRONLY)
@@ -183,19 +173,16 @@ with open(out, "w") as f:
     for a, b in rows:
         f.write("%.6f %.6f\n" % (a, b))
 EOF
-        writer=$!
-        sleep 2
-        t0=$(date +%s.%N)
-        snap=$("$BERTH" snapshot create "$vol" --wait --state-dir "$state" 2>/dev/null)
-        t1=$(date +%s.%N)
-        sleep 1
-        touch "$base/stall-stop"
-        wait "$writer"
-        paused=$("$BERTH" snapshot describe "$snap" --format json --state-dir "$state" | jq -r .pausedSeconds)
-        # During: every write that overlapped the snapshot; before: the 2 s of writes with no snapshot.
-        python3 - "$base/stall-times" "$t0" "$t1" "$run" "$paused" <<'EOF'
+    writer=$!
+    sleep 2
+}
+writer_stop() {
+    sleep 1
+    touch "$base/stall-stop"
+    wait "$writer"
+    python3 - "$base/stall-times" "$1" "$2" <<'EOF'
 import sys
-path, t0, t1, run, paused = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+path, t0, t1 = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 during, before = [], []
 for line in open(path):
     a, b = map(float, line.split())
@@ -203,10 +190,71 @@ for line in open(path):
 def p99(values):
     values = sorted(values)
     return values[int(len(values) * 0.99)] if values else 0.0
-print("%-4s %12.3f %10.3f %12.1f %10.1f %8d %12.1f %10.1f" % (
-    run, t1 - t0, paused, max(during or [0]), p99(during), len(during), max(before or [0]), p99(before)))
+print("%.1f %.1f %d %.1f %.1f" % (max(during or [0]), p99(during), len(during), max(before or [0]), p99(before)))
+import os
+if os.environ.get("STALL_DETAIL"):
+    rows = [(b - a, a) for a, b in (map(float, l.split()) for l in open(path)) if b >= t0 and a <= t1]
+    for d, a in sorted(rows, reverse=True)[:5]:
+        print("  stall %.1f ms starting %.3f s after the start (of %.3f s)" % (d * 1000, a - t0, t1 - t0), file=sys.stderr)
 EOF
+}
+
+# The longest stall of a 4 KiB write + fdatasync loop while a 2 GiB volume is snapshotted (ext4 store).
+stall_rows() {
+    local store=${stores[0]} base state vol mnt snap
+    base="$BENCH_DIR/$store"
+    state="$base/state-stall"
+    mkdir -p "$state"
+    vol=$("$BERTH" volume create --type ebs --az us-east-1a --size-gib 4 --state-dir "$state")
+    mnt="$base/mnt-stall"
+    mkdir -p "$mnt"
+    "$BERTH" mount "$vol" "$mnt" --az us-east-1a --background --state-dir "$state" >/dev/null
+    for i in 0 1 2 3 4 5 6 7; do dd if=/dev/urandom of="$mnt/data$i.bin" bs=1M count=256 status=none; done
+    dd if=/dev/urandom of="$mnt/wal" bs=1M count=64 status=none
+    sync
+    echo
+    echo "write stall during a snapshot of a 2 GiB ebs volume ($store store, image in $IMAGES, 4 KiB pwrite + fdatasync at random offsets of a 64 MiB file; $(uptime | sed 's/.*load/load/'))"
+    printf '%-4s %12s %10s %12s %10s %8s %12s %10s %14s %10s\n' run "snapshot s" "paused s" "longest ms" "p99 ms" writes \
+        "before: max" "p99 ms" "control: max" "p99 ms"
+    for run in $(seq "$RUNS"); do
+        # The control first: the same writer beside a plain copy of the same 2 GiB with the copier's I/O
+        # pattern (1 MiB chunks, each fdatasynced) into the same ext4 store, outside any volume and with no
+        # snapshot: what the disk itself does to the writer's fdatasync while 2 GiB are written beside it.
+        writer_start
+        t0=$(date +%s.%N)
+        python3 - "$base/control-copy" "$state/volumes/$vol/data"/data*.bin <<'EOF'
+import os, sys
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+for path in sys.argv[2:]:
+    src = os.open(path, os.O_RDONLY)
+    dst = os.open(os.path.join(out, os.path.basename(path)), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    while True:
+        chunk = os.read(src, 1 << 20)
+        if not chunk:
+            break
+        os.write(dst, chunk)
+        os.fdatasync(dst)
+    os.close(src); os.close(dst)
+EOF
+        t1=$(date +%s.%N)
+        writer_stop "$t0" "$t1" > "$base/stall-result"  # not in $(…): wait needs this shell
+        control=$(cut -d" " -f1,2 "$base/stall-result")
+        rm -rf "$base/control-copy"
+        sync
+
+        writer_start
+        t0=$(date +%s.%N)
+        snap=$("$BERTH" snapshot create "$vol" --wait --state-dir "$state" 2>/dev/null)
+        t1=$(date +%s.%N)
+        writer_stop "$t0" "$t1" > "$base/stall-result"
+        during=$(cat "$base/stall-result")
+        paused=$("$BERTH" snapshot describe "$snap" --format json --state-dir "$state" | jq -r .pausedSeconds)
+        # shellcheck disable=SC2086
+        printf '%-4s %12.3f %10.3f %12s %10s %8s %12s %10s %14s %10s\n' "$run" \
+            "$(awk "BEGIN { print $t1 - $t0 }")" "$paused" $during $control
         "$BERTH" snapshot delete "$snap" --state-dir "$state" >/dev/null
+        sync
     done
     "$BERTH" unmount "$mnt" --state-dir "$state"
     "$BERTH" volume delete "$vol" --state-dir "$state" >/dev/null

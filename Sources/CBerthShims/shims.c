@@ -18,6 +18,10 @@ const int berth_SEEK_HOLE = SEEK_HOLE;
 
 int berth_exit_status(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
+int berth_start_writeback(int fd, long long offset, long long length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}
+
 ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t len) {
     return copy_file_range(fd_in, NULL, fd_out, NULL, len, 0);
 }

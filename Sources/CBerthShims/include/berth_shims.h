@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writing the range out and returns without waiting.
+int berth_start_writeback(int fd, long long offset, long long length);
+
 /// copy_file_range(2) without offsets: copies from the current file positions.
 ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t len);
 ssize_t berth_llistxattr(const char *path, char *list, size_t size);
