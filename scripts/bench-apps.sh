@@ -87,8 +87,12 @@ cleanup() {
     done
     for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
     sleep 0.3
-    mountpoint -q "$BENCH_DIR" && umount "$BENCH_DIR"
-    rm -rf "$BENCH_DIR"
+    # The mount servers take a moment to exit after their unmount; until then the tmpfs is busy.
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        mountpoint -q "$BENCH_DIR" || break
+        umount "$BENCH_DIR" 2>/dev/null || sleep 0.5
+    done
+    mountpoint -q "$BENCH_DIR" || rm -rf "$BENCH_DIR"
 }
 trap cleanup EXIT
 cleanup

@@ -22,7 +22,8 @@
 # Environment: BENCH_DIR (default /work/.bench-snapshot), RUNS (default 3), FILES (default 16384),
 # BENCH_TYPE (default fsx-openzfs; any type with snapshots), BENCH_PARTS (default "copy stall"; either
 # alone), BENCH_IMAGE_DIR (where the loop-mounted images go, default BENCH_DIR; /dev/shm puts them in RAM,
-# so that the disk's own fdatasync stalls drop out of the figures), BERTH_BIN (a berth binary to measure instead of this tree's release build, e.g. another
+# so that the disk's own fdatasync stalls drop out of the figures), STALL_DETAIL=1 (also print, on stderr, the five
+# longest writes during each snapshot and when they began), BERTH_BIN (a berth binary to measure instead of this tree's release build, e.g. another
 # branch's, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
