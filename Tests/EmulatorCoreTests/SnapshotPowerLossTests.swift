@@ -127,15 +127,24 @@ import Testing
         #expect(taken.snapshot.state == .completed)
 
         // The volume lost what was not synced.
-        #expect(Self.contents(data + "/file") == a)
+        #expect(contentDifference(Self.contents(data + "/file"), a) == "same")
         #expect(!Self.exists(data + "/d/new"))
         #expect(Self.contents(data + "/old") == Array("renamed's data".utf8) && !Self.exists(data + "/renamed"))
         // The snapshot, and a volume restored from it, hold the point in time.
         let restored = try store.createVolume(type: .ebs, az: "us-east-1b", fromSnapshot: taken.snapshot.id)
         for copy in [sandbox.stateDirectory.snapshotDirectory(taken.snapshot.id) + "/data", sandbox.stateDirectory.dataDirectory(restored.id)] {
-            #expect(Self.contents(copy + "/file") == b, "\(copy)")
-            #expect(Self.contents(copy + "/d/new") == newData, "\(copy)")
+            #expect(contentDifference(Self.contents(copy + "/file"), b) == "same", "\(copy)")
+            #expect(contentDifference(Self.contents(copy + "/d/new"), newData) == "same", "\(copy)")
             #expect(Self.contents(copy + "/renamed") == Array("renamed's data".utf8) && !Self.exists(copy + "/old"), "\(copy)")
         }
     }
+}
+
+/// How `actual` differs from `expected`, in a line (a failed `#expect(a == b)` would print megabytes):
+/// "same", "absent", or the lengths and the first differing offset.
+private func contentDifference(_ actual: [UInt8]?, _ expected: [UInt8]) -> String {
+    guard let actual else { return "absent" }
+    if actual == expected { return "same" }
+    let first = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(actual.count, expected.count)
+    return "\(actual.count) bytes, \(expected.count) expected; first difference at offset \(first)"
 }

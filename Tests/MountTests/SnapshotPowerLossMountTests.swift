@@ -59,7 +59,7 @@ struct SnapshotPowerLossMountTests {
         let newData = [UInt8](repeating: 0x4E, count: 2 * Self.megabyte + 1)
         #expect(write(mount + "/d/new", newData, sync: false))
         #expect(rename(mount + "/old", mount + "/renamed") == 0)
-        #expect(readFile(mount + "/file") == b)
+        #expect(contentDifference(readFile(mount + "/file"), b) == "same")
 
         let store = try StateStore(directory: StateDirectory(path: berth.state))
         let volumeID = try VolumeID(parsing: volume)
@@ -76,7 +76,7 @@ struct SnapshotPowerLossMountTests {
 
         // The live volume: what was synced.
         #expect(waitUntil(timeout: 5) { readFile(mount + "/file") != nil })
-        #expect(readFile(mount + "/file") == a)
+        #expect(contentDifference(readFile(mount + "/file"), a) == "same")
         #expect(!exists(mount + "/d/new"))
         #expect(readFile(mount + "/old") == Array("renamed's data".utf8) && !exists(mount + "/renamed"))
         // The snapshot, and a volume restored from it: the point in time, synced or not.
@@ -84,10 +84,10 @@ struct SnapshotPowerLossMountTests {
         #expect(restore.status == 0, "\(restore.stderr)")
         let copies = [berth.state + "/snapshots/\(taken.snapshot.id.rawValue)/data", berth.state + "/volumes/\(restore.trimmedStdout)/data"]
         for copy in copies {
-            #expect(readFile(copy + "/file") == b, "\(copy)")
-            #expect(readFile(copy + "/d/new") == newData, "\(copy)")
+            #expect(contentDifference(readFile(copy + "/file"), b) == "same", "\(copy)")
+            #expect(contentDifference(readFile(copy + "/d/new"), newData) == "same", "\(copy)")
             #expect(readFile(copy + "/renamed") == Array("renamed's data".utf8) && !exists(copy + "/old"), "\(copy)")
-            #expect(readFile(copy + "/ballast") == ballast, "\(copy)")
+            #expect(contentDifference(readFile(copy + "/ballast"), ballast) == "same", "\(copy)")
         }
     }
 
@@ -132,14 +132,23 @@ struct SnapshotPowerLossMountTests {
         #expect(done.stdout.contains("\"completed\""), "\(done.stdout)")
 
         #expect(waitUntil(timeout: 5) { readFile(mount + "/file") != nil })
-        #expect(readFile(mount + "/file") == a)
+        #expect(contentDifference(readFile(mount + "/file"), a) == "same")
         #expect(!exists(mount + "/d/new"))
         #expect(readFile(mount + "/old") == Array("renamed's data".utf8) && !exists(mount + "/renamed"))
         let restore = try berth.run("volume", "create", "--type", "ebs", "--az", "us-east-1b", "--from-snapshot", id)
         #expect(restore.status == 0, "\(restore.stderr)")
         let restored = berth.state + "/volumes/\(restore.trimmedStdout)/data"
-        #expect(readFile(restored + "/file") == b)
-        #expect(readFile(restored + "/d/new") == newData)
+        #expect(contentDifference(readFile(restored + "/file"), b) == "same")
+        #expect(contentDifference(readFile(restored + "/d/new"), newData) == "same")
         #expect(readFile(restored + "/renamed") == Array("renamed's data".utf8) && !exists(restored + "/old"))
     }
+}
+
+/// How `actual` differs from `expected`, in a line (a failed `#expect(a == b)` would print megabytes):
+/// "same", "absent", or the lengths and the first differing offset.
+private func contentDifference(_ actual: [UInt8]?, _ expected: [UInt8]) -> String {
+    guard let actual else { return "absent" }
+    if actual == expected { return "same" }
+    let first = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(actual.count, expected.count)
+    return "\(actual.count) bytes, \(expected.count) expected; first difference at offset \(first)"
 }
