@@ -351,7 +351,7 @@ final class MountFileSystem: Sendable {
         self.cloneSharing = cloneSharing
         powerLoss = configuration.readOnly ? nil : try? PowerLossJournal(
             sharedStateDirectory: configuration.sharedStateDirectory, name: PowerLossJournal.nextName(),
-            rules: PowerLossRules.forService(configuration.serviceType), usage: usage)
+            rules: PowerLossRules.forService(configuration.serviceType), usage: usage, preservation: preservation)
         inodes = InodeTable(root: root)
         self.usage = usage
         self.generation = generation

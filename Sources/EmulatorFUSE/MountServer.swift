@@ -260,7 +260,7 @@ final class ShutdownNudger: Sendable {
             // (instead of ENOTDIR, EINVAL or ENOENT from the kernel's name cache).
             let cutOff = fs.isCutOff
             // A power loss takes back what was not durable: nothing cached of it may answer afterwards.
-            let lostPower = fs.powerLoss?.answerRequest(drain: fs.freeze.waitForChangesInFlight, afterwards: {
+            let lostPower = fs.powerLoss?.answerRequest(freeze: fs.freeze, afterwards: {
                 fs.usage?.recount(backingDirectory: fs.configuration.backingDirectory)
             }) != nil
             if cutOff && !wasCutOff || lostPower {

@@ -83,6 +83,7 @@ enum EmulatorJSON {
         fields.append(("pausedSeconds", s.durationSeconds.map(JSONValue.double) ?? .null))
         fields.append(("incrementalFrom", s.incrementalFrom.map { .string($0.rawValue) } ?? .null))
         fields.append(("ownBytes", s.ownBytes.map { .int(Int(clamping: $0)) } ?? .null))
+        fields.append(("stateMessage", s.stateMessage.map(JSONValue.string) ?? .null))
         return .object(fields)
     }
 

@@ -26,7 +26,10 @@ struct SnapshotCommand: ParsableCommand {
                 the copy is done; with --wait the command returns only then (progress on stderr when it
                 is a terminal, or with --progress; Ctrl-C stops the waiting, not the copy). A pending
                 snapshot can be neither restored nor deleted (IncorrectState). If the background copy dies,
-                the next berth command marks the snapshot `error`; delete it and take another. Where the
+                the next berth command marks the snapshot `error`, with the reason (`stateMessage` in
+                describe); delete it and take another. With --wait, a copy that fails or whose process
+                dies ends the command at once with exit status 1 and `IncorrectState: SNAP failed (state
+                error): REASON` on stderr (nothing on stdout); the snapshot is then `error`. Where the
                 backing file system shares extents (reflinks), the snapshot is made of reflinks during the
                 pause instead. Files unchanged since the volume's previous snapshot are shared with it, not
                 copied (`describe`: incrementalFrom, ownBytes). Snapshots are regional and outlive their
@@ -74,20 +77,29 @@ struct SnapshotCommand: ParsableCommand {
             }
             meter?.finish()
             guard let snapshotID else {
-                // It said why on the stderr we share.
+                // It said why on the stderr we share, unless it was killed before the point in time
+                // (the next command marks a record it had begun `error`).
                 var status: Int32 = 0
-                waitpid(child, &status, 0)
+                while waitpid(child, &status, 0) < 0 && errno == EINTR {}
                 let code = berth_exit_status(status)
-                throw ExitCode(code == 0 ? 1 : code)
+                if code < 0 {
+                    printError("berth: the snapshot copier (pid \(child)) was killed before the snapshot's point in time was captured; "
+                        + "see `berth snapshot list` for a snapshot left `error`")
+                }
+                throw ExitCode(code <= 0 ? 1 : code)
             }
             if wait {
                 var status: Int32 = 0
-                waitpid(child, &status, 0)
+                while waitpid(child, &status, 0) < 0 && errno == EINTR {}
             }
             let store = try state.open()
             let snapshot = try refusing { () throws(StateError) in try store.describeSnapshot(snapshotID) }
             if wait && !(completed && snapshot.state == .completed) {
-                printError(failure ?? StateError.snapshotFailed(snapshotID).description)
+                // The recorded reason (the copy's error, or its process gone: the next command, this
+                // one, marked it), else what the finisher said.
+                let reason = snapshot.stateMessage ?? failure
+                    ?? "the process copying it ended without completing it (state \(snapshot.state.rawValue))"
+                printError(StateError.snapshotFailed(snapshotID, reason: reason).description)
                 throw ExitStatus.invalidInput
             }
             switch format {
@@ -98,7 +110,9 @@ struct SnapshotCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List snapshots, oldest first.")
+        static let configuration = CommandConfiguration(
+            abstract: "List snapshots, oldest first.",
+            discussion: "A snapshot in state `error` is followed, in text, by an indented line saying why (its stateMessage).")
         @Option(help: "text or json.") var format: EmulatorFormat = .text
         @OptionGroup var state: StateOptions
 
@@ -112,13 +126,15 @@ struct SnapshotCommand: ParsableCommand {
                 for s in snapshots {
                     let created = ISO8601DateFormatter().string(from: s.createdAt)
                     print("\(s.id.rawValue.padded(23)) \(s.volumeID.rawValue.padded(22)) \(s.sourceType.rawValue.padded(12)) \(s.state.rawValue.padded(10)) \(created.padded(24)) \((s.copyMethod?.rawValue ?? "-").padded(8)) \(s.name ?? "-")")
+                    // Why one failed, on a line of its own under it (EC2's StateMessage).
+                    if let message = s.stateMessage { print("  \(s.state.rawValue): \(message)") }
                 }
             }
         }
     }
 
     struct Describe: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one snapshot: source, size, copy method.")
+        static let configuration = CommandConfiguration(abstract: "Show one snapshot: source, size, copy method, and why it failed (stateMessage).")
         @Argument(help: "Snapshot id (snap-…).") var id: String
         @Option(help: "text or json.") var format: EmulatorFormat = .text
         @OptionGroup var state: StateOptions

@@ -115,4 +115,49 @@ struct BackgroundSnapshotTests {
         #expect(readFile(berth.state + "/snapshots/\(next.trimmedStdout)/data/later") == [1])
         #expect(try berth.run("unmount", mount).status == 0)
     }
+
+    /// `snapshot create --wait` whose copy is killed: the waiting command ends at once (not when some
+    /// timeout runs out) with exit status 1 and a message naming the snapshot and why; the snapshot is
+    /// `error` with that reason as its stateMessage (EC2's StateMessage), and can be deleted.
+    @Test func waitEndsWithTheReasonWhenTheCopyIsKilled() throws {
+        let berth = try Berth()
+        let volume = try volumeWithBallast(berth)
+        let create = try berth.process(["snapshot", "create", volume, "--wait", "--format", "json"])
+        let out = Pipe(), err = Pipe()
+        create.standardOutput = out
+        create.standardError = err
+        try create.run()
+        defer { if create.isRunning { create.terminate() } }
+        // Past its point in time (the snapshot is listed pending), the copy is killed.
+        var pending: String?
+        #expect(waitUntil(timeout: 30) {
+            let listed = (try? berth.run("snapshot", "list", "--format", "json"))?.stdout ?? "[]"
+            let snapshots = (try? JSONSerialization.jsonObject(with: Data(listed.utf8))) as? [[String: Any]] ?? []
+            pending = snapshots.first { $0["state"] as? String == "pending" }?["id"] as? String
+            return pending != nil
+        })
+        let id = try #require(pending)
+        let pid = try #require(finisher(of: volume))
+        #expect(kill(pid, SIGKILL) == 0)
+        let killed = Date()
+        #expect(waitUntil(timeout: 10) { !create.isRunning }, "the waiting command ends")
+        #expect(Date().timeIntervalSince(killed) < 10)
+        create.waitUntilExit()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let reason = "the process copying it (pid \(pid)) is gone (killed, crashed or the machine restarted); the copy was abandoned"
+        #expect(create.terminationStatus == 1)
+        #expect(stderr.contains("IncorrectState: \(id) failed (state error): \(reason); delete it and take another"), "\(stderr)")
+        #expect(stdout.isEmpty, "\(stdout)")
+        let shown = try snapshot(berth, id)
+        #expect(shown["state"] as? String == "error")
+        #expect(shown["stateMessage"] as? String == reason)
+        let text = try berth.run("snapshot", "describe", id)
+        #expect(text.stdout.contains("stateMessage") && text.stdout.contains(reason), "\(text.stdout)")
+        let listed = try berth.run("snapshot", "list")
+        #expect(listed.stdout.contains("  error: \(reason)"), "\(listed.stdout)")
+        #expect(try berth.run("snapshot", "delete", id).status == 0)
+        let after = try berth.run("snapshot", "list", "--format", "json").stdout
+        #expect((try JSONSerialization.jsonObject(with: Data(after.utf8)) as? [Any])?.isEmpty == true, "\(after)")
+    }
 }

@@ -14,7 +14,11 @@ import Synchronization
 ///   file is kept by a hard link in the journal's `held` directory (same file system as the volume's data:
 ///   both live under `<state>/volumes/<id>/`); a removed directory is made anew (it was empty).
 ///
-/// `apply` undoes the names newest first, then every file's data, and empties the journal. Everything is
+/// `apply` undoes the names newest first, then every file's data, and empties the journal. It changes the
+/// volume as a mount's own changes do for a snapshot still `pending` (`SnapshotPreservation`): before it
+/// puts back a file's old bytes or size, the snapshot's copy gets the chunks it has not copied yet, and
+/// before it removes or replaces a name, the file is kept for the copy; so a snapshot taken before the
+/// power loss holds what was written before it, synced or not. Everything is
 /// reached through descriptors and `*at` calls that never follow a symbolic link (docs/SECURITY.md); the
 /// journal's files live in the volume's shared state directory, which no mount shows.
 ///
@@ -33,6 +37,8 @@ public final class PowerLossJournal: Sendable {
     /// A provisioned volume's counter: a file whose last name in the volume went is freed there, though
     /// the journal still holds it.
     let usage: VolumeUsage?
+    /// The mount's side of a pending snapshot: the undo preserves for it as a mount's changes do.
+    let preservation: SnapshotPreservation?
     private let state = Mutex(State())
 
     struct SavedBlock {
@@ -112,9 +118,11 @@ public final class PowerLossJournal: Sendable {
 
     /// Opens (making it, emptied) the journal directory `name` in `parent` (`<shared>/power-loss`), both made
     /// without following a link. Journals of servers no longer running are removed first.
-    public init(sharedStateDirectory: String, name: String, rules: PowerLossRules, usage: VolumeUsage? = nil) throws(Errno) {
+    public init(sharedStateDirectory: String, name: String, rules: PowerLossRules, usage: VolumeUsage? = nil,
+                preservation: SnapshotPreservation? = nil) throws(Errno) {
         self.rules = rules
         self.usage = usage
+        self.preservation = preservation
         let parentPath = sharedStateDirectory + "/" + Self.directoryName
         if mkdir(parentPath, 0o700) != 0 && errno != EEXIST { throw Errno.last }
         let parent = open(parentPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -168,6 +176,18 @@ public final class PowerLossJournal: Sendable {
         guard requested != control.loadInOrder(1) else { return nil }
         drain()
         let outcome = apply()
+        afterwards()
+        control.storeInOrder(1, requested)
+        return outcome
+    }
+
+    /// The same, the undo made as one change of the mount (`WriteFreeze.asOneChange`): it waits for the
+    /// changes in flight and for a snapshot capturing its point in time, and a snapshot begun meanwhile
+    /// waits for it; so a snapshot's point in time is before or after the power loss, never half-way.
+    public func answerRequest(freeze: WriteFreeze, afterwards: () -> Void = {}) -> Outcome? {
+        let requested = control.loadInOrder(0)
+        guard requested != control.loadInOrder(1) else { return nil }
+        let outcome = freeze.asOneChange { apply() }
         afterwards()
         control.storeInOrder(1, requested)
         return outcome
@@ -626,8 +646,11 @@ public final class PowerLossJournal: Sendable {
                 if writer < 0 {
                     outcome.failures += 1
                 } else {
+                    // A pending snapshot first gets what the point in time held there (copy before write).
+                    preservation?.beforeChange(file.fd, from: file.syncedSize, to: UInt64.max)
                     var ok = ftruncate(writer, off_t(file.syncedSize)) == 0
                     for (block, saved) in file.saved {
+                        preservation?.beforeChange(file.fd, from: block * Self.blockSize, to: block * Self.blockSize + UInt64(saved.length))
                         let got = buffer.withUnsafeMutableBytes { pread(blocksFD, $0.baseAddress, saved.length, off_t(saved.slot * Self.blockSize)) }
                         let put = got == saved.length
                             ? buffer.withUnsafeBytes { pwrite(writer, $0.baseAddress, saved.length, off_t(block * Self.blockSize)) } : -1
@@ -650,6 +673,8 @@ public final class PowerLossJournal: Sendable {
         func fd(_ key: InodeKey) -> Int32 { state.directories[key]?.fd ?? -1 }
         switch undo {
         case .remove(let directory, let name, let isDirectory):
+            // A pending snapshot keeps the file for its copy (a hard link in its `hold`).
+            if !isDirectory { _ = Self.withName(name) { preservation?.beforeRemovingName($0, in: fd(directory)) } }
             return Self.withName(name) { unlinkat(fd(directory), $0, isDirectory ? AT_REMOVEDIR : 0) } == 0
         case .relink(let directory, let name, let held, _):
             return Self.withName(held) { source in Self.withName(name) { linkat(heldFD, source, fd(directory), $0, 0) } } == 0
@@ -663,6 +688,8 @@ public final class PowerLossJournal: Sendable {
                 let store = DirectoryStore(borrowingRoot: fd(to), folding: nil)
                 moved = (try? store.rename(newName, in: fd(to), to: name, in: fd(from), flags: .exchange)) != nil
             } else {
+                // Moving it back replaces whatever has that name now: a pending snapshot keeps it.
+                _ = Self.withName(name) { preservation?.beforeRemovingName($0, in: fd(from)) }
                 moved = Self.withName(newName) { target in Self.withName(name) { renameat(fd(to), target, fd(from), $0) } } == 0
             }
             guard moved else { return false }

@@ -182,6 +182,15 @@ struct PointInTimeCapture {
     }
 }
 
+/// A mount of the volume could not copy what the point in time held before changing it (say, the state
+/// directory's disk was full): the snapshot cannot hold its point in time, so it fails.
+struct PreservationFailed: Error, CustomStringConvertible {
+    var errno: Int32
+    var description: String {
+        "a mount of the volume could not preserve the point in time's data before changing it (\(String(cString: strerror(errno))))"
+    }
+}
+
 /// Copies a captured point in time (`PointInTimeCapture`) into a snapshot's directory while the volume
 /// is in use: each regular file's chunks not yet preserved by a mount (`PendingSnapshotTable`) are read
 /// from the file (opened by its handle) into `<snapshot>/objects/<inode>`, or a file unchanged since the
@@ -207,9 +216,7 @@ struct PointInTimeCopier {
         guard mountFD >= 0 else { throw CopyError(path: volumeRoot, operation: "open", errno: errno) }
         defer { close(mountFD) }
         try copyFiles(objects: objects, mountFD: mountFD, &report, progress: progress)
-        if table.failure != 0 {
-            throw CopyError(path: volumeRoot, operation: "preserve the point in time", errno: table.failure)
-        }
+        if table.failure != 0 { throw PreservationFailed(errno: table.failure) }
         try assemble(objects: objects, &report)
         for file in capture.files { _ = unlinkat(objects, String(file.inode), 0) }
         return report

@@ -111,7 +111,7 @@ extension StateStore {
             var leftBehind = ""
             do {
                 if failureLeavesError && announced {
-                    try failSnapshot(pending.id)
+                    try failSnapshot(pending.id, reason: "the copy failed: " + ((error as? StateError)?.message ?? "\(error)"))
                 } else {
                     try deleteSnapshot(pending.id, evenIfPending: true)
                 }

@@ -67,6 +67,26 @@ public final class WriteFreeze: Sendable {
         while changesInFlight.load(ordering: .sequentiallyConsistent) != 0 { usleep(50) }
     }
 
+    /// Runs `body` (a power loss's undo, on the watcher's thread) as one change that waits for every
+    /// other change in flight: never while a snapshot captures its point in time (it waits for the thaw,
+    /// acknowledging the freeze meanwhile, as the watcher does), and a freeze requested while it runs
+    /// is acknowledged only after it. So a snapshot's point in time is wholly before or wholly after a
+    /// power loss, never half-way through its undo.
+    public func asOneChange<T>(_ body: () -> T) -> T {
+        while true {
+            acknowledgeIfRequested()
+            if words.loadInOrder(0) == 0 {
+                changesInFlight.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                if words.loadInOrder(0) == 0 { break }
+                changesInFlight.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            }
+            usleep(200)
+        }
+        defer { leaveChange() }
+        while changesInFlight.load(ordering: .sequentiallyConsistent) != 1 { usleep(50) }
+        return body()
+    }
+
     /// The watcher's part: acknowledges a requested freeze once this server's changes in flight drained,
     /// and clears a freeze whose snapshotter died (nobody holds `freeze.lock` any more).
     public func acknowledgeIfRequested() {

@@ -140,4 +140,8 @@ public struct Snapshot: Sendable, Equatable, Codable {
     public var incrementalFrom: SnapshotID? = nil
     /// Bytes allocated to the files this snapshot copied rather than shared with `incrementalFrom`.
     public var ownBytes: UInt64? = nil
+    /// Why a snapshot in state `error` failed, as EC2's `StateMessage` says it
+    /// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html); nil otherwise, and for
+    /// snapshots that failed before Berth recorded reasons.
+    public var stateMessage: String? = nil
 }

@@ -137,6 +137,8 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
     // snapshots: incremental
     var incrementalFrom: SnapshotID?
     var ownBytes: Int64?
+    // snapshots: why one failed
+    var stateMessage: String?
 
     init(_ snapshot: Snapshot) {
         id = snapshot.id
@@ -157,6 +159,7 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
         creatorStartTime = snapshot.creator.map { Int64(clamping: $0.startTime) }
         incrementalFrom = snapshot.incrementalFrom
         ownBytes = snapshot.ownBytes.map { Int64(clamping: $0) }
+        stateMessage = snapshot.stateMessage
     }
 
     var snapshot: Snapshot {
@@ -169,7 +172,8 @@ struct SnapshotRecord: Codable, FetchableRecord, PersistableRecord {
                  creator: creatorPid.flatMap { pid in
                      creatorStartTime.map { ServerProcess(pid: pid, startTime: UInt64(clamping: $0)) }
                  },
-                 incrementalFrom: incrementalFrom, ownBytes: ownBytes.map { UInt64(max(0, $0)) })
+                 incrementalFrom: incrementalFrom, ownBytes: ownBytes.map { UInt64(max(0, $0)) },
+                 stateMessage: stateMessage)
     }
 }
 
@@ -280,6 +284,13 @@ enum StateSchema {
             }
         }
         RunSchema.register(into: &migrator)
+        // A state directory made before it gets the column, NULL for every snapshot it holds
+        // (`SnapshotStateMessageTests.aStateMadeBeforeStateMessagesOpensAndKeepsItsSnapshots`).
+        migrator.registerMigration("snapshots: why one failed (EC2's StateMessage)") { db in
+            try db.alter(table: "snapshot") { t in
+                t.add(column: "stateMessage", .text)
+            }
+        }
         return migrator
     }
 }

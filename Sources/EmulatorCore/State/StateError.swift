@@ -48,8 +48,9 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
     case snapshotHasClones(SnapshotID, clones: [VolumeID])
     /// A snapshot still being taken cannot be restored or deleted.
     case snapshotPending(SnapshotID)
-    /// A snapshot whose taking stopped before it completed (state `error`) cannot be restored.
-    case snapshotFailed(SnapshotID)
+    /// A snapshot whose taking stopped before it completed (state `error`) cannot be restored; `reason`
+    /// is its `stateMessage` (nil for one that failed before reasons were recorded).
+    case snapshotFailed(SnapshotID, reason: String?)
     /// A parameter out of range or not applicable; the message says which and why.
     /// EC2, EFS and FSx: `InvalidParameterValue` / `BadRequest`; Berth uses EC2's name throughout.
     case invalidParameter(String)
@@ -141,8 +142,8 @@ public enum StateError: Error, Sendable, Equatable, CustomStringConvertible, Loc
                 + "(FSx for OpenZFS: a snapshot with a dependent clone cannot be deleted; shared/notes/aws-storage-facts.md)"
         case .snapshotPending(let id):
             "\(id) is still being taken (state pending)"
-        case .snapshotFailed(let id):
-            "\(id) failed (state error): the process taking it stopped before it completed; delete it and take another"
+        case .snapshotFailed(let id, let reason):
+            "\(id) failed (state error): \(reason ?? "the process taking it stopped before it completed"); delete it and take another"
         case .invalidParameter(let text):
             text
         case .regionMismatch(let directory, let stored, let requested):

@@ -60,14 +60,15 @@ extension StateStore {
         }
     }
 
-    /// Marks a pending snapshot `error` (its taking failed) and removes its partial data; the record
-    /// stays until deleted, as EC2 keeps a snapshot that failed.
-    public func failSnapshot(_ id: SnapshotID) throws(StateError) {
+    /// Marks a pending snapshot `error` (its taking failed) with why (`stateMessage`, EC2's StateMessage)
+    /// and removes its partial data; the record stays until deleted, as EC2 keeps a snapshot that failed.
+    public func failSnapshot(_ id: SnapshotID, reason: String) throws(StateError) {
         try directory.checkSnapshotDirectories(id)
         try decide { db throws(StateError) in
             var snapshot = try Self.snapshot(db, id)
             guard snapshot.state == .pending else { return }
             snapshot.state = .error
+            snapshot.stateMessage = reason.split(whereSeparator: \.isNewline).joined(separator: " ")
             try Self.attempt { try SnapshotRecord(snapshot).update(db) }
         }
         try? TreeRemover.removeTree(at: directory.snapshotDirectory(id))
@@ -142,7 +143,7 @@ extension StateStore {
     /// fsx/latest/WindowsGuide/using-backups.html), at least as big as the source, by default its size.
     static func restoredSize(_ snapshot: Snapshot, type: ServiceID, requested: Int?) throws(StateError) -> Int? {
         guard snapshot.state == .completed else {
-            throw snapshot.state == .error ? .snapshotFailed(snapshot.id) : .snapshotPending(snapshot.id)
+            throw snapshot.state == .error ? .snapshotFailed(snapshot.id, reason: snapshot.stateMessage) : .snapshotPending(snapshot.id)
         }
         guard snapshot.sourceType == type else {
             throw .invalidParameter("\(snapshot.id) is a snapshot of a \(snapshot.sourceType.rawValue) volume; it restores to \(snapshot.sourceType.rawValue), not \(type.rawValue)")

@@ -137,7 +137,8 @@ public final class StateStore: Sendable {
         return stale
     }
 
-    /// Marks `error` the pending snapshots whose taking process is gone (killed, crashed); returns them.
+    /// Marks `error` the pending snapshots whose taking process is gone (killed, crashed), saying so in
+    /// their `stateMessage`; returns them.
     static func failAbandonedSnapshots(_ db: Database) throws(StateError) -> [(SnapshotID, VolumeID)] {
         let pending = try attempt {
             try SnapshotRecord.filter(Column("state") == SnapshotState.pending.rawValue).fetchAll(db)
@@ -147,10 +148,17 @@ public final class StateStore: Sendable {
             // No recorded taker: a state file from before takers were recorded, whose taking has long ended.
             if let creator = snapshot.creator, creator.isRunning { continue }
             snapshot.state = .error
+            snapshot.stateMessage = Self.abandonedMessage(snapshot.creator)
             try attempt { try SnapshotRecord(snapshot).update(db) }
             failed.append((snapshot.id, snapshot.volumeID))
         }
         return failed
+    }
+
+    /// The `stateMessage` of a snapshot whose taking process is gone.
+    static func abandonedMessage(_ creator: ServerProcess?) -> String {
+        guard let creator else { return "the process copying it is gone (a state made by an older Berth); the copy was abandoned" }
+        return "the process copying it (pid \(creator.pid)) is gone (killed, crashed or the machine restarted); the copy was abandoned"
     }
 
     static func volume(_ db: Database, _ id: VolumeID) throws(StateError) -> Volume {
