@@ -5,7 +5,10 @@
 # byte), on two fresh loop-mounted filesystems under BENCH_DIR: ext4 (no reflinks: both rows copy, with
 # copy_file_range when allowed) and XFS made with reflink=1 (installs xfsprogs when missing); where loop
 # devices are not allowed, the disk holding BENCH_DIR is used instead. The "method"
-# column is what `berth snapshot describe` says happened; "paused" is how long writes were held;
+# column is what `berth snapshot describe` says happened; "paused" is how long writes were held; every file
+# is touched (untimed) before each of those RUNS, so that each is a full snapshot; "incremental" is one more
+# snapshot right after, with nothing changed (every file shared with the one before; "own bytes" is what
+# it holds of its own);
 # "restore" is `berth volume create --from-snapshot` of the last snapshot into another AZ: for the default
 # BENCH_TYPE=fsx-openzfs that is a clone (hard links, files copied on first use), for ebs a restore (a
 # copy that shares extents where it can).
@@ -106,7 +109,7 @@ EOF
 
 copy_rows() {
 echo "volumes: $BENCH_TYPE"
-printf '%-6s %-22s %-12s %-8s %10s %10s %10s\n' store data requested method "seconds" "paused s" "restore s"
+printf '%-6s %-22s %-12s %-8s %10s %10s %13s %10s %10s\n' store data requested method "seconds" "paused s" "incremental s" "own bytes" "restore s"
 for store in "${stores[@]}"; do
     base="$BENCH_DIR/$store"
     state="$base/state"
@@ -123,6 +126,9 @@ for store in "${stores[@]}"; do
             flag=$([ "$requested" = copy ] && echo --no-reflink || true)
             times=() paused=() method=""
             for _ in $(seq "$RUNS"); do
+                # Every file changed (untimed), so that this snapshot shares nothing with the previous one.
+                find "$mnt" -type f -exec touch {} +
+                sync
                 t0=$(now_ns)
                 snap=$("$BERTH" snapshot create "$vol" $flag --wait --state-dir "$state")
                 t1=$(now_ns)
@@ -132,6 +138,13 @@ for store in "${stores[@]}"; do
                 paused+=("$(jq -r .pausedSeconds <<<"$info")")
                 snaps+=("$snap")
             done
+            # One more with nothing changed since the last: incremental, every file shared with it.
+            t0=$(now_ns)
+            snap=$("$BERTH" snapshot create "$vol" $flag --wait --state-dir "$state")
+            t1=$(now_ns)
+            snaps+=("$snap")
+            incremental_s=$(awk "BEGIN { print ($t1 - $t0) / 1e9 }")
+            own=$("$BERTH" snapshot describe "$snap" --format json --state-dir "$state" | jq -r '.ownBytes // 0')
             # Restoring (for fsx-openzfs: cloning) the last snapshot into another AZ. Written-back first, so
             # that the state database's commit does not wait for the snapshots' dirty pages.
             sync
@@ -142,8 +155,8 @@ for store in "${stores[@]}"; do
             "$BERTH" volume delete "$restored" --state-dir "$state" >/dev/null
             median_ms=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
             median_paused=$(printf '%s\n' "${paused[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
-            printf '%-6s %-22s %-12s %-8s %10.3f %10.3f %10.3f\n' "$store" "$label" "$requested" "$method" \
-                "$(awk "BEGIN { print $median_ms / 1000 }")" "$median_paused" "$restore_s"
+            printf '%-6s %-22s %-12s %-8s %10.3f %10.3f %13.3f %10s %10.3f\n' "$store" "$label" "$requested" "$method" \
+                "$(awk "BEGIN { print $median_ms / 1000 }")" "$median_paused" "$incremental_s" "$own" "$restore_s"
         done
         # Deleted only now: deleting between runs would slow the next run's file creation on ext4.
         for snap in "${snaps[@]}"; do "$BERTH" snapshot delete "$snap" --state-dir "$state" >/dev/null; done
