@@ -11,7 +11,14 @@ enum Operations {
     /// The table handed to `fuse_session_new`. Without `extendedAttributes` the xattr handlers are left
     /// out: libfuse answers ENOSYS, which the kernel remembers for the mount and turns into EOPNOTSUPP
     /// for every later call (fs/fuse/xattr.c), sparing it even the capability check before each write.
-    static func table(extendedAttributes: Bool = true) -> fuse_lowlevel_ops {
+    /// Without `serverLocks` (`LockScope.attachment`: ebs) the lock handlers and FLUSH are left out: the
+    /// INIT reply then takes neither FUSE_POSIX_LOCKS nor FUSE_FLOCK_LOCKS (`initialise`), so the mount's
+    /// kernel keeps fcntl and flock locks itself, as for a local file system (fs/fuse/file.c
+    /// `fuse_file_lock`, `fuse_file_flock`: `posix_lock_file`, `locks_lock_file_wait` when `no_lock`,
+    /// `no_flock`), and drops a process's locks at its close without asking; libfuse answers the first
+    /// FLUSH ENOSYS (lib/fuse_lowlevel.c `do_flush`), after which the kernel sends none on the
+    /// connection (`fuse_flush`: `no_flush`).
+    static func table(extendedAttributes: Bool = true, serverLocks: Bool = true) -> fuse_lowlevel_ops {
         var ops = fuse_lowlevel_ops()
         ops.`init` = initialise
         ops.destroy = destroy
@@ -73,9 +80,13 @@ enum Operations {
             ops.removexattr = nil
         }
         ops.create = { req, parent, name, mode, fi in Operations.gated(req) { Operations.create(req, parent, name, mode, fi) } }
-        ops.getlk = getlk
-        ops.setlk = setlk
-        ops.flock = flock
+        if serverLocks {
+            ops.getlk = getlk
+            ops.setlk = setlk
+            ops.flock = flock
+        } else {
+            ops.flush = nil
+        }
         ops.fallocate = { req, ino, mode, offset, length, fi in
             if Operations.admitIO(req, .write) { Operations.gated(req) { Operations.fallocate(req, ino, mode, offset, length, fi) } }
         }
@@ -350,9 +361,15 @@ enum Operations {
         var want = conn.pointee.want
         // Locks are answered here so that they hold across mounts (fuse_lowlevel.h: the kernel
         // otherwise keeps them per mount); libfuse sets these when the handlers exist, said explicitly.
-        for flag in [FUSE_CAP_POSIX_LOCKS, FUSE_CAP_FLOCK_LOCKS, FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE,
-                     FUSE_CAP_SPLICE_READ] where capable & UInt32(flag) != 0 {
+        // Where the attachment's kernel holds them (ebs, `LockScope`), they are left to the mount's kernel.
+        let lockFlags = [FUSE_CAP_POSIX_LOCKS, FUSE_CAP_FLOCK_LOCKS]
+        let serverLocks = fs.configuration.lockScope.serverHoldsLocks
+        for flag in (serverLocks ? lockFlags : []) + [FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE, FUSE_CAP_SPLICE_READ]
+        where capable & UInt32(flag) != 0 {
             want |= UInt32(flag)
+        }
+        if !serverLocks {
+            for flag in lockFlags { want &= ~UInt32(flag) }
         }
         // The kernel would otherwise refetch attributes on every read to spot changes; the open-time
         // stamp does that job once per open instead.
