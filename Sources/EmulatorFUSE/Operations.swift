@@ -385,10 +385,14 @@ enum Operations {
         // fuse_io.c adds it.
         // Also where there are no extended attributes (efs), for the set-ID rules: the kernel's own
         // clearing misses O_TRUNC and Linux 6's rule for set-group-ID (SetIDBits.swift).
-        if fs.configuration.cachePolicy == .exclusive || !fs.configuration.extendedAttributes,
-           berth_fuse_init_offers_killpriv_v2() != 0 {
+        // On shared volumes with extended attributes (FSx) too, where the server also removes
+        // `security.capability` before each write, truncation and fallocate itself (`dropCapability`: one
+        // fremovexattr, where the kernel would otherwise ask GETXATTR before every write).
+        if berth_fuse_init_offers_killpriv_v2() != 0 {
             berth_fuse_grant_killpriv_v2()
             fs.handlesKillPriv.store(true, ordering: .relaxed)
+            let unseenCapabilities = fs.configuration.cachePolicy == .shared && fs.configuration.extendedAttributes
+            fs.removesCapabilities.store(unseenCapabilities, ordering: .relaxed)
         }
         conn.pointee.max_write = 1 << 20
         // Only an upper bound: the kernel keeps the mount's read-ahead at its 128 KiB default unless
@@ -476,6 +480,7 @@ enum Operations {
         let refusal = code { () throws(Errno) in try fs.semantics.setAttributes(inode.fd, change, handle: handle) }
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         dropSetIDBitsAfterSetattr(req, fs, inode.fd, toSet)
+        if change.size != nil { dropCapability(fs, inode.fd, pathOnly: true) }
         changed(fs, inode, pages: toSet & FUSE_SET_ATTR_SIZE != 0)
         var st = stat()
         let code = attributesOf(fs, inode.fd, &st)
@@ -675,6 +680,7 @@ enum Operations {
         fs.handles.record(fi.pointee.fh, for: owner)
         if !recordOpen(fs, inode, fd: fd, fi: fi) { dropKernelCache(fs, ino, .attributes) }
         if flags & O_TRUNC != 0 {
+            dropCapability(fs, fd)
             if berth_fuse_request_kills_suidgid() != 0, dropSetIDBits(fd, for: req, callerLacksFSETID: true) { dropKernelCache(fs, ino, .attributes) }
             changed(fs, inode, pages: true)
         }
@@ -722,6 +728,7 @@ enum Operations {
         let refusal = code { () throws(Errno) in try fs.semantics.admit(change: true) }
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
+        dropCapability(fs, fd)
         let size = fuse_buf_size(input)
         if let journal = fs.powerLoss, let inode = fs.inodes.inode(ino) {
             journal.willWrite(fd, key: inode.key, offset: UInt64(max(0, offset)), length: UInt64(size), direct: fi.pointee.flags & BERTH_O_DIRECT != 0)
@@ -792,6 +799,7 @@ enum Operations {
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         guard offset >= 0, length > 0 else { return fuse_reply_err(req, EINVAL).discard() }
         fs.powerLoss?.willAllocate(fd, key: inode.key, mode: mode, offset: UInt64(offset), length: UInt64(length))
+        dropCapability(fs, fd)
         // The capacity rule for each mode is the core's (`VolumeSemantics.allocate`).
         let code = code { () throws(Errno) in
             try fs.semantics.allocate(fd, mode: mode, offset: UInt64(offset), length: UInt64(length))
