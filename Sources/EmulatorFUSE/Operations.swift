@@ -379,15 +379,14 @@ enum Operations {
         conn.pointee.want = want
         // The kernel asks for security.capability before every write (file_remove_privs) unless the
         // server clears set-ID bits and capabilities itself (FUSE_HANDLE_KILLPRIV_V2: SB_NOSEC, so it asks
-        // once per file until a capability is set through it). Taken where nothing but this mount changes
-        // the volume (exclusive: the kernel's view of capabilities is the truth; on shared volumes with
-        // extended attributes another mount's setcap would go unseen). libfuse 3.14 has no bit for it:
-        // fuse_io.c adds it.
-        // Also where there are no extended attributes (efs), for the set-ID rules: the kernel's own
-        // clearing misses O_TRUNC and Linux 6's rule for set-group-ID (SetIDBits.swift).
-        // On shared volumes with extended attributes (FSx) too, where the server also removes
-        // `security.capability` before each write, truncation and fallocate itself (`dropCapability`: one
-        // fremovexattr, where the kernel would otherwise ask GETXATTR before every write).
+        // once per file until a capability is set through it). Taken on every type. Where nothing but this
+        // mount changes the volume (ebs) the kernel's view of capabilities is the truth; where there are
+        // no extended attributes (efs) only the set-ID rules matter, and the kernel's own clearing misses
+        // O_TRUNC and Linux 6's rule for set-group-ID (SetIDBits.swift); on shared volumes with extended
+        // attributes (FSx) another mount's setcap could go unseen by this kernel, so the server also
+        // removes `security.capability` before each write, truncation and fallocate itself
+        // (`dropCapability`: one fremovexattr instead of a GETXATTR round trip before every write).
+        // libfuse 3.14 has no bit for it: fuse_io.c adds it.
         if berth_fuse_init_offers_killpriv_v2() != 0 {
             berth_fuse_grant_killpriv_v2()
             fs.handlesKillPriv.store(true, ordering: .relaxed)
