@@ -28,6 +28,9 @@ public struct MountConfiguration: Sendable {
     public var sharedStateDirectory: String
     /// How long the kernel may cache names, attributes and pages.
     public var cachePolicy: CachePolicy
+    /// Who holds the volume's fcntl and flock locks: the attachment's kernel (EBS) or the servers of every
+    /// mount (`LockScope`).
+    public var lockScope: LockScope
     /// Asked before every operation; when it says the mount is cut off (an AZ outage), the operation
     /// answers EIO (emulator.md §Common to all).
     public var reachability: any Reachability
@@ -64,6 +67,7 @@ public struct MountConfiguration: Sendable {
         self.capacityBytes = capacityBytes
         self.sharedStateDirectory = sharedStateDirectory
         self.cachePolicy = cachePolicy ?? CachePolicy.default(forServiceType: serviceType)
+        self.lockScope = LockScope.default(forServiceType: serviceType)
         self.reachability = reachability
         self.nameRules = nameRules ?? Self.defaultNameRules(forServiceType: serviceType)
         self.allowOtherUsers = allowOtherUsers

@@ -333,6 +333,11 @@ final class MountFileSystem: Sendable {
     let sessionAddress = Atomic<UInt>(0)
     /// Set at INIT when the server took FUSE_HANDLE_KILLPRIV_V2 (`Operations.initialise`, SetIDBits.swift).
     let handlesKillPriv = Atomic<Bool>(false)
+    /// Set at INIT with `handlesKillPriv` on shared volumes with extended attributes (FSx): the server then
+    /// removes `security.capability` itself before each change that removes it on Linux
+    /// (`Operations.dropCapability`), since this mount's kernel may hold a file as checked while another
+    /// mount set one.
+    let removesCapabilities = Atomic<Bool>(false)
     /// How many times this mount advanced `nameRemovals` (before advancing it), so that the watcher can
     /// tell the removals of other mounts (`ShutdownNudger`).
     let ownNameRemovals = Atomic<UInt64>(0)

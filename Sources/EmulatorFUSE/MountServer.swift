@@ -105,7 +105,8 @@ public enum MountServer {
         try cArgv.withUnsafeMutableBufferPointer { buffer throws(MountError) in
             var args = fuse_args(argc: Int32(argv.count), argv: buffer.baseAddress, allocated: 0)
             defer { fuse_opt_free_args(&args) }
-            var ops = Operations.table(extendedAttributes: configuration.extendedAttributes)
+            var ops = Operations.table(extendedAttributes: configuration.extendedAttributes,
+                                      serverLocks: configuration.lockScope.serverHoldsLocks)
             if configuration.identity != nil { ops.access = Operations.accessPointAccess }
             guard let session = fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
                                                  userdata.toOpaque()) else {

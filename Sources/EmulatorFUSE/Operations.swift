@@ -11,7 +11,14 @@ enum Operations {
     /// The table handed to `fuse_session_new`. Without `extendedAttributes` the xattr handlers are left
     /// out: libfuse answers ENOSYS, which the kernel remembers for the mount and turns into EOPNOTSUPP
     /// for every later call (fs/fuse/xattr.c), sparing it even the capability check before each write.
-    static func table(extendedAttributes: Bool = true) -> fuse_lowlevel_ops {
+    /// Without `serverLocks` (`LockScope.attachment`: ebs) the lock handlers and FLUSH are left out: the
+    /// INIT reply then takes neither FUSE_POSIX_LOCKS nor FUSE_FLOCK_LOCKS (`initialise`), so the mount's
+    /// kernel keeps fcntl and flock locks itself, as for a local file system (fs/fuse/file.c
+    /// `fuse_file_lock`, `fuse_file_flock`: `posix_lock_file`, `locks_lock_file_wait` when `no_lock`,
+    /// `no_flock`), and drops a process's locks at its close without asking; libfuse answers the first
+    /// FLUSH ENOSYS (lib/fuse_lowlevel.c `do_flush`), after which the kernel sends none on the
+    /// connection (`fuse_flush`: `no_flush`).
+    static func table(extendedAttributes: Bool = true, serverLocks: Bool = true) -> fuse_lowlevel_ops {
         var ops = fuse_lowlevel_ops()
         ops.`init` = initialise
         ops.destroy = destroy
@@ -73,9 +80,13 @@ enum Operations {
             ops.removexattr = nil
         }
         ops.create = { req, parent, name, mode, fi in Operations.gated(req) { Operations.create(req, parent, name, mode, fi) } }
-        ops.getlk = getlk
-        ops.setlk = setlk
-        ops.flock = flock
+        if serverLocks {
+            ops.getlk = getlk
+            ops.setlk = setlk
+            ops.flock = flock
+        } else {
+            ops.flush = nil
+        }
         ops.fallocate = { req, ino, mode, offset, length, fi in
             if Operations.admitIO(req, .write) { Operations.gated(req) { Operations.fallocate(req, ino, mode, offset, length, fi) } }
         }
@@ -350,9 +361,15 @@ enum Operations {
         var want = conn.pointee.want
         // Locks are answered here so that they hold across mounts (fuse_lowlevel.h: the kernel
         // otherwise keeps them per mount); libfuse sets these when the handlers exist, said explicitly.
-        for flag in [FUSE_CAP_POSIX_LOCKS, FUSE_CAP_FLOCK_LOCKS, FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE,
-                     FUSE_CAP_SPLICE_READ] where capable & UInt32(flag) != 0 {
+        // Where the attachment's kernel holds them (ebs, `LockScope`), they are left to the mount's kernel.
+        let lockFlags = [FUSE_CAP_POSIX_LOCKS, FUSE_CAP_FLOCK_LOCKS]
+        let serverLocks = fs.configuration.lockScope.serverHoldsLocks
+        for flag in (serverLocks ? lockFlags : []) + [FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE, FUSE_CAP_SPLICE_READ]
+        where capable & UInt32(flag) != 0 {
             want |= UInt32(flag)
+        }
+        if !serverLocks {
+            for flag in lockFlags { want &= ~UInt32(flag) }
         }
         // The kernel would otherwise refetch attributes on every read to spot changes; the open-time
         // stamp does that job once per open instead.
@@ -362,16 +379,19 @@ enum Operations {
         conn.pointee.want = want
         // The kernel asks for security.capability before every write (file_remove_privs) unless the
         // server clears set-ID bits and capabilities itself (FUSE_HANDLE_KILLPRIV_V2: SB_NOSEC, so it asks
-        // once per file until a capability is set through it). Taken where nothing but this mount changes
-        // the volume (exclusive: the kernel's view of capabilities is the truth; on shared volumes with
-        // extended attributes another mount's setcap would go unseen). libfuse 3.14 has no bit for it:
-        // fuse_io.c adds it.
-        // Also where there are no extended attributes (efs), for the set-ID rules: the kernel's own
-        // clearing misses O_TRUNC and Linux 6's rule for set-group-ID (SetIDBits.swift).
-        if fs.configuration.cachePolicy == .exclusive || !fs.configuration.extendedAttributes,
-           berth_fuse_init_offers_killpriv_v2() != 0 {
+        // once per file until a capability is set through it). Taken on every type. Where nothing but this
+        // mount changes the volume (ebs) the kernel's view of capabilities is the truth; where there are
+        // no extended attributes (efs) only the set-ID rules matter, and the kernel's own clearing misses
+        // O_TRUNC and Linux 6's rule for set-group-ID (SetIDBits.swift); on shared volumes with extended
+        // attributes (FSx) another mount's setcap could go unseen by this kernel, so the server also
+        // removes `security.capability` before each write, truncation and fallocate itself
+        // (`dropCapability`: one fremovexattr instead of a GETXATTR round trip before every write).
+        // libfuse 3.14 has no bit for it: fuse_io.c adds it.
+        if berth_fuse_init_offers_killpriv_v2() != 0 {
             berth_fuse_grant_killpriv_v2()
             fs.handlesKillPriv.store(true, ordering: .relaxed)
+            let unseenCapabilities = fs.configuration.cachePolicy == .shared && fs.configuration.extendedAttributes
+            fs.removesCapabilities.store(unseenCapabilities, ordering: .relaxed)
         }
         conn.pointee.max_write = 1 << 20
         // Only an upper bound: the kernel keeps the mount's read-ahead at its 128 KiB default unless
@@ -459,6 +479,7 @@ enum Operations {
         let refusal = code { () throws(Errno) in try fs.semantics.setAttributes(inode.fd, change, handle: handle) }
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         dropSetIDBitsAfterSetattr(req, fs, inode.fd, toSet)
+        if change.size != nil { dropCapability(fs, inode.fd, pathOnly: true) }
         changed(fs, inode, pages: toSet & FUSE_SET_ATTR_SIZE != 0)
         var st = stat()
         let code = attributesOf(fs, inode.fd, &st)
@@ -658,6 +679,7 @@ enum Operations {
         fs.handles.record(fi.pointee.fh, for: owner)
         if !recordOpen(fs, inode, fd: fd, fi: fi) { dropKernelCache(fs, ino, .attributes) }
         if flags & O_TRUNC != 0 {
+            dropCapability(fs, fd)
             if berth_fuse_request_kills_suidgid() != 0, dropSetIDBits(fd, for: req, callerLacksFSETID: true) { dropKernelCache(fs, ino, .attributes) }
             changed(fs, inode, pages: true)
         }
@@ -705,6 +727,7 @@ enum Operations {
         let refusal = code { () throws(Errno) in try fs.semantics.admit(change: true) }
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
+        dropCapability(fs, fd)
         let size = fuse_buf_size(input)
         if let journal = fs.powerLoss, let inode = fs.inodes.inode(ino) {
             journal.willWrite(fd, key: inode.key, offset: UInt64(max(0, offset)), length: UInt64(size), direct: fi.pointee.flags & BERTH_O_DIRECT != 0)
@@ -775,6 +798,7 @@ enum Operations {
         let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
         guard offset >= 0, length > 0 else { return fuse_reply_err(req, EINVAL).discard() }
         fs.powerLoss?.willAllocate(fd, key: inode.key, mode: mode, offset: UInt64(offset), length: UInt64(length))
+        dropCapability(fs, fd)
         // The capacity rule for each mode is the core's (`VolumeSemantics.allocate`).
         let code = code { () throws(Errno) in
             try fs.semantics.allocate(fd, mode: mode, offset: UInt64(offset), length: UInt64(length))

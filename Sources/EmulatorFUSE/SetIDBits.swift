@@ -62,6 +62,21 @@ extension Operations {
         }
     }
 
+    /// Removes `security.capability` from the file open as `fd` (a readable or writable descriptor, or an
+    /// O_PATH one through /proc) where `removesCapabilities` is set: Linux removes it at every write,
+    /// truncation and fallocate, root's included (security/commoncap.c `cap_inode_killpriv`, through
+    /// fs/inode.c `file_remove_privs`), and under KILLPRIV_V2 this mount's kernel skips the question for a
+    /// file it checked once (`S_NOSEC`) until it refreshes the file's attributes, so another mount's
+    /// `setcap` in between would survive. One fremovexattr (ENODATA when there is none) per change.
+    static func dropCapability(_ fs: MountFileSystem, _ fd: Int32, pathOnly: Bool = false) {
+        guard fs.removesCapabilities.load(ordering: .relaxed) else { return }
+        if pathOnly {
+            _ = withProcPath(fd) { CFuse3.removexattr($0, "security.capability") }
+        } else {
+            _ = fremovexattr(fd, "security.capability")
+        }
+    }
+
     /// Whether the request's caller is in group `gid` (its filesystem group or a supplementary one).
     static func callerIsInGroup(_ req: fuse_req_t?, _ gid: gid_t) -> Bool {
         if let context = fuse_req_ctx(req), context.pointee.gid == gid { return true }

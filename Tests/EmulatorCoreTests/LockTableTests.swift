@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import StorageCatalog
 @testable import EmulatorCore
 
 /// Record and BSD locks between two owners on one temp file, without mounting: the conflicts the
@@ -285,4 +286,19 @@ final class Flag: Sendable {
     private let value = Atomic<Bool>(false)
     var isSet: Bool { value.load(ordering: .relaxed) }
     func set() { value.store(true, ordering: .relaxed) }
+}
+
+/// Who holds each service's locks (`LockScope`): the attachment's kernel for EBS only.
+@Suite struct LockScopeTests {
+    @Test func everyServiceHasAScopeAndOnlyEBSLeavesLocksToTheAttachmentsKernel() {
+        for service in ServiceID.allCases {
+            #expect(LockScope.byService[service] != nil, "\(service) has no row")
+            let expected: LockScope = service == .ebs ? .attachment : .volume
+            #expect(LockScope.default(forServiceType: service) == expected, "\(service)")
+            let configuration = MountConfiguration(volumeID: "v", serviceType: service, backingDirectory: "/b",
+                                                   mountpoint: "/m", sharedStateDirectory: "/s")
+            #expect(configuration.lockScope == expected)
+            #expect(configuration.lockScope.serverHoldsLocks == (service != .ebs))
+        }
+    }
 }

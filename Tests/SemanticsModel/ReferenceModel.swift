@@ -11,6 +11,9 @@ public enum ServiceType: String, CaseIterable, Sendable {
     public var isShared: Bool { self != .ebs && self != .plain }
     /// A provisioned size (EBS, FSx); EFS is elastic.
     public var isProvisioned: Bool { self != .efs && self != .plain }
+    /// Locks are the one attachment's kernel's (EBS, as a plain directory's are the local kernel's):
+    /// files and directories alike, and an outage does not reach them (SEMANTICS.md §Locks).
+    public var locksAreKernelLocal: Bool { self == .ebs || self == .plain }
 }
 
 /// Open findings of the comparison, which a run may tolerate while they are being fixed.
@@ -240,7 +243,7 @@ public struct ReferenceModel: Sendable {
         if case .unlock(let holder) = operation {
             if directoryHolders.remove(holder) != nil { return Expectation(.ok) }
             guard locks.removeValue(forKey: holder) != nil else { return Expectation(.ok) }
-            return Expectation(cutOff ? .error(EIO) : .ok)
+            return Expectation(cutOff && !configuration.service.locksAreKernelLocal ? .error(EIO) : .ok)
         }
         if case .lock(_, let holder, _) = operation {
             locks[holder] = nil
@@ -569,7 +572,8 @@ public struct ReferenceModel: Sendable {
             switch existing(path, follow: true) {
             case .failure(let e): return .failure(e)
             case .success(let id):
-                if configuration.tolerated.contains(.directoryFlockIsLocal), nodes[id]?.kind == .directory {
+                if configuration.tolerated.contains(.directoryFlockIsLocal), !configuration.service.locksAreKernelLocal,
+                   nodes[id]?.kind == .directory {
                     directoryHolders.insert(holder)
                     return .success(Expectation(oneOf: [.ok, .error(EWOULDBLOCK)], note: "tolerated: directory flock is local"))
                 }
