@@ -24,6 +24,7 @@ struct MountCommand: ParsableCommand {
               berth mount "$vol" /mnt/db --az us-east-1a --task db-1 --background
               berth mount fs-… /mnt/shared --az us-east-1b --launch-type fargate \\
                 --background
+              berth mount "$vol" /mnt/db --az us-east-1a --local-locks --background
               berth unmount /mnt/db
 
             Exit status: 0 mounted (and, in the foreground, unmounted cleanly); 1 refused or failed.
@@ -41,6 +42,9 @@ struct MountCommand: ParsableCommand {
         "How long a read, write or sync waits out `berth fault pause-io` before EIO (default: 30s on ebs, Linux's NVMe timeout; the file systems wait for the pause to end).",
         valueName: "duration"))
     var ioTimeout: String?
+    @Flag(name: .customLong("local-locks"), help: ArgumentHelp(
+        "ebs only: leave fcntl and flock locks to this mount's kernel, as an instance's own file system does (fewer round trips); during an outage locks and close then go on instead of answering EIO."))
+    var localLocks = false
     @Option(name: .customLong("ready-fd"), help: .hidden) var readyFD: Int32?
     @OptionGroup var state: StateOptions
 
@@ -54,6 +58,16 @@ struct MountCommand: ParsableCommand {
         if background { return try runInBackground() }
         let store = try state.open()
         try checkMountpoint()
+        if localLocks {
+            // Refused before anything is attached: bad input changes nothing.
+            let type = try refusing { () throws(StateError) in
+                try store.describeVolume(try VolumeID(parsing: id)).volume.type
+            }
+            guard LockScope.local(forServiceType: type) != nil else {
+                printError("InvalidParameterValue: --local-locks is for ebs volumes only; \(id) is \(type.rawValue), whose locks are held across its mounts")
+                throw ExitStatus.invalidInput
+            }
+        }
         let attachment = try refusing { () throws(StateError) in
             try store.attach(volumeID: try VolumeID(parsing: id), az: az, task: task, readOnly: readOnly,
                              launchType: launchType, os: os, mountpoint: mountpoint)
@@ -67,6 +81,7 @@ struct MountCommand: ParsableCommand {
         var configuration = MountConfiguration(volume: volume, attachment: attachment, stateDirectory: store.directory,
                                                reachability: reachability)
         if let ioTimeout { configuration.ioTimeout = try parseDuration(ioTimeout, option: "--io-timeout") }
+        if localLocks, let local = LockScope.local(forServiceType: volume.type) { configuration.lockScope = local }
         let ready = readyFD
         let announce = readyFD == nil
         do {

@@ -31,6 +31,8 @@ struct ServeMountCommand: ParsableCommand {
     var ioTimeout: String?
     @Option(name: .customLong("posix-user"), help: "An EFS access point's POSIX user UID:GID[:GID...]: the identity of every operation.")
     var posixUser: String?
+    @Flag(name: .customLong("local-locks"), help: "ebs only: locks are this mount's kernel's (no lock or FLUSH requests).")
+    var localLocks = false
     @Option(name: .customLong("ready-fd"), help: "Descriptor to write \"ready\\n\" to, then close, once the mount answers.")
     var readyFD: Int32?
 
@@ -38,6 +40,9 @@ struct ServeMountCommand: ParsableCommand {
         if elastic && capacityBytes != nil { throw ValidationError("--elastic and --capacity-bytes exclude each other") }
         if let cachePolicy, CachePolicy(rawValue: cachePolicy) == nil {
             throw ValidationError("--cache-policy must be exclusive or shared, got \"\(cachePolicy)\"")
+        }
+        if localLocks && LockScope.local(forServiceType: type) == nil {
+            throw ValidationError("--local-locks is for ebs only, got \(type.rawValue)")
         }
         if let posixUser, PosixUser(parsing: posixUser) == nil {
             throw ValidationError("--posix-user must be UID:GID[:GID...], got \"\(posixUser)\"")
@@ -52,6 +57,7 @@ struct ServeMountCommand: ParsableCommand {
             cachePolicy: cachePolicy.flatMap(CachePolicy.init(rawValue:)),
             reachability: flags.isEmpty ? AlwaysReachable() : SharedFlagReachability(flags: flags))
         configuration.identity = posixUser.flatMap(PosixUser.init(parsing:))
+        if localLocks, let local = LockScope.local(forServiceType: type) { configuration.lockScope = local }
         if let ioTimeout { configuration.ioTimeout = ioTimeout == "none" ? nil : try parseDuration(ioTimeout, option: "--io-timeout") }
         let ready = readyFD
         do {

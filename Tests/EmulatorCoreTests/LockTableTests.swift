@@ -288,17 +288,20 @@ final class Flag: Sendable {
     func set() { value.store(true, ordering: .relaxed) }
 }
 
-/// Who holds each service's locks (`LockScope`): the attachment's kernel for EBS only.
+/// Who holds each service's locks (`LockScope`): the servers, across mounts, by default on every type
+/// (the contract's EIO for every operation during an outage); the attachment's kernel on ebs with
+/// `--local-locks`, refused elsewhere.
 @Suite struct LockScopeTests {
-    @Test func everyServiceHasAScopeAndOnlyEBSLeavesLocksToTheAttachmentsKernel() {
+    @Test func everyServiceDefaultsToServerHeldLocksAndOnlyEBSMayLeaveThemToItsKernel() {
         for service in ServiceID.allCases {
             #expect(LockScope.byService[service] != nil, "\(service) has no row")
-            let expected: LockScope = service == .ebs ? .attachment : .volume
-            #expect(LockScope.default(forServiceType: service) == expected, "\(service)")
+            #expect(LockScope.default(forServiceType: service) == .volume, "\(service)")
             let configuration = MountConfiguration(volumeID: "v", serviceType: service, backingDirectory: "/b",
                                                    mountpoint: "/m", sharedStateDirectory: "/s")
-            #expect(configuration.lockScope == expected)
-            #expect(configuration.lockScope.serverHoldsLocks == (service != .ebs))
+            #expect(configuration.lockScope == .volume)
+            #expect(configuration.lockScope.serverHoldsLocks)
+            #expect(LockScope.local(forServiceType: service) == (service == .ebs ? .attachment : nil), "\(service)")
         }
+        #expect(!LockScope.attachment.serverHoldsLocks)
     }
 }

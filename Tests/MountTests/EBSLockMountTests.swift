@@ -12,6 +12,7 @@ import Glibc
 /// MountTests, TenantIsolationMountTests.)
 @Suite(.serialized, .enabled(if: canMount, "needs root and /dev/fuse"))
 struct EBSLockMountTests {
+    typealias Berth = CLIMountTests.Berth
     /// One ebs mount ("a") for `body`, with an outage flag it watches (`--cut-off-flag`).
     func withEBSMount(_ body: (Scratch, ServedMount, SharedFlag) throws -> Void) throws {
         let scratch = try Scratch()
@@ -20,7 +21,7 @@ struct EBSLockMountTests {
         let flag = try SharedFlag(path: flagPath)
         flag.set(false)
         let mount = try ServedMount(scratch, at: "a", type: "ebs", volumeID: "vol-locks",
-                                    extra: ["--capacity-bytes", "1073741824", "--cut-off-flag", flagPath])
+                                    extra: ["--capacity-bytes", "1073741824", "--cut-off-flag", flagPath, "--local-locks"])
         defer {
             flag.set(false)
             mount.stop()
@@ -236,4 +237,34 @@ struct EBSLockMountTests {
         fl.l_whence = Int16(SEEK_SET)
         return fcntl(fd, 37, &fl) == 0 ? 0 : errno
     }
+
+    /// The flag through `berth mount` (the background server is started with the same arguments): refused on
+    /// another type before anything is attached; on ebs the lock is the kernel's (the holder's own pid), and
+    /// without it the server holds it (pid 0), as the contract's EIO during an outage needs.
+    @Test func berthMountTakesLocalLocksOnEBSOnlyAndWithoutItTheServerHoldsTheLocks() throws {
+        let berth = try Berth()
+        let efs = try berth.createVolume("--type", "efs", "--az", "us-east-1a")
+        let refused = try berth.run("mount", efs, try berth.mountpoint("e"), "--az", "us-east-1a", "--local-locks", "--background")
+        #expect(refused.status == 1)
+        #expect(refused.stderr.hasPrefix("InvalidParameterValue: --local-locks is for ebs volumes only"), "\(refused.stderr)")
+        #expect(try berth.attachments(efs).isEmpty)
+        #expect(!ServedMount.isMounted(berth.root + "/e"))
+
+        for local in [true, false] {
+            let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
+            let name = local ? "l" : "s"
+            let mounted = try berth.run(["mount", volume, try berth.mountpoint(name), "--az", "us-east-1a", "--background"]
+                                        + (local ? ["--local-locks"] : []))
+            #expect(mounted.status == 0, "\(mounted.stderr)")
+            let path = berth.root + "/" + name + "/f"
+            #expect(writeFile(path, [1, 2, 3]) == 0)
+            let holder = try LockHolder(path: path, kind: "fcntl")
+            let fd = open(path, O_RDWR)
+            #expect(Self.lockHolderPID(fd) == (local ? holder.process.processIdentifier : 0))
+            close(fd)
+            holder.kill9()
+            #expect(try berth.run("unmount", berth.root + "/" + name).status == 0)
+        }
+    }
+
 }

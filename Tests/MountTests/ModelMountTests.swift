@@ -14,6 +14,7 @@ final class ModelVolume: PathVolume {
     let mounts: Int
     let capacityBytes: Int?
     let readOnly: Bool
+    let localLocks: Bool
     var scratch: Scratch?
     var served: [ServedMount] = []
     var flag: SharedFlag?
@@ -23,6 +24,7 @@ final class ModelVolume: PathVolume {
         mounts = configuration.mounts
         capacityBytes = configuration.capacityBytes
         readOnly = configuration.readOnly
+        localLocks = configuration.localLocks
     }
 
     func start(prepare: (String) -> Void) throws -> [String] {
@@ -37,6 +39,7 @@ final class ModelVolume: PathVolume {
         var extra = ["--cut-off-flag", flagPath]
         extra += capacityBytes.map { ["--capacity-bytes", "\($0)"] } ?? ["--elastic"]
         if readOnly { extra.append("--read-only") }
+        if localLocks { extra.append("--local-locks") }
         for name in ["a", "b"].prefix(mounts) {
             served.append(try ServedMount(scratch, at: name, type: type.rawValue,
                                           volumeID: type == .ebs ? "vol-model" : "fs-model", extra: extra))

@@ -11,9 +11,6 @@ public enum ServiceType: String, CaseIterable, Sendable {
     public var isShared: Bool { self != .ebs && self != .plain }
     /// A provisioned size (EBS, FSx); EFS is elastic.
     public var isProvisioned: Bool { self != .efs && self != .plain }
-    /// Locks are the one attachment's kernel's (EBS, as a plain directory's are the local kernel's):
-    /// files and directories alike, and an outage does not reach them (SEMANTICS.md §Locks).
-    public var locksAreKernelLocal: Bool { self == .ebs || self == .plain }
 }
 
 /// Open findings of the comparison, which a run may tolerate while they are being fixed.
@@ -33,6 +30,8 @@ public struct ModelConfiguration: Sendable, CustomStringConvertible {
     /// Provisioned bytes; nil for elastic storage (and a plain directory).
     public var capacityBytes: Int?
     public var readOnly: Bool
+    /// ebs mounted `--local-locks`: locks are the attachment's kernel's.
+    public var localLocks = false
     /// Open findings the random runs accept so that they go on finding others (each has a regression
     /// sequence that still fails).
     public var tolerated: Set<KnownFinding> = []
@@ -45,6 +44,9 @@ public struct ModelConfiguration: Sendable, CustomStringConvertible {
     }
 
     var caseInsensitive: Bool { service == .fsxWindows }
+    /// Locks are the one attachment's kernel's (ebs with `--local-locks`, as a plain directory's are the
+    /// local kernel's): files and directories alike, and an outage does not reach them (SEMANTICS.md §Locks).
+    var locksAreKernelLocal: Bool { service == .plain || (service == .ebs && localLocks) }
     /// Attributes may be up to 1 s old on a mount other than the one that changed them (shared cache
     /// policy with several mounts, SEMANTICS.md §Consistency and caching).
     var staleAttributesAcrossMounts: Bool { service.isShared && mounts > 1 }
@@ -53,6 +55,7 @@ public struct ModelConfiguration: Sendable, CustomStringConvertible {
         var parts = [service.rawValue, "\(mounts) mount\(mounts == 1 ? "" : "s")"]
         if let capacityBytes { parts.append("capacity \(capacityBytes)") }
         if readOnly { parts.append("read-only") }
+        if localLocks { parts.append("local locks") }
         return parts.joined(separator: ", ")
     }
 }
@@ -243,7 +246,7 @@ public struct ReferenceModel: Sendable {
         if case .unlock(let holder) = operation {
             if directoryHolders.remove(holder) != nil { return Expectation(.ok) }
             guard locks.removeValue(forKey: holder) != nil else { return Expectation(.ok) }
-            return Expectation(cutOff && !configuration.service.locksAreKernelLocal ? .error(EIO) : .ok)
+            return Expectation(cutOff && !configuration.locksAreKernelLocal ? .error(EIO) : .ok)
         }
         if case .lock(_, let holder, _) = operation {
             locks[holder] = nil
@@ -572,7 +575,7 @@ public struct ReferenceModel: Sendable {
             switch existing(path, follow: true) {
             case .failure(let e): return .failure(e)
             case .success(let id):
-                if configuration.tolerated.contains(.directoryFlockIsLocal), !configuration.service.locksAreKernelLocal,
+                if configuration.tolerated.contains(.directoryFlockIsLocal), !configuration.locksAreKernelLocal,
                    nodes[id]?.kind == .directory {
                     directoryHolders.insert(holder)
                     return .success(Expectation(oneOf: [.ok, .error(EWOULDBLOCK)], note: "tolerated: directory flock is local"))

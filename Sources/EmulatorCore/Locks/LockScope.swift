@@ -21,9 +21,11 @@ public enum LockScope: String, Sendable, CaseIterable {
     /// supported, and locks are not among them; FSx for Windows: SMB byte-range locks and share modes).
     case volume
 
-    /// The scope per service type: one row per service, the attachment's kernel for EBS only.
+    /// The scope per service type: one row per service. Every type's default is `volume`, EBS's too,
+    /// because the emulator contract makes every operation on a mount cut off by an outage answer EIO,
+    /// lock requests and closes included, and only a server that sees them can answer so.
     public static let byService: [ServiceID: LockScope] = [
-        .ebs: .attachment,
+        .ebs: .volume,
         .efs: .volume,
         .fsxLustre: .volume,
         .fsxWindows: .volume,
@@ -31,10 +33,22 @@ public enum LockScope: String, Sendable, CaseIterable {
         .fsxONTAP: .volume,
     ]
 
+    /// The scope a mount may ask for instead (`berth mount --local-locks`): EBS only, where it is what
+    /// the instance's own file system does. It trades the outage's EIO on locks and closes for fewer
+    /// round trips (no SETLK, GETLK or FLUSH requests: SEMANTICS.md §Locks, §Applications).
+    public static let localByService: [ServiceID: LockScope] = [
+        .ebs: .attachment,
+    ]
+
     /// The service's scope; a type missing from the table gets `volume`, which never hides a lock from
     /// another mount.
     public static func `default`(forServiceType type: ServiceID) -> LockScope {
         byService[type] ?? .volume
+    }
+
+    /// The scope `--local-locks` gives on this type, or nil where it is refused.
+    public static func local(forServiceType type: ServiceID) -> LockScope? {
+        localByService[type]
     }
 
     /// Whether the mount server answers lock requests (getlk, setlk, flock) and FLUSH itself.
