@@ -91,9 +91,7 @@ struct EBSLockMountTests {
             let container = scratch.root + "/container"
             try FileManager.default.createDirectory(atPath: container, withIntermediateDirectories: true)
             let take = kind == "flock" ? "fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)" : "fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)"
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            process.arguments = ["--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+            let holder = try LineProcess("/usr/bin/unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c",
                                  "mount --bind \"$0\" \"$1\" && exec python3 -c \"$2\" \"$1/f\"", mount.mountpoint, container, """
                 import fcntl, sys
                 f = open(sys.argv[1], "r+")
@@ -109,16 +107,9 @@ struct EBSLockMountTests {
                     print("locked", flush=True)
                 except OSError as e:
                     print("errno", e.errno, flush=True)
-                """]
-            let input = Pipe(), output = Pipe()
-            process.standardInput = input
-            process.standardOutput = output
-            try process.run()
-            defer {
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
-            }
-            let lines = LineReader(output.fileHandleForReading.fileDescriptor)
+                """])
+            defer { holder.stop() }
+            let (input, lines) = (holder.input, holder.lines)
             #expect(lines.next(timeout: 10) == "locked")
             let fd = open(mount.mountpoint + "/f", O_RDWR)
             defer { close(fd) }
@@ -137,9 +128,7 @@ struct EBSLockMountTests {
     @Test func closingAnyDescriptorDropsTheProcesssRecordLocks() throws {
         try withEBSMount { _, mount, _ in
             let path = mount.mountpoint + "/f"
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", "-c", """
+            let holder = try LineProcess("/usr/bin/env", ["python3", "-c", """
                 import fcntl, os, sys, time
                 first = os.open(sys.argv[1], os.O_RDWR)
                 fcntl.lockf(first, fcntl.LOCK_EX)
@@ -148,16 +137,9 @@ struct EBSLockMountTests {
                 os.close(os.open(sys.argv[1], os.O_RDONLY))
                 print("closed another", flush=True)
                 time.sleep(600)
-                """, path]
-            let input = Pipe(), output = Pipe()
-            process.standardInput = input
-            process.standardOutput = output
-            try process.run()
-            defer {
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
-            }
-            let lines = LineReader(output.fileHandleForReading.fileDescriptor)
+                """, path])
+            defer { holder.stop() }
+            let (process, input, lines) = (holder.process, holder.input, holder.lines)
             #expect(lines.next(timeout: 10) == "locked")
             let fd = open(path, O_RDWR)
             defer { close(fd) }

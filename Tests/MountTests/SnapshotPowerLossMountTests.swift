@@ -45,20 +45,7 @@ struct SnapshotPowerLossMountTests {
         let berth = try Berth()
         let (volume, mount) = try berth.mountedEBSVolumeInUSEast1a()
         defer { berth.recoverAndCutOff(mount) }
-        // A large file too, so that a copy has something to do besides the files of the test.
-        let ballast = [UInt8](repeating: 0x42, count: 64 * Self.megabyte)
-        #expect(write(mount + "/ballast", ballast, sync: true))
-        let a = (0..<(3 * Self.megabyte)).map { UInt8(truncatingIfNeeded: $0 % 251) }
-        #expect(write(mount + "/file", a, sync: true))
-        #expect(write(mount + "/old", Array("renamed's data".utf8), sync: true))
-        #expect(mkdir(mount + "/d", 0o755) == 0)
-        #expect(syncDirectory(mount + "/d") && syncDirectory(mount))
-
-        let b = a.enumerated().map { $0.offset >= Self.megabyte - 100 && $0.offset < 2 * Self.megabyte ? UInt8(0xBB) : $0.element }
-        #expect(write(mount + "/file", Array(b[(Self.megabyte - 100)..<(2 * Self.megabyte)]), at: Self.megabyte - 100, sync: false))
-        let newData = [UInt8](repeating: 0x4E, count: 2 * Self.megabyte + 1)
-        #expect(write(mount + "/d/new", newData, sync: false))
-        #expect(rename(mount + "/old", mount + "/renamed") == 0)
+        let (a, b, newData) = writeSyncedAThenUnsyncedB(mount, ballastMegabytes: 64)
         #expect(contentDifference(readFile(mount + "/file"), b) == "same")
 
         let store = try StateStore(directory: StateDirectory(path: berth.state))
@@ -87,7 +74,7 @@ struct SnapshotPowerLossMountTests {
             #expect(contentDifference(readFile(copy + "/file"), b) == "same", "\(copy)")
             #expect(contentDifference(readFile(copy + "/d/new"), newData) == "same", "\(copy)")
             #expect(readFile(copy + "/renamed") == Array("renamed's data".utf8) && !exists(copy + "/old"), "\(copy)")
-            #expect(contentDifference(readFile(copy + "/ballast"), ballast) == "same", "\(copy)")
+            #expect(contentDifference(readFile(copy + "/ballast"), [UInt8](repeating: 0x42, count: 64 * Self.megabyte)) == "same", "\(copy)")
         }
     }
 
@@ -101,17 +88,7 @@ struct SnapshotPowerLossMountTests {
         let berth = try Berth()
         let (volume, mount) = try berth.mountedEBSVolumeInUSEast1a()
         defer { berth.recoverAndCutOff(mount) }
-        #expect(write(mount + "/ballast", [UInt8](repeating: 0x42, count: 256 * Self.megabyte), sync: true))
-        let a = (0..<(3 * Self.megabyte)).map { UInt8(truncatingIfNeeded: $0 % 251) }
-        #expect(write(mount + "/file", a, sync: true))
-        #expect(write(mount + "/old", Array("renamed's data".utf8), sync: true))
-        #expect(mkdir(mount + "/d", 0o755) == 0)
-        #expect(syncDirectory(mount + "/d") && syncDirectory(mount))
-        let b = a.enumerated().map { $0.offset >= Self.megabyte - 100 && $0.offset < 2 * Self.megabyte ? UInt8(0xBB) : $0.element }
-        #expect(write(mount + "/file", Array(b[(Self.megabyte - 100)..<(2 * Self.megabyte)]), at: Self.megabyte - 100, sync: false))
-        let newData = [UInt8](repeating: 0x4E, count: 2 * Self.megabyte + 1)
-        #expect(write(mount + "/d/new", newData, sync: false))
-        #expect(rename(mount + "/old", mount + "/renamed") == 0)
+        let (a, b, newData) = writeSyncedAThenUnsyncedB(mount, ballastMegabytes: 256)
 
         let created = try berth.run("snapshot", "create", volume, "--format", "json")
         #expect(created.status == 0, "\(created.stderr)")
@@ -141,6 +118,24 @@ struct SnapshotPowerLossMountTests {
         #expect(contentDifference(readFile(restored + "/file"), b) == "same")
         #expect(contentDifference(readFile(restored + "/d/new"), newData) == "same")
         #expect(readFile(restored + "/renamed") == Array("renamed's data".utf8) && !exists(restored + "/old"))
+    }
+
+    /// The scene both tests set: a ballast (so that a copy has something to do besides the test's files),
+    /// A written to `file` and synced with `old` and the directory `d`; then, not synced, B over part of
+    /// A, a new file `d/new` and `old` renamed to `renamed`.
+    func writeSyncedAThenUnsyncedB(_ mount: String, ballastMegabytes: Int) -> (a: [UInt8], b: [UInt8], newData: [UInt8]) {
+        #expect(write(mount + "/ballast", [UInt8](repeating: 0x42, count: ballastMegabytes * Self.megabyte), sync: true))
+        let a = (0..<(3 * Self.megabyte)).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        #expect(write(mount + "/file", a, sync: true))
+        #expect(write(mount + "/old", Array("renamed's data".utf8), sync: true))
+        #expect(mkdir(mount + "/d", 0o755) == 0)
+        #expect(syncDirectory(mount + "/d") && syncDirectory(mount))
+        let b = a.enumerated().map { $0.offset >= Self.megabyte - 100 && $0.offset < 2 * Self.megabyte ? UInt8(0xBB) : $0.element }
+        #expect(write(mount + "/file", Array(b[(Self.megabyte - 100)..<(2 * Self.megabyte)]), at: Self.megabyte - 100, sync: false))
+        let newData = [UInt8](repeating: 0x4E, count: 2 * Self.megabyte + 1)
+        #expect(write(mount + "/d/new", newData, sync: false))
+        #expect(rename(mount + "/old", mount + "/renamed") == 0)
+        return (a, b, newData)
     }
 }
 

@@ -260,18 +260,9 @@ struct TenantIsolationMountTests {
         let asked = 10_000, held = min(asked, max(64, serverLimit / 4))
         print("server open-file limit \(serverLimit); asking to hold \(asked) files open, \(held) granted")
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.descriptorsScript, m + "/many", "20000", "\(asked)", m + "/bulk"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        defer {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-        let lines = LineReader(output.fileHandleForReading.fileDescriptor)
+        let holder = try LineProcess("/usr/bin/env", ["python3", "-c", Self.descriptorsScript, m + "/many", "20000", "\(asked)", m + "/bulk"])
+        defer { holder.stop() }
+        let (input, lines) = (holder.input, holder.lines)
 
         let holding = lines.next(timeout: 60)
         #expect(holding == "holding \(held) \(asked - held)", "creating 20,000 files and opening \(asked): \(holding ?? "no answer")")
@@ -319,6 +310,30 @@ final class ThreadID: @unchecked Sendable {
 }
 
 /// Reads a child's output line by line, with a timeout per line.
+/// A helper process spoken to by lines on its stdin and heard by lines on its stdout; `stop()` kills
+/// and reaps it (call it in a `defer`).
+final class LineProcess {
+    let process = Process()
+    let input = Pipe(), output = Pipe()
+    let lines: LineReader
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        lines = LineReader(output.fileHandleForReading.fileDescriptor)
+    }
+
+    func say(_ line: String) { input.fileHandleForWriting.write(Data((line + "\n").utf8)) }
+
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
+
 final class LineReader {
     private let fd: Int32
     private var buffer: [UInt8] = []
