@@ -44,7 +44,7 @@ enum Operations {
         }
         ops.write_buf = { req, ino, buf, offset, fi in
             if Operations.admitIO(req, .write) {
-                Operations.gated(req) {
+                Operations.gatedWrite(req, fi, offset) {
                     Operations.dropSetIDBitsBeforeWrite(req, ino, fi)
                     Operations.writeBuf(req, ino, buf, offset, fi)
                 }
@@ -112,6 +112,17 @@ enum Operations {
     static func gated(_ req: fuse_req_t?, _ change: () -> Void) {
         guard let freeze = fs(req)?.freeze else { return change() }
         freeze.enterChange()
+        defer { freeze.leaveChange() }
+        change()
+    }
+
+    /// `gated` for a WRITE: the rest of one write() that the kernel sends as several requests is let in
+    /// after its first part even while a freeze waits for it (`WriteFreeze.enterWrite`), so no snapshot
+    /// holds half of it. `writeBuf` tells the freeze what was written before it answers.
+    @inline(__always)
+    static func gatedWrite(_ req: fuse_req_t?, _ fi: UnsafeMutablePointer<fuse_file_info>?, _ offset: off_t, _ change: () -> Void) {
+        guard let freeze = fs(req)?.freeze, let fi else { return change() }
+        freeze.enterWrite(handle: fi.pointee.fh, offset: Int64(offset))
         defer { freeze.leaveChange() }
         change()
     }
@@ -753,6 +764,7 @@ enum Operations {
             fuse_reply_err(req, Int32(truncatingIfNeeded: -written))
         } else {
             if fs.caseFolding != nil, let inode = fs.inodes.inode(ino) { changed(fs, inode, pages: true) }
+            fs.freeze.wrote(handle: fi.pointee.fh, offset: Int64(offset), written: written)
             fuse_reply_write(req, written)
         }
     }

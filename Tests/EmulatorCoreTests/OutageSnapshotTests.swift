@@ -272,6 +272,91 @@ import Testing
         #expect(events.withLock { $0 } == ["change before freeze finished", "copy", "copy done", "change during freeze ran"])
     }
 
+    /// The kernel sends a write() that starts inside a page it does not hold whole and crosses into
+    /// the next as two WRITE requests, the second once the first is answered. A freeze requested
+    /// between them waits for the second (same handle, where the first ended), so the snapshot holds
+    /// all of that write() or none; an unrelated write waits for the thaw.
+    @Test func theRestOfASplitWriteGetsInBeforeTheFreezeAndOthersWait() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let shared = sandbox.root + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        let freeze = try WriteFreeze(sharedStateDirectory: shared, continuationGraceNanoseconds: 5_000_000_000)
+        let events = Mutex<[String]>([])
+        let stop = Atomic<Bool>(false)
+        Thread {
+            while !stop.load(ordering: .acquiring) {
+                freeze.acknowledgeIfRequested()
+                usleep(1_000)
+            }
+        }.start()
+        defer { stop.store(true, ordering: .releasing) }
+
+        // The first part: bytes 4032..<4096 of a 76-byte append, answered.
+        freeze.enterWrite(handle: 7, offset: 4032)
+        freeze.wrote(handle: 7, offset: 4032, written: 64)
+        freeze.leaveChange()
+        Thread {
+            usleep(200_000)  // the freeze is requested meanwhile
+            freeze.enterWrite(handle: 7, offset: 4096)
+            events.withLock { $0.append("rest of the write") }
+            freeze.wrote(handle: 7, offset: 4096, written: 12)
+            freeze.leaveChange()
+        }.start()
+        Thread {
+            usleep(100_000)
+            freeze.enterWrite(handle: 8, offset: 4096)  // another handle: not a rest
+            events.withLock { $0.append("unrelated write") }
+            freeze.leaveChange()
+        }.start()
+        try WriteFreeze.whileFrozen(sharedStateDirectory: shared, servers: [getpid()]) {
+            events.withLock { $0.append("copy") }
+            usleep(300_000)
+        }
+        let deadline = Date().addingTimeInterval(5)
+        while events.withLock({ $0.count }) < 3, Date() < deadline { usleep(1_000) }
+        #expect(events.withLock { $0 } == ["rest of the write", "copy", "unrelated write"])
+    }
+
+    /// A write that really ended on a page boundary holds the freeze back only for the grace, and
+    /// a write elsewhere on the same handle is no rest: it waits for the thaw.
+    @Test func aRestThatNeverComesHoldsTheFreezeOnlyForTheGrace() throws {
+        let sandbox = try StateSandbox()
+        defer { sandbox.cleanUp() }
+        let shared = sandbox.root + "/shared"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        let freeze = try WriteFreeze(sharedStateDirectory: shared, continuationGraceNanoseconds: 300_000_000)
+        let events = Mutex<[String]>([])
+        let stop = Atomic<Bool>(false)
+        Thread {
+            while !stop.load(ordering: .acquiring) {
+                freeze.acknowledgeIfRequested()
+                usleep(1_000)
+            }
+        }.start()
+        defer { stop.store(true, ordering: .releasing) }
+
+        freeze.enterWrite(handle: 7, offset: 0)  // from a page boundary to one: nothing to follow
+        freeze.wrote(handle: 7, offset: 0, written: 8192)
+        freeze.leaveChange()
+        freeze.enterWrite(handle: 7, offset: 8292)  // from inside a page to a boundary: a rest may follow
+        freeze.wrote(handle: 7, offset: 8292, written: 4096 - 100)
+        freeze.leaveChange()
+        Thread {
+            usleep(100_000)
+            freeze.enterWrite(handle: 7, offset: 100)  // same handle, not where the last write ended
+            events.withLock { $0.append("other write") }
+            freeze.leaveChange()
+        }.start()
+        let requested = Date()
+        try WriteFreeze.whileFrozen(sharedStateDirectory: shared, servers: [getpid()]) {
+            events.withLock { $0.append("copy after \(Date().timeIntervalSince(requested) >= 0.29 ? "the grace" : "less than the grace")") }
+        }
+        let deadline = Date().addingTimeInterval(5)
+        while events.withLock({ $0.count }) < 2, Date() < deadline { usleep(1_000) }
+        #expect(events.withLock { $0 } == ["copy after the grace", "other write"])
+    }
+
     @Test func freezeIgnoresServersThatAreGone() throws {
         let sandbox = try StateSandbox()
         defer { sandbox.cleanUp() }

@@ -203,6 +203,49 @@ struct OutageSnapshotDrillTests {
         #expect(try berth.run("unmount", mount).status == 0)
     }
 
+    /// Every 4 KiB record after a 100-byte header starts inside a page, so the kernel sends each as two
+    /// WRITE requests; no snapshot may hold half of one (before the fix: 17 of 40 did).
+    @Test func snapshotsNeverHoldHalfOfAWriteTheKernelSplit() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "1")
+        let mount = try berth.mountpoint("a")
+        #expect(try berth.run("mount", volume, mount, "--az", "us-east-1a", "--background").status == 0)
+        let stopping = Atomic<Bool>(false), finished = Atomic<Bool>(false), written = Atomic<Int>(0)
+        let fd = open(mount + "/log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        #expect(fd >= 0)
+        let header = [UInt8](repeating: 0x68, count: 100), record = [UInt8](repeating: 0x78, count: 4096)
+        #expect(header.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == 100)
+        let writer = Thread {
+            defer { finished.store(true, ordering: .releasing) }
+            while !stopping.load(ordering: .acquiring), written.load(ordering: .relaxed) < 10_000 {
+                guard record.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == 4096 else { break }
+                written.wrappingAdd(1, ordering: .relaxed)
+            }
+        }
+        writer.start()
+        func stopWriter() {
+            stopping.store(true, ordering: .releasing)
+            while !finished.load(ordering: .acquiring) { usleep(1_000) }
+        }
+        var closed = false
+        defer { stopWriter(); if !closed { close(fd) } }
+        var torn: [String] = []
+        for round in 0..<20 {
+            let run = try berth.run("snapshot", "create", volume, "--name", "split-\(round)", "--wait")
+            #expect(run.status == 0, "\(run.stderr)")
+            let snapshot = run.trimmedStdout
+            var info = stat()
+            #expect(stat(berth.state + "/snapshots/\(snapshot)/data/log", &info) == 0)
+            if (Int(info.st_size) - 100) % 4096 != 0 { torn.append("\(snapshot): \(info.st_size) bytes") }
+        }
+        #expect(written.load(ordering: .relaxed) > 20, "the writer kept writing")
+        #expect(torn.isEmpty, "snapshots holding part of one write: \(torn)")
+        stopWriter()
+        close(fd)
+        closed = true
+        #expect(try berth.run("unmount", mount).status == 0)
+    }
+
     @Test func snapshotRestoresIntoAnotherAZAndOutlivesItsVolume() throws {
         let berth = try Berth()
         let volume = try berth.createVolume("--type", "ebs", "--az", "us-east-1a", "--size-gib", "2")

@@ -26,9 +26,26 @@ public final class WriteFreeze: Sendable {
     private let lockFD: Int32
     /// When this server first saw the current generation, to notice a snapshotter that died holding it.
     private let frozenSince = Mutex<(generation: UInt64, at: timespec)?>(nil)
+    /// Writes that may be the first part of one write() the kernel sends in two or more requests
+    /// (`enterWrite`), one per file handle; `awaitedCount` mirrors its length for a lock-free fast path.
+    private let awaitedContinuations = Mutex<[AwaitedContinuation]>([])
+    private let awaitedCount = Atomic<Int>(0)
+
+    /// How long a freeze waits for the rest of a write() whose first part ended on a page boundary.
+    /// The kernel sends the rest as soon as the first part is answered, from the same system call, so
+    /// it is due within microseconds; a write() that really ended there costs the snapshot this much pause.
+    public static let defaultContinuationGrace: UInt64 = 10_000_000
+    private let continuationGrace: UInt64
+
+    struct AwaitedContinuation {
+        var handle: UInt64
+        var offset: Int64
+        var deadline: UInt64
+    }
 
     /// The mount server's side.
-    public init(sharedStateDirectory: String) throws(SharedStateError) {
+    public init(sharedStateDirectory: String, continuationGraceNanoseconds: UInt64 = defaultContinuationGrace) throws(SharedStateError) {
+        continuationGrace = continuationGraceNanoseconds
         Self.removeStaleAcknowledgements(sharedStateDirectory)
         words = try Self.openWords(sharedStateDirectory)
         acknowledgementPath = Self.acknowledgementPath(sharedStateDirectory, pid: getpid())
@@ -62,6 +79,75 @@ public final class WriteFreeze: Sendable {
         changesInFlight.wrappingSubtract(1, ordering: .sequentiallyConsistent)
     }
 
+    /// `enterChange` for a WRITE request. The Linux FUSE client sends one buffered write() as several
+    /// requests when it starts in a page the kernel does not hold whole (fs/fuse/file.c,
+    /// fuse_fill_write_pages stops after such a page: a 76-byte append across a page boundary arrives
+    /// as two WRITEs) or is longer than max_write. A freeze that fell between them would capture part of
+    /// one write(), a torn file. So a write that continues where the same handle's last write ended on
+    /// a page boundary is let in while a freeze is requested but not yet acknowledged, and the watcher
+    /// waits for it (`wrote`, `acknowledgeIfRequested`). Pair with `leaveChange`.
+    @inline(__always)
+    public func enterWrite(handle: UInt64, offset: Int64) {
+        if awaitedCount.load(ordering: .acquiring) > 0 {
+            let continues = awaitedContinuations.withLock { awaited -> Bool in
+                guard let index = awaited.firstIndex(where: { $0.handle == handle && $0.offset == offset }) else { return false }
+                awaited.remove(at: index)
+                awaitedCount.store(awaited.count, ordering: .releasing)
+                // Counted under the lock the watcher checks under, so it sees this write before acknowledging.
+                changesInFlight.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                return true
+            }
+            if continues { return }
+        }
+        enterChange()
+    }
+
+    /// Notes that a WRITE request counted by `enterWrite` wrote `written` bytes at `offset`. Call it
+    /// before answering the request: the kernel sends a rest only once the first part is answered, and
+    /// must find it awaited. One that may have a rest to come makes a freeze wait for it (at most the
+    /// continuation grace, 10 ms).
+    @inline(__always)
+    public func wrote(handle: UInt64, offset: Int64, written: Int) {
+        let end = offset &+ Int64(written), pageMask = Int64(Self.pageSize - 1)
+        // Only these can have a rest: a write from inside a page up to a page boundary (the kernel stops
+        // after a page it does not hold whole), or a long one cut at max_write. A write that starts on a
+        // page boundary goes whole up to max_write (measured: one 300 KiB pwrite, one WRITE).
+        if written > 0, end & pageMask == 0, offset & pageMask != 0 || written >= Self.longestUnsplitWrite {
+            awaitContinuation(handle: handle, at: end)
+        } else if awaitedCount.load(ordering: .acquiring) > 0 {
+            awaitedContinuations.withLock { awaited in
+                awaited.removeAll { $0.handle == handle }
+                awaitedCount.store(awaited.count, ordering: .releasing)
+            }
+        }
+    }
+
+    private func awaitContinuation(handle: UInt64, at offset: Int64) {
+        let deadline = Self.monotonicNanoseconds() &+ continuationGrace
+        awaitedContinuations.withLock { awaited in
+            if let index = awaited.firstIndex(where: { $0.handle == handle }) {
+                awaited[index] = AwaitedContinuation(handle: handle, offset: offset, deadline: deadline)
+            } else {
+                awaited.append(AwaitedContinuation(handle: handle, offset: offset, deadline: deadline))
+            }
+            awaitedCount.store(awaited.count, ordering: .releasing)
+        }
+    }
+
+    /// True once nothing is in flight and no write's rest is awaited; from then on a continuation waits
+    /// for the thaw like any change, so the caller may acknowledge.
+    private func drained() -> Bool {
+        if awaitedCount.load(ordering: .acquiring) == 0 {
+            return changesInFlight.load(ordering: .sequentiallyConsistent) == 0
+        }
+        return awaitedContinuations.withLock { awaited in
+            let now = Self.monotonicNanoseconds()
+            awaited.removeAll { $0.deadline <= now }
+            awaitedCount.store(awaited.count, ordering: .releasing)
+            return awaited.isEmpty && changesInFlight.load(ordering: .sequentiallyConsistent) == 0
+        }
+    }
+
     /// Waits until no change counted by `enterChange` is in flight (a power loss applies its journal then).
     public func waitForChangesInFlight() {
         while changesInFlight.load(ordering: .sequentiallyConsistent) != 0 { usleep(50) }
@@ -93,7 +179,7 @@ public final class WriteFreeze: Sendable {
         let generation = words.loadInOrder(0)
         guard generation != 0 else { return }
         if acknowledgement.load(0) != generation {
-            while changesInFlight.load(ordering: .sequentiallyConsistent) != 0 { usleep(50) }
+            while !drained() { usleep(50) }
             acknowledgement.store(0, generation)
         }
         var now = timespec()
@@ -182,6 +268,17 @@ public final class WriteFreeze: Sendable {
             dead.append(name)
         }
         for name in dead { unlink(directory + "/" + name) }
+    }
+
+    /// Writes at least this long may have been cut at the mount's max_write (1 MiB) or max_pages.
+    static let longestUnsplitWrite = 128 * 1024
+
+    static let pageSize = sysconf(Int32(_SC_PAGESIZE)) > 0 ? sysconf(Int32(_SC_PAGESIZE)) : 4096
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
     }
 
     static func monotonicSeconds() -> Double {
