@@ -25,6 +25,10 @@ int berth_start_writeback(int fd, long long offset, long long length) {
 ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t len) {
     return copy_file_range(fd_in, NULL, fd_out, NULL, len, 0);
 }
+ssize_t berth_copy_file_range_at(int fd_in, long long off_in, int fd_out, long long off_out, size_t len) {
+    loff_t in = off_in, out = off_out;
+    return copy_file_range(fd_in, &in, fd_out, &out, len, 0);
+}
 ssize_t berth_llistxattr(const char *path, char *list, size_t size) { return llistxattr(path, list, size); }
 ssize_t berth_lgetxattr(const char *path, const char *name, void *value, size_t size) {
     return lgetxattr(path, name, value, size);

@@ -10,6 +10,8 @@ int berth_start_writeback(int fd, long long offset, long long length);
 
 /// copy_file_range(2) without offsets: copies from the current file positions.
 ssize_t berth_copy_file_range(int fd_in, int fd_out, size_t len);
+/// copy_file_range(2) between explicit offsets (the descriptors' own offsets untouched).
+ssize_t berth_copy_file_range_at(int fd_in, long long off_in, int fd_out, long long off_out, size_t len);
 ssize_t berth_llistxattr(const char *path, char *list, size_t size);
 ssize_t berth_lgetxattr(const char *path, const char *name, void *value, size_t size);
 int berth_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);

@@ -302,18 +302,19 @@ public final class PowerLossJournal: Sendable {
     public func willWrite(_ fd: Int32, key: InodeKey, offset: UInt64, length: UInt64, direct: Bool = false) {
         if direct && rules.directWritesDurable { return }
         state.withLock { state in
-            guard var file = state.files[key] else {
+            // The file's record is changed where it lies (never through a copy: its `saved` table holds
+            // one entry per 4 KiB block, and a second reference would make every change copy all of it).
+            guard let syncedSize = state.files[key]?.syncedSize else {
                 return track(&state, fd, key, saving: offset, direct ? 0 : length)
             }
-            if offset >= file.syncedSize || length == 0 { return }
+            if offset >= syncedSize || length == 0 { return }
             if direct {
                 // On the device once written: the blocks it covers whole are not put back.
                 var block = (offset &+ Self.blockSize &- 1) / Self.blockSize
                 while (block &+ 1) &* Self.blockSize <= offset &+ length {
-                    if let saved = file.saved.removeValue(forKey: block) { state.freeSlots.append(saved.slot) }
+                    if let saved = state.files[key]?.saved.removeValue(forKey: block) { state.freeSlots.append(saved.slot) }
                     block &+= 1
                 }
-                state.files[key] = file
                 return
             }
             save(&state, key, from: offset, to: offset &+ length)
@@ -391,7 +392,9 @@ public final class PowerLossJournal: Sendable {
     /// Saves the blocks of `key` between `from` and `to` (clipped to its synced size) not saved yet: each
     /// run of consecutive unsaved blocks (up to 1 MiB) with one read and one write.
     private func save(_ state: inout State, _ key: InodeKey, from: UInt64, to: UInt64) {
-        guard var file = state.files[key] else { return }
+        // Taken out while it changes, so that its `saved` table has one owner and is not copied.
+        guard var file = state.files.removeValue(forKey: key) else { return }
+        defer { state.files[key] = file }
         let end = min(to, file.syncedSize)
         guard from < end else { return }
         var reader: Int32 = -1
@@ -412,9 +415,6 @@ public final class PowerLossJournal: Sendable {
             }
             let start = block * Self.blockSize
             let length = Int(min(count * Self.blockSize, file.syncedSize - start))
-            var buffer = [UInt8](repeating: 0, count: length)
-            let got = buffer.withUnsafeMutableBytes { pread(reader, $0.baseAddress, length, off_t(start)) }
-            guard got > 0 else { continue }
             let base: UInt64
             if count == 1, let free = state.freeSlots.popLast() {
                 base = free
@@ -422,15 +422,17 @@ public final class PowerLossJournal: Sendable {
                 base = state.nextSlot
                 state.nextSlot += count
             }
-            let put = buffer.withUnsafeBytes { pwrite(blocksFD, $0.baseAddress, got, off_t(base * Self.blockSize)) }
-            guard put == got else { continue }
+            let got = RangeCopy.copy(reader, from: Int(start), to: blocksFD, at: Int(base * Self.blockSize), length: length)
+            guard got > 0 else {
+                if count == 1 { state.freeSlots.append(base) }
+                continue
+            }
             for index in 0..<count {
                 let saved = got - Int(index * Self.blockSize)
                 guard saved > 0 else { break }
                 file.saved[block + index] = SavedBlock(slot: base + index, length: min(saved, Int(Self.blockSize)))
             }
         }
-        state.files[key] = file
     }
 
     /// The most blocks one read saves.
