@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <sys/xattr.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <fcntl.h>
 #include <errno.h>
 #include <spawn.h>
@@ -88,4 +89,12 @@ ssize_t berth_listxattr(const char *path, char *list, size_t size) { return list
 
 int berth_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+int berth_statx_identity(int dirfd, const char *path, int flags, unsigned long long *device, unsigned long long *inode) {
+    struct statx st;
+    if (statx(dirfd, path, flags | AT_STATX_DONT_SYNC, STATX_INO, &st) != 0) return -1;
+    *device = makedev(st.stx_dev_major, st.stx_dev_minor);
+    *inode = st.stx_ino;
+    return 0;
 }

@@ -1,4 +1,5 @@
 import CFuse3
+import CBerthShims
 import EmulatorCore
 import Glibc
 import Synchronization
@@ -95,6 +96,7 @@ final class DescriptorReclaimer: Sendable {
         spare.forEach { close($0) }
         defer { refillReserve() }
         let keepDirectories = hasMountsBelow()
+        let holdingProcesses = directoriesHoldingProcesses()
         var pending: [(ino: fuse_ino_t, inode: Inode)] = [(fuse_ino_t(FUSE_ROOT_ID), fs.inodes.root)]
         while let (ino, directory) = pending.popLast(), !stopped.load(ordering: .relaxed) {
             let fd = openat(directory.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -114,7 +116,7 @@ final class DescriptorReclaimer: Sendable {
                 guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0,
                       let known = fs.inodes.known(InodeKey(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
                 else { continue }
-                if !known.isRegular && keepDirectories {
+                if !known.isRegular && (keepDirectories || holdingProcesses.contains(UInt64(info.st_ino))) {
                     pending.append((fuse_ino_t(UInt(bitPattern: Unmanaged.passUnretained(known).toOpaque())), known))
                     continue
                 }
@@ -125,6 +127,44 @@ final class DescriptorReclaimer: Sendable {
             }
             closedir(dir)
         }
+    }
+
+    /// The directories of this mount that some process has as its current or root directory, and
+    /// every directory above them up to the mount's root (inode numbers, as the mount reports them).
+    /// Their names are never dropped, only the names below them: dropping a directory's name unhashes
+    /// it in the kernel even while it is in use, and then getcwd(3) fails with ENOENT in every process
+    /// inside it (git: "unable to get current working directory"), and the names created under it are
+    /// out of this walk's reach (the server then ran out of descriptors: EMFILE).
+    /// Found through /proc/PID/cwd and /proc/PID/root and `..` from there, with AT_STATX_DONT_SYNC:
+    /// the kernel answers from what it holds, without a request to any FUSE server.
+    func directoriesHoldingProcesses() -> Set<UInt64> {
+        var mountDevice: UInt64 = 0, rootInode: UInt64 = 0
+        guard berth_statx_identity(AT_FDCWD, mountpoint, 0, &mountDevice, &rootInode) == 0,
+              let processes = opendir("/proc") else { return [] }
+        defer { closedir(processes) }
+        var held = Set<UInt64>()
+        while let entry = readdir(processes) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard !name.isEmpty, name.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { continue }
+            for link in ["cwd", "root"] {
+                var directory = open("/proc/\(name)/\(link)", berth_O_PATH | O_DIRECTORY | O_CLOEXEC)
+                while directory >= 0 {
+                    var device: UInt64 = 0, inode: UInt64 = 0
+                    let onThisMount = berth_statx_identity(directory, "", berth_AT_EMPTY_PATH, &device, &inode) == 0
+                        && device == mountDevice && inode != rootInode
+                    guard onThisMount, held.insert(inode).inserted else {
+                        close(directory)
+                        break
+                    }
+                    let parent = openat(directory, "..", berth_O_PATH | O_DIRECTORY | O_CLOEXEC)
+                    close(directory)
+                    directory = parent
+                }
+            }
+        }
+        return held
     }
 
     /// Whether anything is mounted below the mount point (in this server's mount namespace).

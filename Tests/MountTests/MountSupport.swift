@@ -52,17 +52,19 @@ final class ServedMount {
     static func berthBinary() throws -> URL { try BuiltBinary.berth() }
 
     /// Starts serving and returns once the mount answers (the server writes "ready" to its stdout).
-    /// `softOpenFileLimit`: start the server with that soft RLIMIT_NOFILE, as a shell with `ulimit -n` would.
+    /// `softOpenFileLimit`: start the server with that soft RLIMIT_NOFILE, as a shell with `ulimit -S -n` would.
+    /// `openFileLimit`: soft and hard (`ulimit -n`); root without CAP_SYS_RESOURCE cannot raise it.
     /// `umask`: start the server with that umask, as a shell would pass its own on.
     init(_ scratch: Scratch, at name: String, type: String = "efs", volumeID: String = "fs-test",
-         extra: [String] = [], softOpenFileLimit: Int? = nil, umask: String? = nil) throws {
+         extra: [String] = [], softOpenFileLimit: Int? = nil, openFileLimit: Int? = nil, umask: String? = nil) throws {
         mountpoint = scratch.mountpoint(name)
         process = Process()
         let arguments = ["_serve-mount", "--backing", scratch.backing, "--mountpoint", mountpoint,
                          "--volume-id", volumeID, "--type", type, "--shared-state", scratch.state,
                          "--ready-fd", "1"] + extra
-        if softOpenFileLimit != nil || umask != nil {
-            let limit = softOpenFileLimit.map { "ulimit -S -n \($0) && " } ?? ""
+        if softOpenFileLimit != nil || openFileLimit != nil || umask != nil {
+            let limit = (softOpenFileLimit.map { "ulimit -S -n \($0) && " } ?? "")
+                + (openFileLimit.map { "ulimit -n \($0) && " } ?? "")
             let mask = umask.map { "umask \($0) && " } ?? ""
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", limit + mask + "exec \"$0\" \"$@\"", try Self.berthBinary().path] + arguments

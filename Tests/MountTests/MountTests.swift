@@ -124,6 +124,42 @@ struct MountTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint).count == 1_000)
     }
 
+    /// Giving descriptors back must not drop the name of a directory a process is in: the kernel would
+    /// unhash it, getcwd(3) would fail with ENOENT in that process (git: "unable to get current working
+    /// directory"), and the files it then made there could no longer be given back (EMFILE). Before the
+    /// fix both happened within a few hundred files.
+    @Test func givingDescriptorsBackKeepsTheCurrentDirectoriesOfProcesses() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // Soft and hard: where the server may raise its limit (root with CAP_SYS_RESOURCE) it gives
+        // nothing back this early, and the test shows only that the files were made.
+        let mount = try ServedMount(scratch, at: "a", type: "ebs", volumeID: "vol-cwd", openFileLimit: 512)
+        defer { mount.stop() }
+        #expect(mkdir(mount.mountpoint + "/top", 0o755) == 0)
+        #expect(mkdir(mount.mountpoint + "/top/sub", 0o755) == 0)
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.currentDirectoryURL = URL(fileURLWithPath: mount.mountpoint + "/top/sub")
+        // Relative names only: everything goes through the current directory's dentry.
+        shell.arguments = ["-c", """
+            i=0
+            while [ $i -lt 1500 ]; do
+                : > f$i || exit 3
+                i=$((i + 1))
+                if [ $((i % 50)) = 0 ]; then /bin/pwd > /dev/null || exit 4; sleep 0.01; fi
+            done
+            /bin/pwd
+            """]
+        let output = Pipe()
+        shell.standardOutput = output
+        try shell.run()
+        shell.waitUntilExit()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(shell.terminationStatus == 0, "3: a create failed, 4: getcwd failed")
+        #expect(printed.hasSuffix("/top/sub\n"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint + "/top/sub").count == 1_500)
+    }
+
     @Test func provisionedCapacityRefusesWritesPastItAndDfShowsIt() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
