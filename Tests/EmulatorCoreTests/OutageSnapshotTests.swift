@@ -277,56 +277,70 @@ import Testing
     /// between them waits for the second (same handle, where the first ended), so the snapshot holds
     /// all of that write() or none; an unrelated write waits for the thaw.
     @Test func theRestOfASplitWriteGetsInBeforeTheFreezeAndOthersWait() throws {
-        let sandbox = try StateSandbox()
-        defer { sandbox.cleanUp() }
-        let shared = sandbox.root + "/shared"
-        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
-        let freeze = try WriteFreeze(sharedStateDirectory: shared, continuationGraceNanoseconds: 5_000_000_000)
-        let events = Mutex<[String]>([])
-        let stop = Atomic<Bool>(false)
-        Thread {
-            while !stop.load(ordering: .acquiring) {
-                freeze.acknowledgeIfRequested()
-                usleep(1_000)
+        try withWatchedFreeze(continuationGrace: 5_000_000_000) { freeze, shared, events in
+            // The first part: bytes 4032..<4096 of a 76-byte append, answered.
+            freeze.enterWrite(handle: 7, offset: 4032)
+            freeze.wrote(handle: 7, offset: 4032, written: 64)
+            freeze.leaveChange()
+            Thread {
+                usleep(200_000)  // the freeze is requested meanwhile
+                freeze.enterWrite(handle: 7, offset: 4096)
+                events.add("rest of the write")
+                freeze.wrote(handle: 7, offset: 4096, written: 12)
+                freeze.leaveChange()
+            }.start()
+            Thread {
+                usleep(100_000)
+                freeze.enterWrite(handle: 8, offset: 4096)  // another handle: not a rest
+                events.add("unrelated write")
+                freeze.leaveChange()
+            }.start()
+            try WriteFreeze.whileFrozen(sharedStateDirectory: shared, servers: [getpid()]) {
+                events.add("copy")
+                usleep(300_000)
             }
-        }.start()
-        defer { stop.store(true, ordering: .releasing) }
-
-        // The first part: bytes 4032..<4096 of a 76-byte append, answered.
-        freeze.enterWrite(handle: 7, offset: 4032)
-        freeze.wrote(handle: 7, offset: 4032, written: 64)
-        freeze.leaveChange()
-        Thread {
-            usleep(200_000)  // the freeze is requested meanwhile
-            freeze.enterWrite(handle: 7, offset: 4096)
-            events.withLock { $0.append("rest of the write") }
-            freeze.wrote(handle: 7, offset: 4096, written: 12)
-            freeze.leaveChange()
-        }.start()
-        Thread {
-            usleep(100_000)
-            freeze.enterWrite(handle: 8, offset: 4096)  // another handle: not a rest
-            events.withLock { $0.append("unrelated write") }
-            freeze.leaveChange()
-        }.start()
-        try WriteFreeze.whileFrozen(sharedStateDirectory: shared, servers: [getpid()]) {
-            events.withLock { $0.append("copy") }
-            usleep(300_000)
+            let deadline = Date().addingTimeInterval(5)
+            while events.all.count < 3, Date() < deadline { usleep(1_000) }
+            #expect(events.all == ["rest of the write", "copy", "unrelated write"])
         }
-        let deadline = Date().addingTimeInterval(5)
-        while events.withLock({ $0.count }) < 3, Date() < deadline { usleep(1_000) }
-        #expect(events.withLock { $0 } == ["rest of the write", "copy", "unrelated write"])
     }
 
     /// A write that really ended on a page boundary holds the freeze back only for the grace, and
     /// a write elsewhere on the same handle is no rest: it waits for the thaw.
     @Test func aRestThatNeverComesHoldsTheFreezeOnlyForTheGrace() throws {
+        try withWatchedFreeze(continuationGrace: 300_000_000) { freeze, shared, events in
+            freeze.enterWrite(handle: 7, offset: 0)  // from a page boundary to one: nothing to follow
+            freeze.wrote(handle: 7, offset: 0, written: 8192)
+            freeze.leaveChange()
+            freeze.enterWrite(handle: 7, offset: 8292)  // from inside a page to a boundary: a rest may follow
+            freeze.wrote(handle: 7, offset: 8292, written: 4096 - 100)
+            freeze.leaveChange()
+            Thread {
+                usleep(100_000)
+                freeze.enterWrite(handle: 7, offset: 100)  // same handle, not where the last write ended
+                events.add("other write")
+                freeze.leaveChange()
+            }.start()
+            let requested = Date()
+            try WriteFreeze.whileFrozen(sharedStateDirectory: shared, servers: [getpid()]) {
+                events.add("copy after \(Date().timeIntervalSince(requested) >= 0.29 ? "the grace" : "less than the grace")")
+            }
+            let deadline = Date().addingTimeInterval(5)
+            while events.all.count < 2, Date() < deadline { usleep(1_000) }
+            #expect(events.all == ["copy after the grace", "other write"])
+        }
+    }
+
+    /// A mount server's freeze in a fresh sandbox with its watcher running while `body` runs, and a
+    /// list for `body` to record the order of events in.
+    func withWatchedFreeze(continuationGrace: UInt64,
+                           _ body: (WriteFreeze, String, EventLog) throws -> Void) throws {
         let sandbox = try StateSandbox()
         defer { sandbox.cleanUp() }
         let shared = sandbox.root + "/shared"
         try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
-        let freeze = try WriteFreeze(sharedStateDirectory: shared, continuationGraceNanoseconds: 300_000_000)
-        let events = Mutex<[String]>([])
+        let freeze = try WriteFreeze(sharedStateDirectory: shared, continuationGraceNanoseconds: continuationGrace)
+        let events = EventLog()
         let stop = Atomic<Bool>(false)
         Thread {
             while !stop.load(ordering: .acquiring) {
@@ -335,26 +349,7 @@ import Testing
             }
         }.start()
         defer { stop.store(true, ordering: .releasing) }
-
-        freeze.enterWrite(handle: 7, offset: 0)  // from a page boundary to one: nothing to follow
-        freeze.wrote(handle: 7, offset: 0, written: 8192)
-        freeze.leaveChange()
-        freeze.enterWrite(handle: 7, offset: 8292)  // from inside a page to a boundary: a rest may follow
-        freeze.wrote(handle: 7, offset: 8292, written: 4096 - 100)
-        freeze.leaveChange()
-        Thread {
-            usleep(100_000)
-            freeze.enterWrite(handle: 7, offset: 100)  // same handle, not where the last write ended
-            events.withLock { $0.append("other write") }
-            freeze.leaveChange()
-        }.start()
-        let requested = Date()
-        try WriteFreeze.whileFrozen(sharedStateDirectory: shared, servers: [getpid()]) {
-            events.withLock { $0.append("copy after \(Date().timeIntervalSince(requested) >= 0.29 ? "the grace" : "less than the grace")") }
-        }
-        let deadline = Date().addingTimeInterval(5)
-        while events.withLock({ $0.count }) < 2, Date() < deadline { usleep(1_000) }
-        #expect(events.withLock { $0 } == ["copy after the grace", "other write"])
+        try body(freeze, shared, events)
     }
 
     @Test func freezeIgnoresServersThatAreGone() throws {
@@ -481,4 +476,11 @@ import Testing
         let restored = try store.createVolume(type: .ebs, az: "us-east-1b", fromSnapshot: ebsSnapshot.id)
         #expect(CloneSharing(sharedStateDirectory: sandbox.stateDirectory.sharedDirectory(restored.id)) == nil)
     }
+}
+
+/// Events recorded from several threads, in the order they happened.
+final class EventLog: Sendable {
+    private let list = Mutex<[String]>([])
+    func add(_ event: String) { list.withLock { $0.append(event) } }
+    var all: [String] { list.withLock { $0 } }
 }
