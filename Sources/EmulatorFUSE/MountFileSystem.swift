@@ -226,10 +226,12 @@ final class InodeTable: Sendable {
         }
     }
 
-    /// The kernel dropped `count` references; the inode (and its descriptor) goes at zero.
-    func forget(_ ino: fuse_ino_t, count: UInt64) {
-        if ino == fuse_ino_t(FUSE_ROOT_ID) { return }
-        guard let inode = inode(ino) else { return }
+    /// The kernel dropped `count` references; the inode (and its descriptor) goes at zero. Returns the
+    /// file's key when its last inode went.
+    @discardableResult
+    func forget(_ ino: fuse_ino_t, count: UInt64) -> InodeKey? {
+        if ino == fuse_ino_t(FUSE_ROOT_ID) { return nil }
+        guard let inode = inode(ino) else { return nil }
         if let spelling = inode.spelling, let parent = inode.aliasParent {
             aliases.withLock { table in
                 let now = inode.lookups.load(ordering: .relaxed)
@@ -244,16 +246,16 @@ final class InodeTable: Sendable {
                 _ = live.withLock { $0.remove(UInt(ino)) }
                 if table.members[inode.key]?.isEmpty == true { table.members.removeValue(forKey: inode.key) }
             }
-            return
+            return nil
         }
-        byKey.withLock { table in
+        return byKey.withLock { table -> InodeKey? in
             let now = inode.lookups.load(ordering: .relaxed)
             let left = now > count ? now - count : 0
             inode.lookups.store(left, ordering: .relaxed)
-            if left == 0 {
-                table.removeValue(forKey: inode.key)
-                _ = live.withLock { $0.remove(UInt(ino)) }
-            }
+            guard left == 0 else { return nil }
+            table.removeValue(forKey: inode.key)
+            _ = live.withLock { $0.remove(UInt(ino)) }
+            return inode.key
         }
     }
 

@@ -444,14 +444,21 @@ enum Operations {
     }
 
     static let forget: @convention(c) (fuse_req_t?, fuse_ino_t, UInt64) -> Void = { req, ino, count in
-        fs(req)?.inodes.forget(ino, count: count)
+        if let fs = fs(req) { forgotten(fs, ino, count) }
         fuse_reply_none(req)
+    }
+
+    /// A file the kernel forgot may be gone for good (removed, never durable): the power-loss journal
+    /// then lets go of it (`PowerLossJournal.forgotten`).
+    @inline(__always)
+    static func forgotten(_ fs: MountFileSystem, _ ino: fuse_ino_t, _ count: UInt64) {
+        if let key = fs.inodes.forget(ino, count: count), let journal = fs.powerLoss { journal.forgotten(key) }
     }
 
     static let forgetMulti: @convention(c) (fuse_req_t?, Int, UnsafeMutablePointer<fuse_forget_data>?) -> Void = { req, count, forgets in
         if let fs = fs(req), let forgets {
             for index in 0..<count {
-                fs.inodes.forget(forgets[index].ino, count: forgets[index].nlookup)
+                forgotten(fs, forgets[index].ino, forgets[index].nlookup)
             }
         }
         fuse_reply_none(req)

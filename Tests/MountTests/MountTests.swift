@@ -160,6 +160,28 @@ struct MountTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint + "/top/sub").count == 1_500)
     }
 
+    /// A program that writes and removes files without ever syncing (a build's temporary files) must
+    /// not use up the server's descriptors: the power-loss journal lets go of a file that is removed
+    /// and was never durable. Before the fix it kept one descriptor per such file, and with a limit
+    /// of 512 the creates answered EMFILE after about 500.
+    @Test func filesWrittenAndRemovedWithoutSyncingDoNotUseUpDescriptors() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let mount = try ServedMount(scratch, at: "a", type: "ebs", volumeID: "vol-tmp", openFileLimit: 512)
+        defer { mount.stop() }
+        var failures: [String] = []
+        for index in 0..<1_500 where failures.count < 5 {
+            let path = mount.mountpoint + "/tmp\(index)"
+            let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { failures.append("create \(index): errno \(errno)"); continue }
+            let written = [UInt8](repeating: 7, count: 100).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written != 100 { failures.append("write \(index): errno \(errno)") }
+            close(fd)
+            if unlink(path) != 0 { failures.append("unlink \(index): errno \(errno)") }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
     @Test func provisionedCapacityRefusesWritesPastItAndDfShowsIt() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
