@@ -255,9 +255,6 @@ final class ShutdownNudger: Sendable {
             }
             fs.freeze.acknowledgeIfRequested()
             fs.semantics.rules.preservation?.watch()
-            // About once a second: what the instance's kernel would have written back by itself by now
-            // is durable (`PowerLossJournal.writeBack`); not while cut off, when nothing reaches the volume.
-            if ticks % 100 == 0, !fs.isCutOff { fs.powerLoss?.writeBack() }
             // An outage must reach open files and cached names too: drop the kernel's cached pages and
             // attributes, so that the next read or stat comes here and gets EIO instead of being served
             // from the cache, and make every cached name be looked up again, which answers EIO too

@@ -15,23 +15,12 @@ import Testing
         let data: Int32
         let journal: PowerLossJournal
 
-        /// The journal's clock (ns), moved by the test.
-        let time = Clock()
-
-        final class Clock: Sendable {
-            private let nanoseconds = Atomic<UInt64>(1_000_000_000)
-            var now: UInt64 { nanoseconds.load(ordering: .relaxed) }
-            func advance(seconds: UInt64) { nanoseconds.wrappingAdd(seconds * 1_000_000_000, ordering: .relaxed) }
-        }
-
         init(_ rules: PowerLossRules = .forService(.ebs)) throws {
             root = NSTemporaryDirectory() + "berth-powerloss-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: root + "/shared", withIntermediateDirectories: true)
             data = open(root + "/data", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            let time = self.time
-            journal = try PowerLossJournal(sharedStateDirectory: root + "/shared", name: PowerLossJournal.nextName(), rules: rules,
-                                           clock: { time.now })
+            journal = try PowerLossJournal(sharedStateDirectory: root + "/shared", name: PowerLossJournal.nextName(), rules: rules)
         }
 
         deinit {
@@ -82,50 +71,6 @@ import Testing
         #expect(outcome.filesReverted == 1 && outcome.failures == 0)
         #expect(f.contents("file") == original)
         #expect(!f.journal.tracks(Fixture.key(fd)))
-    }
-
-    /// What waited long enough is written back by the instance's kernel: a file first changed 30 s
-    /// ago keeps its data and a name changed 5 s ago stays, while what is newer is still taken back;
-    /// the journal then holds nothing for them (no descriptor, no held file).
-    @Test func whatWaitedLongEnoughIsWrittenBackAsIfSynced() throws {
-        let f = try Fixture()
-        let original = Self.pattern(8192, seed: 1)
-        f.put("old", original)
-        f.put("recent", original)
-        f.put("removed", original)
-        let old = open(f.path("old"), O_RDWR | O_CLOEXEC), recent = open(f.path("recent"), O_RDWR | O_CLOEXEC)
-        defer { close(old); close(recent) }
-        f.write(old, Self.pattern(100, seed: 7), at: 0)
-        let changed = f.contents("old")
-        var mark = f.journal.beginRemove(Array("removed".utf8), in: f.data, key: f.dataKey, isDirectory: false)
-        f.journal.finish(mark, succeeded: unlinkat(f.data, "removed", 0) == 0)
-
-        // 4 s on: nothing is old enough yet.
-        f.time.advance(seconds: 4)
-        var durable = f.journal.writeBack()
-        #expect(durable.files == 0 && durable.names == 0)
-        // 6 s on: the removal is committed, the data not yet.
-        f.time.advance(seconds: 2)
-        durable = f.journal.writeBack()
-        #expect(durable.files == 0 && durable.names == 1)
-        #expect(f.journal.pendingNameChanges == 0)
-        // Changes made 26 s on.
-        f.time.advance(seconds: 20)
-        f.write(recent, Self.pattern(100, seed: 9), at: 0)
-        mark = f.journal.beginNewName(Array("made".utf8), in: f.data, key: f.dataKey, isDirectory: true)
-        f.journal.finish(mark, succeeded: mkdirat(f.data, "made", 0o700) == 0)
-        // 30 s after the first write: `old` is written back; `recent` and `made` (4 s old) stay.
-        f.time.advance(seconds: 4)
-        durable = f.journal.writeBack()
-        #expect(durable.files == 1 && durable.names == 0)
-        #expect(!f.journal.tracks(Fixture.key(old)))
-        #expect(f.journal.tracks(Fixture.key(recent)))
-
-        let outcome = f.journal.apply()
-        #expect(outcome.filesReverted == 1 && outcome.namesReverted == 1 && outcome.failures == 0)
-        #expect(f.contents("old") == changed, "written back: kept")
-        #expect(f.contents("recent") == original, "too young: taken back")
-        #expect(f.names() == ["old", "recent"], "the committed removal stays, the young mkdir is taken back")
     }
 
     @Test func syncedDataIsKept() throws {

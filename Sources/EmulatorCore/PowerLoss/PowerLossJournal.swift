@@ -28,8 +28,6 @@ public final class PowerLossJournal: Sendable {
     /// O_PATH (Linux, every architecture Berth builds for).
     static let pathFlag: Int32 = 0o10000000
     public let rules: PowerLossRules
-    /// When changes are made (CLOCK_MONOTONIC, ns; tests pass their own), for `writeBack`.
-    private let clock: @Sendable () -> UInt64
     let path: String
     let directoryFD: Int32
     let blocksFD: Int32
@@ -54,9 +52,6 @@ public final class PowerLossJournal: Sendable {
         var fd: Int32
         var syncedSize: UInt64
         var saved: [UInt64: SavedBlock] = [:]
-        /// When its first change since the last sync was made (CLOCK_MONOTONIC, ns): the kernel's
-        /// flusher writes an inode back once it has been dirty this long (`writeBack`).
-        var dirtiedAt: UInt64 = 0
     }
 
     enum NameUndo {
@@ -75,8 +70,6 @@ public final class PowerLossJournal: Sendable {
         /// The directory whose fsync makes the change durable (a rename's target directory).
         var durableWith: InodeKey
         var id: UInt64 = 0
-        /// When the change was made (CLOCK_MONOTONIC, ns).
-        var madeAt: UInt64 = 0
     }
 
     /// A name in a directory.
@@ -126,9 +119,7 @@ public final class PowerLossJournal: Sendable {
     /// Opens (making it, emptied) the journal directory `name` in `parent` (`<shared>/power-loss`), both made
     /// without following a link. Journals of servers no longer running are removed first.
     public init(sharedStateDirectory: String, name: String, rules: PowerLossRules, usage: VolumeUsage? = nil,
-                preservation: SnapshotPreservation? = nil,
-                clock: @escaping @Sendable () -> UInt64 = PowerLossJournal.monotonicNanoseconds) throws(Errno) {
-        self.clock = clock
+                preservation: SnapshotPreservation? = nil) throws(Errno) {
         self.rules = rules
         self.usage = usage
         self.preservation = preservation
@@ -408,7 +399,7 @@ public final class PowerLossJournal: Sendable {
         guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return }
         let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
         guard copy >= 0 else { return }
-        state.files[key] = FileUndo(fd: copy, syncedSize: UInt64(max(0, st.st_size)), dirtiedAt: clock())
+        state.files[key] = FileUndo(fd: copy, syncedSize: UInt64(max(0, st.st_size)))
         if length > 0, offset < UInt64(max(0, st.st_size)) { save(&state, key, from: offset, to: offset &+ length) }
     }
 
@@ -566,7 +557,6 @@ public final class PowerLossJournal: Sendable {
                 }
             }
             entry.id = state.nextEntry
-            entry.madeAt = clock()
             state.nextEntry += 1
             // Whatever this change touched is no longer a fresh name; a new name is one.
             switch entry.undo {
@@ -594,58 +584,6 @@ public final class PowerLossJournal: Sendable {
             }
             state.names = kept
         }
-    }
-
-    /// How long file data may stay unsynced before the instance's kernel writes it back by itself:
-    /// Linux's flusher writes an inode's dirty pages once they are `dirty_expire_centisecs` old, 30 s by
-    /// default (https://docs.kernel.org/admin-guide/sysctl/vm.html#dirty-expire-centisecs); NFS and
-    /// SMB clients' cached writes go the same way.
-    public static let dataWriteBackNanoseconds: UInt64 = 30_000_000_000
-    /// How long a name change on a block device (ebs) stays unsynced: ext4 commits its journal every
-    /// 5 s by default (`commit=nrsec`, https://docs.kernel.org/admin-guide/ext4.html).
-    public static let namesWriteBackNanoseconds: UInt64 = 5_000_000_000
-
-    /// The instance's kernel writing back what has waited long enough, as if synced: every file whose
-    /// first unsynced change is at least `dataAge` old (all its data, as the flusher writes every dirty
-    /// page of an expired inode), and the name changes at least `namesAge` old (oldest first, as a
-    /// journal commits them in order). Without it a program that never syncs would keep every file it
-    /// wrote and removed in the journal for good: a descriptor each, and their data on disk (4,000
-    /// descriptors per round of creating 2,000 files, git add + commit and rm -rf: EMFILE on the
-    /// whole mount after five rounds with a limit of 20,000). The server's watcher calls it about
-    /// once a second. Returns how many files and name changes became durable.
-    @discardableResult
-    public func writeBack(now: UInt64? = nil,
-                          dataAge: UInt64 = dataWriteBackNanoseconds,
-                          namesAge: UInt64 = namesWriteBackNanoseconds) -> (files: Int, names: Int) {
-        let now = now ?? clock()
-        return state.withLock { state in
-            var files = 0
-            if !state.files.isEmpty {
-                let expired = state.files.filter { now &- $0.value.dirtiedAt >= dataAge && $0.value.dirtiedAt <= now }.map(\.key)
-                for key in expired {
-                    if let file = state.files.removeValue(forKey: key) { release(&state, file) }
-                }
-                files = expired.count
-            }
-            var names = 0
-            while names < state.names.count, state.names[names].madeAt <= now, now &- state.names[names].madeAt >= namesAge {
-                names += 1
-            }
-            if names > 0 {
-                let durable = state.names.prefix(names)
-                let ids = Set(durable.map(\.id))
-                for entry in durable { forget(&state, entry.undo) }
-                state.names.removeFirst(names)
-                if !state.fresh.isEmpty { state.fresh = state.fresh.filter { !ids.contains($0.value) } }
-            }
-            return (files, names)
-        }
-    }
-
-    public static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
     }
 
     /// The undo that puts back `name` in `directory` as it is now, keeping its file by a hard link:
