@@ -44,9 +44,9 @@ enum Operations {
         }
         ops.write_buf = { req, ino, buf, offset, fi in
             if Operations.admitIO(req, .write) {
-                Operations.gatedWrite(req, fi, offset) {
+                Operations.gatedWrite(req, fi, offset) { continuation in
                     Operations.dropSetIDBitsBeforeWrite(req, ino, fi)
-                    Operations.writeBuf(req, ino, buf, offset, fi)
+                    Operations.writeBuf(req, ino, buf, offset, fi, continuation: continuation)
                 }
             }
         }
@@ -120,11 +120,12 @@ enum Operations {
     /// after its first part even while a freeze waits for it (`WriteFreeze.enterWrite`), so no snapshot
     /// holds half of it. `writeBuf` tells the freeze what was written before it answers.
     @inline(__always)
-    static func gatedWrite(_ req: fuse_req_t?, _ fi: UnsafeMutablePointer<fuse_file_info>?, _ offset: off_t, _ change: () -> Void) {
-        guard let freeze = fs(req)?.freeze, let fi else { return change() }
-        freeze.enterWrite(handle: fi.pointee.fh, offset: Int64(offset))
+    static func gatedWrite(_ req: fuse_req_t?, _ fi: UnsafeMutablePointer<fuse_file_info>?, _ offset: off_t,
+                           _ change: (_ continuation: Bool) -> Void) {
+        guard let freeze = fs(req)?.freeze, let fi else { return change(false) }
+        let continuation = freeze.enterWrite(handle: fi.pointee.fh, offset: Int64(offset))
         defer { freeze.leaveChange() }
-        change()
+        change(continuation)
     }
 
     @inline(__always)
@@ -740,7 +741,8 @@ enum Operations {
         fuse_reply_data(req, &buffer, fuse_buf_copy_flags(rawValue: 0))
     }
 
-    static let writeBuf: @convention(c) (fuse_req_t?, fuse_ino_t, UnsafeMutablePointer<fuse_bufvec>?, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, input, offset, fi in
+    static func writeBuf(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ input: UnsafeMutablePointer<fuse_bufvec>?, _ offset: off_t,
+                         _ fi: UnsafeMutablePointer<fuse_file_info>?, continuation: Bool) {
         guard let fs = fs(req), let fi, let input else { return fuse_reply_err(req, EIO).discard() }
         let refusal = code { () throws(Errno) in try fs.semantics.admit(change: true) }
         if refusal != 0 { return fuse_reply_err(req, refusal).discard() }
@@ -771,7 +773,7 @@ enum Operations {
             fuse_reply_err(req, Int32(truncatingIfNeeded: -written))
         } else {
             if fs.caseFolding != nil, let inode = fs.inodes.inode(ino) { changed(fs, inode, pages: true) }
-            fs.freeze.wrote(handle: fi.pointee.fh, offset: Int64(offset), written: written)
+            fs.freeze.wrote(handle: fi.pointee.fh, offset: Int64(offset), written: written, continuation: continuation)
             fuse_reply_write(req, written)
         }
     }

@@ -331,6 +331,37 @@ import Testing
         }
     }
 
+    /// A sequential writer whose every write is max_write long and starts where the last ended (dd
+    /// bs=1M) is let past a requested freeze once, not for as long as it writes: the freeze is
+    /// acknowledged, and the writer is held while the snapshot copies.
+    @Test func aSequentialWriterDoesNotRunPastTheFreeze() throws {
+        try withWatchedFreeze(continuationGrace: 5_000_000_000) { freeze, shared, _ in
+            let writes = Atomic<Int>(0), stop = Atomic<Bool>(false), stopped = Atomic<Bool>(false)
+            Thread {
+                var offset: Int64 = 0
+                while !stop.load(ordering: .acquiring) {
+                    let continuation = freeze.enterWrite(handle: 3, offset: offset)
+                    freeze.wrote(handle: 3, offset: offset, written: 1 << 20, continuation: continuation)
+                    freeze.leaveChange()
+                    offset += 1 << 20
+                    writes.wrappingAdd(1, ordering: .releasing)
+                }
+                stopped.store(true, ordering: .releasing)
+            }.start()
+            defer {
+                stop.store(true, ordering: .releasing)
+                while !stopped.load(ordering: .acquiring) { usleep(1_000) }
+            }
+            while writes.load(ordering: .acquiring) < 100 { usleep(1_000) }
+            let (before, after) = try WriteFreeze.whileFrozen(sharedStateDirectory: shared, servers: [getpid()], timeout: 3) {
+                let before = writes.load(ordering: .acquiring)
+                usleep(200_000)
+                return (before, writes.load(ordering: .acquiring))
+            }
+            #expect(before == after, "no write while the snapshot copies")
+        }
+    }
+
     /// A mount server's freeze in a fresh sandbox with its watcher running while `body` runs, and a
     /// list for `body` to record the order of events in.
     func withWatchedFreeze(continuationGrace: UInt64,

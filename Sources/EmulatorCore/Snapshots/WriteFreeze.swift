@@ -86,8 +86,10 @@ public final class WriteFreeze: Sendable {
     /// one write(), a torn file. So a write that continues where the same handle's last write ended on
     /// a page boundary is let in while a freeze is requested but not yet acknowledged, and the watcher
     /// waits for it (`wrote`, `acknowledgeIfRequested`). Pair with `leaveChange`.
+    /// Returns whether the write was let in as such a rest: pass it on to `wrote`.
     @inline(__always)
-    public func enterWrite(handle: UInt64, offset: Int64) {
+    @discardableResult
+    public func enterWrite(handle: UInt64, offset: Int64) -> Bool {
         if awaitedCount.load(ordering: .acquiring) > 0 {
             let continues = awaitedContinuations.withLock { awaited -> Bool in
                 guard let index = awaited.firstIndex(where: { $0.handle == handle && $0.offset == offset }) else { return false }
@@ -97,17 +99,25 @@ public final class WriteFreeze: Sendable {
                 changesInFlight.wrappingAdd(1, ordering: .sequentiallyConsistent)
                 return true
             }
-            if continues { return }
+            if continues { return true }
         }
         enterChange()
+        return false
     }
 
     /// Notes that a WRITE request counted by `enterWrite` wrote `written` bytes at `offset`. Call it
     /// before answering the request: the kernel sends a rest only once the first part is answered, and
     /// must find it awaited. One that may have a rest to come makes a freeze wait for it (at most the
     /// continuation grace, 10 ms).
+    /// `continuation`: what `enterWrite` returned. A rest let in past a requested freeze awaits no rest
+    /// of its own: otherwise a sequential writer (dd bs=1M: every write max_write long, each starting
+    /// where the last ended) would go on past the freeze for as long as it writes, and the snapshot
+    /// would wait for it. So one write() is whole in a snapshot when the kernel sends it in two parts;
+    /// one longer than max_write plus a page may be cut after its second (as on EBS, where a write in
+    /// flight is not atomic either).
     @inline(__always)
-    public func wrote(handle: UInt64, offset: Int64, written: Int) {
+    public func wrote(handle: UInt64, offset: Int64, written: Int, continuation: Bool = false) {
+        if continuation && words.loadInOrder(0) != 0 { return }
         let end = offset &+ Int64(written), pageMask = Int64(Self.pageSize - 1)
         // Only these can have a rest: a write from inside a page up to a page boundary (the kernel stops
         // after a page it does not hold whole), or a long one cut at max_write. A write that starts on a
