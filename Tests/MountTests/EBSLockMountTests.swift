@@ -30,13 +30,22 @@ struct EBSLockMountTests {
         try body(scratch, mount, flag)
     }
 
-    @Test func fcntlLocksOfAnotherProcessOnTheMountConflictAndNameItsPid() throws {
+    /// An ebs mount whose file `f` another process holds a `kind` lock on, and a descriptor of `f`
+    /// opened here with `flags`.
+    func withLockHeldByAnotherProcess(kind: String, opening flags: Int32,
+                                      _ body: (_ path: String, LockHolder, _ fd: Int32) throws -> Void) throws {
         try withEBSMount { _, mount, _ in
             let path = mount.mountpoint + "/f"
-            let holder = try LockHolder(path: path, kind: "fcntl")
+            let holder = try LockHolder(path: path, kind: kind)
             defer { holder.kill9() }
-            let fd = open(path, O_RDWR)
+            let fd = open(path, flags)
             defer { close(fd) }
+            try body(path, holder, fd)
+        }
+    }
+
+    @Test func fcntlLocksOfAnotherProcessOnTheMountConflictAndNameItsPid() throws {
+        try withLockHeldByAnotherProcess(kind: "fcntl", opening: O_RDWR) { _, holder, fd in
             #expect(recordLock(fd, F_WRLCK) == EAGAIN)
             #expect(recordLock(fd, F_RDLCK) == EAGAIN)
             #expect(lockHolderType(fd) == F_WRLCK)
@@ -57,12 +66,7 @@ struct EBSLockMountTests {
     }
 
     @Test func flockOfAnotherProcessOnTheMountConflictsUntilItDies() throws {
-        try withEBSMount { _, mount, _ in
-            let path = mount.mountpoint + "/f"
-            let holder = try LockHolder(path: path, kind: "flock")
-            defer { holder.kill9() }
-            let fd = open(path, O_RDONLY)
-            defer { close(fd) }
+        try withLockHeldByAnotherProcess(kind: "flock", opening: O_RDONLY) { path, holder, fd in
             #expect(bsdLock(fd, LOCK_SH | LOCK_NB) == EWOULDBLOCK)
             let outcome = Atomicish()
             Thread {
