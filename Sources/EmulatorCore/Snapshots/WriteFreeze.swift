@@ -92,7 +92,12 @@ public final class WriteFreeze: Sendable {
     public func enterWrite(handle: UInt64, offset: Int64) -> Bool {
         if awaitedCount.load(ordering: .acquiring) > 0 {
             let continues = awaitedContinuations.withLock { awaited -> Bool in
-                guard let index = awaited.firstIndex(where: { $0.handle == handle && $0.offset == offset }) else { return false }
+                guard let index = awaited.firstIndex(where: { $0.handle == handle && $0.offset == offset }) else {
+                    // Rests that never came stop costing this lock once their grace is over.
+                    Self.dropExpired(&awaited)
+                    awaitedCount.store(awaited.count, ordering: .releasing)
+                    return false
+                }
                 awaited.remove(at: index)
                 awaitedCount.store(awaited.count, ordering: .releasing)
                 // Counted under the lock the watcher checks under, so it sees this write before acknowledging.
@@ -132,9 +137,17 @@ public final class WriteFreeze: Sendable {
         }
     }
 
+    /// Keeps the table to the writes of the last grace period, so the look-ups on the write path stay short.
+    private static func dropExpired(_ awaited: inout [AwaitedContinuation]) {
+        guard !awaited.isEmpty else { return }
+        let now = monotonicNanoseconds()
+        awaited.removeAll { $0.deadline <= now }
+    }
+
     private func awaitContinuation(handle: UInt64, at offset: Int64) {
         let deadline = Self.monotonicNanoseconds() &+ continuationGrace
         awaitedContinuations.withLock { awaited in
+            Self.dropExpired(&awaited)
             if let index = awaited.firstIndex(where: { $0.handle == handle }) {
                 awaited[index] = AwaitedContinuation(handle: handle, offset: offset, deadline: deadline)
             } else {
@@ -151,8 +164,7 @@ public final class WriteFreeze: Sendable {
             return changesInFlight.load(ordering: .sequentiallyConsistent) == 0
         }
         return awaitedContinuations.withLock { awaited in
-            let now = Self.monotonicNanoseconds()
-            awaited.removeAll { $0.deadline <= now }
+            Self.dropExpired(&awaited)
             awaitedCount.store(awaited.count, ordering: .releasing)
             return awaited.isEmpty && changesInFlight.load(ordering: .sequentiallyConsistent) == 0
         }
