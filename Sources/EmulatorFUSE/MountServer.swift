@@ -107,7 +107,11 @@ public enum MountServer {
             defer { fuse_opt_free_args(&args) }
             var ops = Operations.table(extendedAttributes: configuration.extendedAttributes,
                                       serverLocks: configuration.lockScope.serverHoldsLocks)
-            if configuration.identity != nil { ops.access = Operations.accessPointAccess }
+            if configuration.identity != nil {
+                ops.access = Operations.accessPointAccess
+                // A listing's entries would skip the search-permission check of each LOOKUP.
+                ops.readdirplus = nil
+            }
             guard let session = fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
                                                  userdata.toOpaque()) else {
                 throw .session("fuse_session_new failed (see the message above)")

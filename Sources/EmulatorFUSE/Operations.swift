@@ -62,6 +62,7 @@ enum Operations {
         }
         ops.opendir = opendir
         ops.readdir = readdir
+        ops.readdirplus = readdirplus
         ops.releasedir = releasedir
         ops.fsyncdir = { req, ino, datasync, fi in
             if Operations.admitIO(req, .sync) { Operations.gated(req) { Operations.fsyncdir(req, ino, datasync, fi) } }
@@ -231,7 +232,8 @@ enum Operations {
     /// kernel answers by walking the path again, rather than an entry of the wrong type, which it would
     /// turn into EIO (fuse_create_new_entry: "(outarg.attr.mode ^ mode) & S_IFMT").
     static func fillEntry(_ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
-                          _ entry: inout fuse_entry_param, expecting: (type: mode_t, key: InodeKey?)? = nil) -> Int32 {
+                          _ entry: inout fuse_entry_param, expecting: (type: mode_t, key: InodeKey?)? = nil,
+                          copyingUp: Bool = true) -> Int32 {
         let stamp = removalStamp(fs)
         var fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return errno }
@@ -240,8 +242,9 @@ enum Operations {
            sharing.isShared(device: UInt64(entry.attr.st_dev), inode: UInt64(entry.attr.st_ino),
                             links: UInt64(entry.attr.st_nlink), isRegular: entry.attr.st_mode & S_IFMT == S_IFREG) {
             // A clone's file still shared with its snapshot: copied out before the kernel gets an inode
-            // through which it could be changed.
+            // through which it could be changed (a listing does not copy: `copyingUp` false, EAGAIN).
             close(fd)
+            if !copyingUp { return EAGAIN }
             code = copyUp(fs, sharing, parent, name)
             if code != 0 { return code }
             fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
@@ -859,10 +862,33 @@ enum Operations {
     static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
 
     static let readdir: @convention(c) (fuse_req_t?, fuse_ino_t, Int, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, size, offset, fi in
+        list(req, ino, size, offset, fi, plus: false)
+    }
+
+    /// READDIRPLUS: each name with its entry, as a LOOKUP would answer it (`fillEntry`: the same
+    /// timeouts, and the name recorded for the open-time check on shared volumes), so that `ls -l`,
+    /// `find` or a program walking a tree gets a directory's names and attributes in one request
+    /// instead of a LOOKUP per name. The kernel asks for it at the start of a listing and when names
+    /// of the directory were looked up since (readdirplus_auto). An entry is sent without attributes
+    /// (ino 0: the kernel then takes no reference and looks the name up when it is used) for `.` and
+    /// `..`, under a directory reached through another spelling (case-insensitive volumes, whose names
+    /// are never cached), for a clone's file still shared with its snapshot (a listing must not copy
+    /// it out) and for a name that is gone by the time it is opened. Not installed on access point
+    /// mounts: a listing needs read permission, a lookup search permission, which the server checks
+    /// per LOOKUP there (AccessPointChecks.swift).
+    static let readdirplus: @convention(c) (fuse_req_t?, fuse_ino_t, Int, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, size, offset, fi in
+        list(req, ino, size, offset, fi, plus: true)
+    }
+
+    private static func list(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ offset: off_t,
+                             _ fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) {
         guard let fi, let handle = directory(fi) else { return fuse_reply_err(req, EINVAL).discard() }
-        guard begin(req, ino) != nil else { return }
+        guard let (fs, parent) = begin(req, ino) else { return }
+        let withEntries = plus && parent.spelling == nil
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(size, 1)) { buffer in
             guard let base = buffer.baseAddress else { return fuse_reply_err(req, ENOMEM).discard() }
+            // The inodes the reply hands the kernel a reference to: given back if it never arrives.
+            var referenced: [fuse_ino_t] = []
             let code = handle.withStream { dir, position -> Int32 in
                 if offset != position {
                     seekdir(dir, offset)
@@ -871,28 +897,46 @@ enum Operations {
                 var used = 0
                 while true {
                     errno = 0
-                    guard let entry = Glibc.readdir(dir) else {
+                    guard let dirent = Glibc.readdir(dir) else {
                         if errno != 0 { return errno }
                         break
                     }
-                    var st = stat()
-                    st.st_ino = entry.pointee.d_ino
-                    st.st_mode = mode_t(entry.pointee.d_type) << 12
-                    let next = entry.pointee.d_off
-                    let name = UnsafeRawPointer(entry).advanced(by: direntNameOffset).assumingMemoryBound(to: CChar.self)
-                    let needed = fuse_add_direntry(req, base + used, size - used, name, &st, next)
+                    let next = dirent.pointee.d_off
+                    let name = UnsafeRawPointer(dirent).advanced(by: direntNameOffset).assumingMemoryBound(to: CChar.self)
+                    var entry = fuse_entry_param()
+                    entry.attr.st_ino = dirent.pointee.d_ino
+                    entry.attr.st_mode = mode_t(dirent.pointee.d_type) << 12
+                    let needed = plus
+                        ? fuse_add_direntry_plus(req, nil, 0, name, &entry, next)
+                        : fuse_add_direntry(req, nil, 0, name, &entry.attr, next)
                     if needed > size - used {
-                        // Did not fit: the next call starts again at this entry.
+                        // Does not fit: the next call starts again at this entry.
                         seekdir(dir, off_t(position))
                         break
                     }
-                    used += needed
+                    if plus {
+                        if withEntries && !isDotOrDotDot(name) && fillEntry(fs, parent, name, &entry, copyingUp: false) == 0 {
+                            referenced.append(entry.ino)
+                        } else {
+                            entry = fuse_entry_param()
+                            entry.attr.st_ino = dirent.pointee.d_ino
+                            entry.attr.st_mode = mode_t(dirent.pointee.d_type) << 12
+                        }
+                        used += fuse_add_direntry_plus(req, base + used, size - used, name, &entry, next)
+                    } else {
+                        used += fuse_add_direntry(req, base + used, size - used, name, &entry.attr, next)
+                    }
                     position = Int(next)
                 }
-                fuse_reply_buf(req, base, used)
+                if fuse_reply_buf(req, base, used) != 0 {
+                    for ino in referenced { forgotten(fs, ino, 1) }
+                }
                 return 0
             }
-            if code != 0 { fuse_reply_err(req, code) }
+            if code != 0 {
+                for ino in referenced { forgotten(fs, ino, 1) }
+                fuse_reply_err(req, code)
+            }
         }
     }
 

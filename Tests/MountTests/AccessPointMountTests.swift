@@ -73,6 +73,23 @@ struct AccessPointMountTests {
         #expect(try shell("cat \(mount.mountpoint)/for-1000", as: (2000, 2000)).status != 0)
     }
 
+    /// A directory the access point's user may read but not search: its names are listed, but nothing
+    /// in it is reached. The listing must not hand the kernel its entries (READDIRPLUS is not served
+    /// on such mounts), or the open below would walk through them without the server's search check.
+    @Test func aListingGivesNamesButNoWayIntoADirectoryThatMayNotBeSearched() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        try plant(scratch, "listable", nil, uid: 2000, gid: 2000, mode: 0o755)
+        try plant(scratch, "listable/inside", "behind a directory 1000 may not search\n", uid: 2000, gid: 2000, mode: 0o644)
+        #expect(chmod(scratch.backing + "/listable", 0o744) == 0)
+        let mount = try ServedMount(scratch, at: "a", type: "efs", extra: ["--posix-user", "1000:1000"])
+        defer { mount.stop() }
+        let dir = mount.mountpoint + "/listable"
+        let run = try shell("ls \(dir); cat \(dir)/inside", as: (1000, 1000))
+        #expect(run.output.hasPrefix("inside\n") && run.output.contains("Permission denied")
+                && !run.output.contains("behind"), "\(run)")
+    }
+
     @Test func secondaryGidsOpenGroupFilesAndDirectories() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

@@ -93,6 +93,39 @@ struct FSxFamilyMountTests {
         #expect(try berth.run("unmount", source).status == 0)
     }
 
+    /// A clone's files stay linked to its snapshot until first used: a listing (which now hands the
+    /// kernel each name's entry) copies none of them out; a stat does, as a lookup always has.
+    @Test func listingACloneLeavesItsFilesSharedWithTheSnapshot() throws {
+        let berth = try Berth()
+        let volume = try berth.createVolume("--type", "fsx-openzfs", "--az", "us-east-1a")
+        let source = try berth.mountpoint("source")
+        #expect(try berth.run("mount", volume, source, "--az", "us-east-1a", "--background").status == 0)
+        for index in 0..<20 { #expect(writeFile(source + "/f\(index)", Array("v\(index)".utf8)) == 0) }
+        let snapshot = try berth.run("snapshot", "create", volume, "--wait").trimmedStdout
+        let clone = try berth.createVolume("--type", "fsx-openzfs", "--az", "us-east-1a", "--from-snapshot", snapshot)
+        let cloned = try berth.mountpoint("clone")
+        #expect(try berth.run("mount", clone, cloned, "--az", "us-east-1a", "--background").status == 0)
+        let data = berth.state + "/volumes/" + clone + "/data"
+        func links(_ name: String) -> Int {
+            var info = stat()
+            return lstat(data + "/" + name, &info) == 0 ? Int(info.st_nlink) : -1
+        }
+        var listed = 0
+        if let dir = opendir(cloned) {
+            while let entry = readdir(dir), listed < 100 {
+                if entry.pointee.d_type == UInt8(DT_REG) { listed += 1 }
+            }
+            closedir(dir)
+        }
+        #expect(listed == 20)
+        #expect((0..<20).allSatisfy { links("f\($0)") > 1 }, "still shared: \((0..<20).map { links("f\($0)") })")
+        var info = stat()
+        #expect(stat(cloned + "/f3", &info) == 0 && info.st_size == 2)
+        #expect(links("f3") == 1, "a lookup copies the file out")
+        #expect(readFile(cloned + "/f3") == Array("v3".utf8))
+        for path in [cloned, source] { #expect(try berth.run("unmount", path).status == 0) }
+    }
+
     @Test func ontapServesLinuxAndWindowsTasksAndKeepsItsDeploymentRules() throws {
         let berth = try Berth()
         let single = try berth.createVolume("--type", "fsx-ontap", "--az", "us-east-1a")

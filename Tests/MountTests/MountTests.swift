@@ -182,6 +182,46 @@ struct MountTests {
         #expect(failures.isEmpty, "\(failures)")
     }
 
+    /// A listing answers READDIRPLUS with each name's entry, a reference the kernel holds as it would
+    /// one from a lookup: the server keeps those files until the kernel forgets them, and lets every one
+    /// go once they are removed (a count off by one either way would keep them open for ever, or drop
+    /// a file the kernel still uses, which would answer ESTALE).
+    @Test func aListingsEntriesAreKeptUntilTheKernelForgetsThem() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        try FileManager.default.createDirectory(atPath: scratch.backing + "/d", withIntermediateDirectories: false)
+        let count = 300
+        for index in 0..<count { #expect(writeFile(scratch.backing + "/d/f\(index)", Array(repeating: 1, count: index)) == 0) }
+        let mount = try ServedMount(scratch, at: "a", type: "ebs", volumeID: "vol-tmp")
+        defer { mount.stop() }
+        let server = mount.process.processIdentifier
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server)/fd").count) ?? -1 }
+        let before = descriptors()
+        // getdents only, no stat: whatever the server holds afterwards came with the listing.
+        var names: [String] = []
+        if let dir = opendir(mount.mountpoint + "/d") {
+            while let entry = readdir(dir) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(dir)
+        }
+        #expect(names.count == count)
+        let listed = descriptors()
+        // The kernel asks READDIRPLUS for the first 32 KiB of a listing (about 200 entries here).
+        #expect(listed >= before + 100, "entries came with the listing: \(before) descriptors before, \(listed) after")
+        var wrong: [String] = []
+        for name in names {
+            var info = stat()
+            let index = Int(name.dropFirst()) ?? -1
+            if stat(mount.mountpoint + "/d/" + name, &info) != 0 || info.st_size != index { wrong.append(name) }
+            if readFile(mount.mountpoint + "/d/" + name)?.count != index { wrong.append(name + " read") }
+        }
+        #expect(wrong.isEmpty, "\(wrong.prefix(5))")
+        for name in names { #expect(unlink(mount.mountpoint + "/d/" + name) == 0) }
+        #expect(waitUntil { descriptors() <= before + 5 }, "removed and forgotten: \(descriptors()) descriptors, \(before) before")
+    }
+
     @Test func provisionedCapacityRefusesWritesPastItAndDfShowsIt() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
