@@ -396,6 +396,15 @@ final class MountFileSystem: Sendable {
         return semantics.cache.entry(isDirectory: true, policy: .shared, liveMounts: liveMounts?.current)
     }
 
+    /// Whether a listing hands the kernel each name's entry (READDIRPLUS): on exclusive volumes, and on
+    /// shared ones while this is their only mount, as with directory names (`entryTimeout(for:)`). With
+    /// other mounts changing names, a listing's entries would be one more way for the kernel to cache
+    /// a name another mount has since removed (measured: an ESTALE reached a program in the two-mount
+    /// random operations test), so there each name is looked up when it is used, as before.
+    var listsEntries: Bool {
+        generation == nil || (liveMounts?.current ?? 1) <= 1
+    }
+
     /// The session, while it runs.
     var session: OpaquePointer? { OpaquePointer(bitPattern: sessionAddress.load(ordering: .relaxed)) }
 

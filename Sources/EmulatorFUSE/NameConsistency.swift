@@ -10,16 +10,23 @@ import Glibc
 /// is one shared-memory load.
 extension Operations {
     /// Records where a lookup found `ino`: `name` in `parent`, the removal count `stamp` read before it.
-    static func recordOrigin(_ fs: MountFileSystem, _ ino: fuse_ino_t, parent: Inode, name: [UInt8], stamp: UInt64) {
+    /// `unlessRecorded`: a listing's entry (READDIRPLUS) records a file only the first time; it never
+    /// replaces what a lookup recorded, which may be the kernel's retry (`isRetry`) or the name of
+    /// another link that the open in progress walked through.
+    static func recordOrigin(_ fs: MountFileSystem, _ ino: fuse_ino_t, parent: Inode, name: [UInt8], stamp: UInt64,
+                             unlessRecorded: Bool = false) {
         guard fs.nameRemovals != nil, ino != fuse_ino_t(FUSE_ROOT_ID), let inode = fs.inodes.inode(ino) else { return }
         let retry = isRetryLookup(fs, parent, name)
-        inode.origin.withLock { $0 = NameOrigin(parent: parent, name: name, checkedAt: stamp, isRetry: retry) }
+        inode.origin.withLock { origin in
+            if unlessRecorded && origin != nil { return }
+            origin = NameOrigin(parent: parent, name: name, checkedAt: stamp, isRetry: retry)
+        }
     }
 
     static func recordOrigin(_ fs: MountFileSystem, _ ino: fuse_ino_t, parent: Inode, name: UnsafePointer<CChar>,
-                             stamp: UInt64) {
+                             stamp: UInt64, unlessRecorded: Bool = false) {
         guard fs.nameRemovals != nil else { return }
-        recordOrigin(fs, ino, parent: parent, name: nameBytes(name), stamp: stamp)
+        recordOrigin(fs, ino, parent: parent, name: nameBytes(name), stamp: stamp, unlessRecorded: unlessRecorded)
     }
 
     /// The removal count to stamp a lookup with (read before it), or 0 when names are not checked.

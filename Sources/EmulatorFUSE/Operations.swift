@@ -233,7 +233,7 @@ enum Operations {
     /// turn into EIO (fuse_create_new_entry: "(outarg.attr.mode ^ mode) & S_IFMT").
     static func fillEntry(_ fs: MountFileSystem, _ parent: Inode, _ name: UnsafePointer<CChar>,
                           _ entry: inout fuse_entry_param, expecting: (type: mode_t, key: InodeKey?)? = nil,
-                          copyingUp: Bool = true) -> Int32 {
+                          copyingUp: Bool = true, listing: Bool = false) -> Int32 {
         let stamp = removalStamp(fs)
         var fd = openat(parent.fd, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { return errno }
@@ -275,7 +275,7 @@ enum Operations {
             entry.ino = fs.inodes.remember(fd: fd, entry.attr)
             entry.entry_timeout = fs.entryTimeout(for: entry.attr.st_mode)
         }
-        recordOrigin(fs, entry.ino, parent: parent, name: name, stamp: stamp)
+        recordOrigin(fs, entry.ino, parent: parent, name: name, stamp: stamp, unlessRecorded: listing)
         entry.attr_timeout = fs.attrTimeout
         return 0
     }
@@ -873,7 +873,8 @@ enum Operations {
     /// (ino 0: the kernel then takes no reference and looks the name up when it is used) for `.` and
     /// `..`, under a directory reached through another spelling (case-insensitive volumes, whose names
     /// are never cached), for a clone's file still shared with its snapshot (a listing must not copy
-    /// it out) and for a name that is gone by the time it is opened. Not installed on access point
+    /// it out), for a name that is gone by the time it is opened, and on a shared volume while it has
+    /// other mounts (`MountFileSystem.listsEntries`). Not installed on access point
     /// mounts: a listing needs read permission, a lookup search permission, which the server checks
     /// per LOOKUP there (AccessPointChecks.swift).
     static let readdirplus: @convention(c) (fuse_req_t?, fuse_ino_t, Int, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, size, offset, fi in
@@ -884,7 +885,7 @@ enum Operations {
                              _ fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) {
         guard let fi, let handle = directory(fi) else { return fuse_reply_err(req, EINVAL).discard() }
         guard let (fs, parent) = begin(req, ino) else { return }
-        let withEntries = plus && parent.spelling == nil
+        let withEntries = plus && parent.spelling == nil && fs.listsEntries
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(size, 1)) { buffer in
             guard let base = buffer.baseAddress else { return fuse_reply_err(req, ENOMEM).discard() }
             // The inodes the reply hands the kernel a reference to: given back if it never arrives.
@@ -915,7 +916,8 @@ enum Operations {
                         break
                     }
                     if plus {
-                        if withEntries && !isDotOrDotDot(name) && fillEntry(fs, parent, name, &entry, copyingUp: false) == 0 {
+                        if withEntries && !isDotOrDotDot(name)
+                            && fillEntry(fs, parent, name, &entry, copyingUp: false, listing: true) == 0 {
                             referenced.append(entry.ino)
                         } else {
                             entry = fuse_entry_param()

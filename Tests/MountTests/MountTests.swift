@@ -222,6 +222,33 @@ struct MountTests {
         #expect(waitUntil { descriptors() <= before + 5 }, "removed and forgotten: \(descriptors()) descriptors, \(before) before")
     }
 
+    /// On a shared volume a listing hands out entries only while the volume has no other mount: with
+    /// another mount removing names, each name is looked up when it is used (as directory names are).
+    @Test func aSharedVolumesListingHandsOutEntriesOnlyWhileItIsTheOnlyMount() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        for index in 0..<150 { #expect(writeFile(scratch.backing + "/f\(index)", [1]) == 0) }
+        let a = try ServedMount(scratch, at: "a", type: "efs")
+        defer { a.stop() }
+        let server = a.process.processIdentifier
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server)/fd").count) ?? -1 }
+        func list() -> Int {
+            var count = 0
+            if let dir = opendir(a.mountpoint) {
+                while readdir(dir) != nil { count += 1 }
+                closedir(dir)
+            }
+            return count
+        }
+        let b = try ServedMount(scratch, at: "b", type: "efs")
+        let before = descriptors()
+        #expect(list() == 152)
+        #expect(descriptors() <= before + 5, "two mounts: no entries (\(before) descriptors before, \(descriptors()) after)")
+        b.stop()
+        #expect(list() == 152)
+        #expect(descriptors() >= before + 100, "one mount again: entries (\(before) descriptors before, \(descriptors()) after)")
+    }
+
     @Test func provisionedCapacityRefusesWritesPastItAndDfShowsIt() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
