@@ -385,8 +385,8 @@ enum Operations {
         }
         // Not SPLICE_MOVE: it makes libfuse splice every reply with SPLICE_F_MOVE, and the kernel then
         // tries to move each page of a READ reply into the mount's page cache, which pages of the backing
-        // file's own cache never allow. Without it, 1 MiB sequential reads on ebs were faster in each of
-        // 6 interleaved rounds (median 2,164 MiB/s against 1,860; SEMANTICS.md, *Performance*).
+        // file's own cache never allow. Without it, 1 MiB sequential reads on ebs were faster in 6 of 6
+        // and 7 of 8 interleaved rounds, with 9% less server CPU per MiB (SEMANTICS.md, *Performance*).
         want &= ~UInt32(FUSE_CAP_SPLICE_MOVE)
         if !serverLocks {
             for flag in lockFlags { want &= ~UInt32(flag) }
