@@ -137,6 +137,11 @@ public enum MountServer {
 
             guard let loopConfig = fuse_loop_cfg_create() else { throw .session("fuse_loop_cfg_create failed") }
             defer { fuse_loop_cfg_destroy(loopConfig) }
+            // A /dev/fuse descriptor of its own per worker: when the session ends, the workers still
+            // answer the lock waits in progress (ENOLCK) before the connection goes. With one shared
+            // descriptor the kernel aborted them first and the callers got ECONNABORTED
+            // (TenantIsolationMountTests.waitsInProgressWhenTheServerStopsFailWithENOLCK); the speed
+            // difference measured either way is within the noise (SEMANTICS.md, *Performance*).
             fuse_loop_cfg_set_clone_fd(loopConfig, 1)
             fuse_loop_cfg_set_max_threads(loopConfig, maxThreads)
             // Idle workers stay (as with libfuse's default; there are at most `maxThreads`): with at most 8
