@@ -383,10 +383,10 @@ enum Operations {
         where capable & UInt32(flag) != 0 {
             want |= UInt32(flag)
         }
-        // Not SPLICE_MOVE: it makes libfuse splice every reply with SPLICE_F_MOVE, and the kernel then
-        // tries to move each page of a READ reply into the mount's page cache, which pages of the backing
-        // file's own cache never allow. Without it, 1 MiB sequential reads on ebs were faster in 6 of 6
-        // and 7 of 8 interleaved rounds, with 9% less server CPU per MiB (SEMANTICS.md, *Performance*).
+        // Not SPLICE_MOVE (as passthrough_hp): it makes libfuse splice every reply with SPLICE_F_MOVE,
+        // asking the kernel to move the pages of a READ reply into the mount's page cache, and pages of
+        // the backing file's own cache cannot be moved. Measured both ways: no difference beyond which
+        // mount of a run is which (SEMANTICS.md, *Performance*).
         want &= ~UInt32(FUSE_CAP_SPLICE_MOVE)
         if !serverLocks {
             for flag in lockFlags { want &= ~UInt32(flag) }
