@@ -14,7 +14,8 @@
 # Needs root, /dev/fuse, fio, bindfs, python3. Environment: BENCH_DIR (default /work/.bench-mount),
 # RUNTIME (seconds per fio job, default 4; on disk only the random reads stop after it), SIZE (default 512M on tmpfs,
 # 2G on disk), FILES (default 5000), META_ROUNDS (metadata passes per filesystem, median reported;
-# default 3), PASSTHROUGH_HP (a passthrough_hp binary from libfuse's examples, built outside this
+# default 3), FIO_ROUNDS (passes of the three fio jobs over every filesystem, median reported; default 3),
+# PASSTHROUGH_HP (a passthrough_hp binary from libfuse's examples, built outside this
 # repository from the libfuse release that matches the system's, e.g. fuse-3.14.0 with
 # `meson setup build -Dutils=false -Dtests=false && ninja -C build example/passthrough_hp`: when set, it
 # is a column too, with its default caching and splice).
@@ -27,6 +28,7 @@ BENCH_TMPFS="${BENCH_TMPFS:-1}"
 if [ "$BENCH_TMPFS" = 1 ]; then SIZE="${SIZE:-512M}"; else SIZE="${SIZE:-2G}"; fi
 FILES="${FILES:-5000}"
 META_ROUNDS="${META_ROUNDS:-3}"
+FIO_ROUNDS="${FIO_ROUNDS:-3}"
 
 swift build -c release --product berth --scratch-path "$SCRATCH" >/dev/null
 BERTH="$SCRATCH/release/berth"
@@ -138,18 +140,31 @@ dir_of() {
     esac
 }
 
-declare -A R
-for fs in native berth ebs win "${OTHERS[@]}"; do
-    dir=$(dir_of "$fs")
-    R[$fs,w]=$(fio_figure "$dir" write 1M)
-    R[$fs,r]=$(fio_figure "$dir" read 1M)
-    R[$fs,rr]=$(fio_figure "$dir" randread 4k)
-    rm -f "$dir/fio.dat"
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# fio: FIO_ROUNDS rounds, each over every filesystem in turn (starting one further along each round),
+# and the median per filesystem: where a filesystem's jobs fall in a run moves its figures by 10% or
+# more here (SEMANTICS.md, *Performance*). The file is removed after each filesystem's jobs, and the
+# removal made durable with an fsync of the directory, so that Berth's power-loss journal lets it go.
+FSES=(native berth ebs win "${OTHERS[@]}")
+declare -A R FIO
+for round in $(seq 0 $((FIO_ROUNDS - 1))); do
+    for k in $(seq 0 $((${#FSES[@]} - 1))); do
+        fs=${FSES[$(((k + round) % ${#FSES[@]}))]}
+        dir=$(dir_of "$fs")
+        FIO[$fs,w]+="$(fio_figure "$dir" write 1M) "
+        FIO[$fs,r]+="$(fio_figure "$dir" read 1M) "
+        FIO[$fs,rr]+="$(fio_figure "$dir" randread 4k) "
+        rm -f "$dir/fio.dat"
+        python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)' "$dir"
+    done
+done
+for fs in "${FSES[@]}"; do
+    for job in w r rr; do R[$fs,$job]=$(median <<<"${FIO[$fs,$job]}"); done
 done
 
 # Metadata: META_ROUNDS rounds, each over every filesystem in turn (starting one further along each
 # round), and the median per filesystem: one pass swings by 15% on a 2-vCPU machine.
-FSES=(native berth ebs win "${OTHERS[@]}")
 declare -A META
 for round in $(seq 0 $((META_ROUNDS - 1))); do
     for k in $(seq 0 $((${#FSES[@]} - 1))); do
@@ -158,11 +173,11 @@ for round in $(seq 0 $((META_ROUNDS - 1))); do
     done
 done
 for fs in "${FSES[@]}"; do
-    R[$fs,m]=$(tr ' ' '\n' <<<"${META[$fs]}" | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    R[$fs,m]=$(median <<<"${META[$fs]}")
 done
 
 if [ "$BENCH_TMPFS" = 1 ]; then
-    printf '\nAll on tmpfs; fio jobs loop over a %s file for %s s each.\n' "$SIZE" "$RUNTIME"
+    printf '\nAll on tmpfs; fio jobs loop over a %s file for %s s each; medians of %s rounds.\n' "$SIZE" "$RUNTIME" "$FIO_ROUNDS"
 else
     printf '\nAll on %s (disk); each fio job is one pass over a %s file from cold caches.\n' \
         "$(stat -f -c %T "$BENCH_DIR/native")" "$SIZE"
@@ -183,4 +198,8 @@ printf '%-22s %14s %14s\n' "berth / native" \
     "$(awk "BEGIN { printf \"%.2f\", ${R[berth,r]} / ${R[native,r]} }")"
 printf '%-22s %14s %14s %16s %16s\n' "fsx-windows / efs" "" "" "" \
     "$(awk "BEGIN { printf \"%.2f\", ${R[win,m]} / ${R[berth,m]} }")"
+printf '\nEvery pass (fio: write / read / random read; metadata), in order of rounds:\n'
+for fs in "${FSES[@]}"; do
+    printf '%-8s w[%s] r[%s] rr[%s] m[%s]\n' "$fs" "${FIO[$fs,w]% }" "${FIO[$fs,r]% }" "${FIO[$fs,rr]% }" "${META[$fs]% }"
+done
 printf '\nberth mount start-up (spawn -> mountpoint answers), mean of %d: %s ms\n' "$RUNS" "$startup_ms"
