@@ -10,16 +10,13 @@ import Synchronization
 /// 20,000 files or listing 100,000 with `ls -l` used to take every descriptor of a server whose limit
 /// was 20,000, and every other process then got EMFILE, opening existing files too.
 ///
-/// Every 20 ms the mount's watcher thread (`ShutdownNudger`) looks at the lowest free descriptor number
-/// (`check`; RLIMIT_NOFILE bounds numbers, handed out lowest first: when it reaches the limit, opens
-/// answer EMFILE). Once it passes the trigger, this thread asks the kernel to drop the cached names at
-/// the top of the mount
+/// Every 20 ms this thread looks at the lowest free descriptor number (RLIMIT_NOFILE bounds numbers,
+/// handed out lowest first: when it reaches the limit, opens answer EMFILE). Once it passes the
+/// trigger, it asks the kernel to drop the cached names at the top of the mount
 /// (FUSE_NOTIFY_INVAL_ENTRY); dropping a directory's name drops every unused name below it too. The
 /// kernel then forgets the inodes nobody uses (a FUSE inode is evicted as soon as nothing holds it),
 /// and each FORGET closes a descriptor. What stays is what processes really hold: open files and
 /// their directories, current directories. The next use of a dropped name costs one lookup more.
-/// (This thread used to wake every 20 ms itself, 50 wake-ups a second beside the watcher's 100 on
-/// every mount, busy or idle; now it sleeps until a walk is due. SEMANTICS.md, *Performance*.)
 final class DescriptorReclaimer: Sendable {
     private let fs: MountFileSystem
     private let session: UInt
@@ -33,12 +30,6 @@ final class DescriptorReclaimer: Sendable {
     private let reserve = Mutex<[Int32]>([])
     /// How many walks were made (diagnostics).
     let walks = Atomic<Int>(0)
-    /// The lowest free descriptor number at which a walk is due (see `walkThenSleep`).
-    private let trigger: Atomic<Int32>
-    /// Set by `check` when it asks for a walk, cleared once the walk and its pause are over.
-    private let walkPending = Atomic<Bool>(false)
-    /// Posted by `check` when a walk is due, and by `stop`.
-    private nonisolated(unsafe) let wake: UnsafeMutablePointer<sem_t>
 
     init(session: OpaquePointer, fs: MountFileSystem, mountpoint: String, openFileLimit: UInt64) {
         self.session = UInt(bitPattern: session)
@@ -46,9 +37,6 @@ final class DescriptorReclaimer: Sendable {
         self.mountpoint = mountpoint
         limit = Int32(min(openFileLimit, UInt64(Int32.max)))
         firstTrigger = max(16, limit - max(limit / 2, 256))
-        trigger = Atomic(firstTrigger)
-        wake = .allocate(capacity: 1)
-        sem_init(wake, 0, 0)
         refillReserve()
         let thread = ServiceThread.start(blockingSignals: true) { [self] in watch() }
         self.thread.withLock { $0 = thread }
@@ -57,7 +45,6 @@ final class DescriptorReclaimer: Sendable {
     /// Called once the loop returned, before the session goes; waits for the thread to finish.
     func stop() {
         stopped.store(true, ordering: .releasing)
-        sem_post(wake)
         if let thread = thread.withLock({ $0 }) { pthread_join(thread, nil) }
         reserve.withLock { fds in
             fds.forEach { close($0) }
@@ -73,40 +60,25 @@ final class DescriptorReclaimer: Sendable {
         return probe
     }
 
-    deinit {
-        sem_destroy(wake)
-        wake.deallocate()
-    }
-
-    /// Called by the mount's watcher every 20 ms: one probe, and a walk asked of this thread when it
-    /// is due (on a thread of its own, so that a walk never holds up the watcher's freezes and outages).
-    func check() {
-        guard !stopped.load(ordering: .acquiring), !walkPending.load(ordering: .acquiring) else { return }
-        let free = lowestFree
-        if free < firstTrigger {
-            // Descriptors came back by themselves (files closed, names forgotten): start over.
-            trigger.store(firstTrigger, ordering: .relaxed)
-            return
-        }
-        guard free >= trigger.load(ordering: .relaxed) else { return }
-        walkPending.store(true, ordering: .releasing)
-        sem_post(wake)
-    }
-
     /// The trigger follows what stays open: after each walk it is set halfway between the lowest free
     /// descriptor the walk left and the limit (never below `firstTrigger`). Descriptors held by open
     /// files thus raise it, and walks get rarer as the limit nears instead of repeating in vain; a
     /// walk that left nothing free is followed by a pause of 1 s.
     private func watch() {
-        while true {
-            while sem_wait(wake) != 0 && errno == EINTR {}
-            if stopped.load(ordering: .acquiring) { return }
+        var trigger = firstTrigger
+        while !stopped.load(ordering: .acquiring) {
+            usleep(20_000)
+            let before = lowestFree
+            guard before >= trigger else {
+                // Descriptors came back by themselves (files closed, names forgotten): start over.
+                if before < firstTrigger { trigger = firstTrigger }
+                continue
+            }
             reclaim()
             usleep(20_000)
             let after = lowestFree
-            trigger.store(max(firstTrigger, after + (limit - after) / 2), ordering: .relaxed)
+            trigger = max(firstTrigger, after + (limit - after) / 2)
             if after >= limit - 1 { usleep(1_000_000) }
-            walkPending.store(false, ordering: .releasing)
         }
     }
 

@@ -156,9 +156,9 @@ public enum MountServer {
             for signal in [SIGINT, SIGTERM, SIGHUP, LockWaits.wakeSignal] { sigaddset(&unblock, signal) }
             pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
             defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+            let nudger = ShutdownNudger(session: session, watching: fs)
             let reclaimer = DescriptorReclaimer(session: session, fs: fs, mountpoint: configuration.mountpoint,
                                                  openFileLimit: openFileLimit)
-            let nudger = ShutdownNudger(session: session, watching: fs, reclaimer: reclaimer)
             let status = fuse_session_loop_mt(session, loopConfig)
             reclaimer.stop()
             nudger.stop()
@@ -225,7 +225,7 @@ public enum MountServer {
     }
 }
 
-/// Watches the mount every 10 ms: answers snapshot freezes, checks the descriptors every other tick (`DescriptorReclaimer.check`), invalidates the kernel's caches when the mount
+/// Watches the mount every 10 ms: answers snapshot freezes, invalidates the kernel's caches when the mount
 /// is cut off or when another mount removed a name, and makes sure a stop request ends the loop. libfuse's signal handler only marks the session as
 /// exited and relies on the signal interrupting the loop's own wait; when the signal lands on another
 /// thread (the Swift runtime's, or dispatch's main thread under an async `main`), the loop would
@@ -237,12 +237,10 @@ final class ShutdownNudger: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let thread = Mutex<pthread_t?>(nil)
     private let fs: MountFileSystem
-    private let reclaimer: DescriptorReclaimer
 
-    init(session: OpaquePointer, watching fs: MountFileSystem, reclaimer: DescriptorReclaimer) {
+    init(session: OpaquePointer, watching fs: MountFileSystem) {
         self.session = UInt(bitPattern: session)
         self.fs = fs
-        self.reclaimer = reclaimer
         loopThread = pthread_self()
         LockWaits.installWakeHandler()
         let thread = ServiceThread.start(blockingSignals: false) { [self] in watch() }
@@ -264,7 +262,6 @@ final class ShutdownNudger: Sendable {
             if ticks % 5 == 0, fuse_session_exited(se) != 0, !stopped.load(ordering: .acquiring) {
                 pthread_kill(loopThread, LockWaits.wakeSignal)
             }
-            if ticks % 2 == 0 { reclaimer.check() }
             fs.freeze.acknowledgeIfRequested()
             fs.semantics.rules.preservation?.watch()
             // An outage must reach open files and cached names too: drop the kernel's cached pages and
