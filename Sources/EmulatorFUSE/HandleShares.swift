@@ -17,8 +17,11 @@ final class HandleShares: Sendable {
     private let table = Mutex(Table())
     /// How many handles one process may hold.
     let share: Int
+    /// The server's open-file limit these shares were made of.
+    let openFileLimit: Int
 
     init(openFileLimit: Int) {
+        self.openFileLimit = openFileLimit
         share = max(64, openFileLimit / 4)
     }
 

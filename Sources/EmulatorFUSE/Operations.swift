@@ -886,6 +886,27 @@ enum Operations {
         list(req, ino, size, offset, fi, plus: true)
     }
 
+    /// A listing's entry with the name's inode number and type only (no reference for the kernel).
+    private static func nameOnly(_ dirent: UnsafeMutablePointer<dirent>) -> fuse_entry_param {
+        var entry = fuse_entry_param()
+        entry.attr.st_ino = dirent.pointee.d_ino
+        entry.attr.st_mode = mode_t(dirent.pointee.d_type) << 12
+        return entry
+    }
+
+    /// How many entries one listing may hand out: each holds a descriptor until the kernel forgets
+    /// it, and one request may list thousands of names (a getdents buffer of up to 1 MiB), faster than
+    /// `DescriptorReclaimer` (every 20 ms) gives descriptors back. So a quarter of what is left below
+    /// half the limit, where the reclaimer starts: none once it has, and several listings at once still
+    /// stop short of it. The lowest free descriptor number is how many are taken (numbers are handed
+    /// out lowest first).
+    private static func listingEntryBudget(_ fs: MountFileSystem) -> Int {
+        let probe = fcntl(fs.inodes.root.fd, F_DUPFD_CLOEXEC, 0)
+        guard probe >= 0 else { return 0 }
+        close(probe)
+        return max(0, (fs.handles.openFileLimit / 2 - Int(probe)) / 4)
+    }
+
     private static func list(_ req: fuse_req_t?, _ ino: fuse_ino_t, _ size: Int, _ offset: off_t,
                              _ fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) {
         guard let fi, let handle = directory(fi) else { return fuse_reply_err(req, EINVAL).discard() }
@@ -895,6 +916,7 @@ enum Operations {
             guard let base = buffer.baseAddress else { return fuse_reply_err(req, ENOMEM).discard() }
             // The inodes the reply hands the kernel a reference to: given back if it never arrives.
             var referenced: [fuse_ino_t] = []
+            let entryBudget = withEntries ? listingEntryBudget(fs) : 0
             let code = handle.withStream { dir, position -> Int32 in
                 if offset != position {
                     seekdir(dir, offset)
@@ -909,9 +931,7 @@ enum Operations {
                     }
                     let next = dirent.pointee.d_off
                     let name = UnsafeRawPointer(dirent).advanced(by: direntNameOffset).assumingMemoryBound(to: CChar.self)
-                    var entry = fuse_entry_param()
-                    entry.attr.st_ino = dirent.pointee.d_ino
-                    entry.attr.st_mode = mode_t(dirent.pointee.d_type) << 12
+                    var entry = nameOnly(dirent)
                     let needed = plus
                         ? fuse_add_direntry_plus(req, nil, 0, name, &entry, next)
                         : fuse_add_direntry(req, nil, 0, name, &entry.attr, next)
@@ -921,13 +941,11 @@ enum Operations {
                         break
                     }
                     if plus {
-                        if withEntries && !isDotOrDotDot(name)
+                        if referenced.count < entryBudget && !isDotOrDotDot(name)
                             && fillEntry(fs, parent, name, &entry, copyingUp: false, listing: true) == 0 {
                             referenced.append(entry.ino)
                         } else {
-                            entry = fuse_entry_param()
-                            entry.attr.st_ino = dirent.pointee.d_ino
-                            entry.attr.st_mode = mode_t(dirent.pointee.d_type) << 12
+                            entry = nameOnly(dirent)
                         }
                         used += fuse_add_direntry_plus(req, base + used, size - used, name, &entry, next)
                     } else {

@@ -222,6 +222,35 @@ struct MountTests {
         #expect(waitUntil { descriptors() <= before + 5 }, "removed and forgotten: \(descriptors()) descriptors, \(before) before")
     }
 
+    /// One listing may ask for thousands of names at once (getdents with a 1 MiB buffer); the entries it
+    /// gets stop short of half the server's descriptors, where giving them back starts, so one process
+    /// listing a large directory cannot take the descriptors every other user needs.
+    #if arch(x86_64)  // getdents64 is syscall 217 there
+    @Test func aListingTakesAtMostAShareOfTheServersDescriptors() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        for index in 0..<2_000 { #expect(writeFile(scratch.backing + "/f\(index)", [1]) == 0) }
+        let mount = try ServedMount(scratch, at: "a", type: "ebs", volumeID: "vol-tmp", openFileLimit: 512)
+        defer { mount.stop() }
+        let server = mount.process.processIdentifier
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server)/fd").count) ?? -1 }
+        let before = descriptors()
+        let (status, output) = try runPython("""
+            import ctypes, os, sys
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+            buffer = ctypes.create_string_buffer(1 << 20)
+            print(libc.syscall(217, fd, buffer, 1 << 20))
+            """, [mount.mountpoint])
+        #expect(status == 0 && (Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 40_000, "\(output)")
+        let after = descriptors()
+        // Without the share the listing took descriptors up to the limit, every other open on the mount
+        // answered EMFILE meanwhile, and the reclaimer then dropped every name again (after == before).
+        #expect(after > before, "entries came with the listing and stayed")
+        #expect(after < 256, "at most a share below half the limit of 512: \(before) before, \(after) after")
+    }
+    #endif
+
     /// On a shared volume a listing hands out entries only while the volume has no other mount: with
     /// another mount removing names, each name is looked up when it is used (as directory names are).
     @Test func aSharedVolumesListingHandsOutEntriesOnlyWhileItIsTheOnlyMount() throws {
