@@ -8,7 +8,8 @@ public enum MountpointState: Sendable, Equatable {
     /// A file system is mounted there and answers.
     case mounted
     /// A FUSE mount whose server has gone: `stat` fails with ENOTCONN ("Transport endpoint is not
-    /// connected") until someone detaches it.
+    /// connected") until someone detaches it; ECONNABORTED for a moment before, while the kernel takes
+    /// down the rings of a server that served through io_uring.
     case disconnected
     /// An ordinary directory on its parent's file system.
     case notMounted
@@ -23,11 +24,11 @@ public enum DeadMounts {
         // statvfs first: FUSE sends it to the server every time, while stat may be answered from the
         // kernel's attribute cache (a day long on exclusive volumes) well after the server died.
         var usage = statvfs()
-        if statvfs(path, &usage) != 0 && errno == ENOTCONN { return .disconnected }
+        if statvfs(path, &usage) != 0 && (errno == ENOTCONN || errno == ECONNABORTED) { return .disconnected }
         var info = stat()
         if stat(path, &info) != 0 {
             switch errno {
-            case ENOTCONN: return .disconnected
+            case ENOTCONN, ECONNABORTED: return .disconnected
             case ENOENT: return .missing
             case let code: return .unknown(code)
             }
