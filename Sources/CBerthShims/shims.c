@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <sys/eventfd.h>
 
 const long berth_UTIME_NOW = UTIME_NOW;
 const long berth_UTIME_OMIT = UTIME_OMIT;
@@ -90,6 +91,8 @@ ssize_t berth_listxattr(const char *path, char *list, size_t size) { return list
 int berth_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }
+
+int berth_alarm_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 int berth_statx_identity(int dirfd, const char *path, int flags, unsigned long long *device, unsigned long long *inode) {
     struct statx st;

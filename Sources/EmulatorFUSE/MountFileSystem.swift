@@ -94,6 +94,8 @@ struct CacheStamp: Equatable {
 /// valid until the kernel forgets it, so the hot paths resolve it without a lock.
 final class InodeTable: Sendable {
     let root: Inode
+    /// Rung with the descriptor of every inode the table starts keeping (`DescriptorReclaimer`).
+    let descriptorAlarm = DescriptorAlarm()
     private let byKey = Mutex([InodeKey: Inode]())
     /// Inodes reached through another spelling (`Inode.spelling`); only case-insensitive mounts have any.
     private let aliases = Mutex(Aliases())
@@ -160,7 +162,10 @@ final class InodeTable: Sendable {
         }
         if duplicate {
             close(fd)
-        } else if !inode.sharesKey.load(ordering: .relaxed), aliases.withLock({ $0.members[key] != nil }) {
+            return Self.number(inode)
+        }
+        descriptorAlarm.noteKept(fd)
+        if !inode.sharesKey.load(ordering: .relaxed), aliases.withLock({ $0.members[key] != nil }) {
             inode.sharesKey.store(true, ordering: .relaxed)
         }
         return Self.number(inode)
@@ -188,7 +193,10 @@ final class InodeTable: Sendable {
         }
         if duplicate {
             close(fd)
-        } else if key == root.key {
+            return Self.number(inode)
+        }
+        descriptorAlarm.noteKept(fd)
+        if key == root.key {
             root.sharesKey.store(true, ordering: .relaxed)
         } else {
             byKey.withLock { $0[key] }?.sharesKey.store(true, ordering: .relaxed)
@@ -300,6 +308,8 @@ final class MountFileSystem: Sendable {
     /// through the root inode's descriptor.
     let semantics: VolumeSemantics<DirectoryStore>
     let inodes: InodeTable
+    /// Rung by lookups and opens whose descriptor passes the reclaimer's trigger.
+    var descriptorAlarm: DescriptorAlarm { inodes.descriptorAlarm }
     /// Set when capacity is enforced; nil for elastic volumes, which then pay no per-write cost.
     let usage: VolumeUsage?
     /// Set for the shared cache policy.
