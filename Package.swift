@@ -47,6 +47,8 @@ let package = Package(
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // Linux calls Swift's Glibc module does not import (copy_file_range, xattrs).
         .target(name: "CBerthShims"),
+        // The mount server's transport on /dev/fuse: libfuse's custom I/O, and FUSE over io_uring.
+        .target(name: "CFuseTransport", dependencies: ["CFuse3"]),
         // Emulator semantics in plain Swift: state, attachments, AZs, capacity, locks, naming, faults.
         .target(
             name: "EmulatorCore",
@@ -58,7 +60,7 @@ let package = Package(
         // The thin FUSE layer that applies EmulatorCore's rules to real mounts.
         .target(
             name: "EmulatorFUSE",
-            dependencies: ["CFuse3", "CBerthShims", "EmulatorCore"],
+            dependencies: ["CFuse3", "CBerthShims", "CFuseTransport", "EmulatorCore"],
             swiftSettings: strictSwift),
         // `berth run`: task definitions read with located errors, ECS's storage refusals, volume planning,
         // container engine command lines, and running a task definition's containers against emulated volumes.

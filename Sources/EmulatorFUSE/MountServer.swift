@@ -1,5 +1,6 @@
 import CBerthShims
 import CFuse3
+import CFuseTransport
 public import EmulatorCore
 import Glibc
 import Synchronization
@@ -12,6 +13,9 @@ public enum MountServer {
     /// Worker threads at most. A lock wait (F_SETLKW, blocking flock) holds none: it is parked in the
     /// mount's `LockWaitQueue` and answered from that queue's one thread (`Operations.answerLock`).
     public static let maxThreads: UInt32 = 256
+
+    /// Whether requests go through io_uring when the kernel offers it (unless BERTH_FUSE_IO_URING=0).
+    static var wantsIOUring: Bool { getenv("BERTH_FUSE_IO_URING").map { String(cString: $0) != "0" } ?? true }
 
     /// Mounts `configuration.backingDirectory` on `configuration.mountpoint` and serves it. Calls
     /// `onReady` once the kernel has completed the FUSE handshake (the mount answers from then on),
@@ -134,6 +138,12 @@ public enum MountServer {
             guard fuse_session_custom_io(session, &io, fuse_session_fd(session)) == 0 else {
                 throw .session("fuse_session_custom_io failed")
             }
+            // FUSE over io_uring where the kernel offers it (CFuseTransport fuse_ring.c; SEMANTICS.md,
+            // *Performance*); BERTH_FUSE_IO_URING=0 keeps to /dev/fuse.
+            guard berth_fuse_ring_prepare(session, userdata.toOpaque(), Self.wantsIOUring ? 1 : 0) == 0 else {
+                throw .session("cannot prepare the io_uring transport")
+            }
+            defer { berth_fuse_ring_stop(userdata.toOpaque()) }
 
             guard let loopConfig = fuse_loop_cfg_create() else { throw .session("fuse_loop_cfg_create failed") }
             defer { fuse_loop_cfg_destroy(loopConfig) }

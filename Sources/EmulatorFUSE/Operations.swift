@@ -1,4 +1,5 @@
 import CFuse3
+import CFuseTransport
 import CBerthShims
 import EmulatorCore
 import Glibc
@@ -419,6 +420,9 @@ enum Operations {
         conn.pointee.max_readahead = 1 << 20
         // Must equal the max_read mount option, or libfuse refuses the session.
         conn.pointee.max_read = 1 << 20
+        // FUSE over io_uring, where the kernel offers it: the rings are made now, before the mount says
+        // it is ready (CFuseTransport fuse_ring.c).
+        _ = berth_fuse_ring_setup_at_init(userdata, conn.pointee.max_write)
         fs.signalReady()
     }
 
@@ -635,6 +639,7 @@ enum Operations {
         }
         fi.pointee.fh = UInt64(fd)
         fs.handles.record(fi.pointee.fh, for: owner)
+        fs.descriptorAlarm.noteKept(fd)
         if let created = fs.inodes.inode(entry.ino) {
             recordOpen(fs, created, fd: fd, fi: fi)
             changed(fs, created, pages: flags & O_TRUNC != 0)
@@ -704,6 +709,7 @@ enum Operations {
         }
         fi.pointee.fh = UInt64(fd)
         fs.handles.record(fi.pointee.fh, for: owner)
+        fs.descriptorAlarm.noteKept(fd)
         if !recordOpen(fs, inode, fd: fd, fi: fi) { dropKernelCache(fs, ino, .attributes) }
         if flags & O_TRUNC != 0 {
             dropCapability(fs, fd)
@@ -742,10 +748,19 @@ enum Operations {
     static let read: @convention(c) (fuse_req_t?, fuse_ino_t, Int, off_t, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, ino, size, offset, fi in
         guard let fs = fs(req), let fi else { return fuse_reply_err(req, EIO).discard() }
         if fs.isCutOff { return fuse_reply_err(req, EIO).discard() }
+        let fd = Int32(truncatingIfNeeded: fi.pointee.fh)
+        // Through io_uring: read straight into the ring's buffer, which the kernel copies to the caller.
+        var capacity = 0
+        if let ringBuffer = berth_fuse_ring_reply_buffer(&capacity), size <= capacity {
+            var got: Int
+            repeat { got = pread(fd, ringBuffer, size, offset) } while got < 0 && errno == EINTR
+            if got < 0 { return fuse_reply_err(req, errno).discard() }
+            return fuse_reply_buf(req, ringBuffer, got).discard()
+        }
         // Spliced straight from the backing file when the kernel allows (passthrough_hp's do_read).
         // Without SPLICE_MOVE: the backing pages belong to its page cache and cannot be moved, and
         // trying first cost about 10% of sequential read throughput (scripts/bench-mount.sh, tmpfs).
-        var buffer = berth_fd_bufvec(size, Int32(truncatingIfNeeded: fi.pointee.fh), offset)
+        var buffer = berth_fd_bufvec(size, fd, offset)
         fuse_reply_data(req, &buffer, fuse_buf_copy_flags(rawValue: 0))
     }
 
@@ -853,6 +868,7 @@ enum Operations {
         let handle = Unmanaged.passRetained(DirectoryHandle(dir: dir))
         fi.pointee.fh = UInt64(UInt(bitPattern: handle.toOpaque()))
         fs.handles.record(fi.pointee.fh, for: owner)
+        fs.descriptorAlarm.noteKept(fd)
         if fuse_reply_open(req, fi) != 0 {
             fs.handles.release(fi.pointee.fh)
             handle.release()

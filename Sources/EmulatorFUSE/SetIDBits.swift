@@ -1,5 +1,6 @@
 import CBerthShims
 import CFuse3
+import CFuseTransport
 import EmulatorCore
 import Glibc
 

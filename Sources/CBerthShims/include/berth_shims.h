@@ -62,19 +62,4 @@ int berth_removexattr(const char *path, const char *name);
 int berth_setxattr(const char *path, const char *name, const void *value, size_t size, int flags);
 ssize_t berth_getxattr(const char *path, const char *name, void *value, size_t size);
 ssize_t berth_listxattr(const char *path, char *list, size_t size);
-/// The mount server's custom I/O on /dev/fuse (fuse_io.c): reads and writes as libfuse's own, which also
-/// keep the kill-set-ID flag of the request being handled on this thread and can grant
-/// FUSE_HANDLE_KILLPRIV_V2 in the INIT reply.
-#include <sys/uio.h>
-ssize_t berth_fuse_read(int fd, void *buf, size_t len, void *userdata);
-ssize_t berth_fuse_writev(int fd, struct iovec *iov, int count, void *userdata);
-ssize_t berth_fuse_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
-                               unsigned int flags, void *userdata);
-/// 1 when the WRITE or OPEN this thread is handling asks the server to clear set-user-ID and
-/// set-group-ID (the caller lacks CAP_FSETID), else 0.
-int berth_fuse_request_kills_suidgid(void);
-/// In the init callback: 1 when the kernel offered FUSE_HANDLE_KILLPRIV_V2.
-int berth_fuse_init_offers_killpriv_v2(void);
-/// In the init callback: adds FUSE_HANDLE_KILLPRIV_V2 to the INIT reply if the kernel offered it.
-void berth_fuse_grant_killpriv_v2(void);
 #endif
