@@ -14,8 +14,10 @@ public enum MountServer {
     /// mount's `LockWaitQueue` and answered from that queue's one thread (`Operations.answerLock`).
     public static let maxThreads: UInt32 = 256
 
-    /// Whether requests go through io_uring when the kernel offers it (unless BERTH_FUSE_IO_URING=0).
-    static var wantsIOUring: Bool { getenv("BERTH_FUSE_IO_URING").map { String(cString: $0) != "0" } ?? true }
+    /// Whether requests go through io_uring when the kernel offers it: only with BERTH_FUSE_IO_URING=1,
+    /// since on the machine measured it sped up git and metadata but slowed PostgreSQL and sequential
+    /// reads (SEMANTICS.md, *FUSE over io_uring*).
+    static var wantsIOUring: Bool { getenv("BERTH_FUSE_IO_URING").map { String(cString: $0) == "1" } ?? false }
 
     /// Mounts `configuration.backingDirectory` on `configuration.mountpoint` and serves it. Calls
     /// `onReady` once the kernel has completed the FUSE handshake (the mount answers from then on),
@@ -138,12 +140,17 @@ public enum MountServer {
             guard fuse_session_custom_io(session, &io, fuse_session_fd(session)) == 0 else {
                 throw .session("fuse_session_custom_io failed")
             }
-            // FUSE over io_uring where the kernel offers it (CFuseTransport fuse_ring.c; SEMANTICS.md,
-            // *Performance*); BERTH_FUSE_IO_URING=0 keeps to /dev/fuse.
+            // FUSE over io_uring where the kernel offers it and BERTH_FUSE_IO_URING=1 asks for it
+            // (CFuseTransport fuse_ring.c; SEMANTICS.md, *FUSE over io_uring*).
             guard berth_fuse_ring_prepare(session, userdata.toOpaque(), Self.wantsIOUring ? 1 : 0) == 0 else {
                 throw .session("cannot prepare the io_uring transport")
             }
-            defer { berth_fuse_ring_stop(userdata.toOpaque()) }
+            defer {
+                // The lock waits in progress are answered (ENOLCK) while the rings still carry replies;
+                // through /dev/fuse the destroy callback answers them later, as the session goes.
+                if berth_fuse_ring_active(userdata.toOpaque()) != 0 { fs.locks.releaseAll() }
+                berth_fuse_ring_stop(userdata.toOpaque())
+            }
 
             guard let loopConfig = fuse_loop_cfg_create() else { throw .session("fuse_loop_cfg_create failed") }
             defer { fuse_loop_cfg_destroy(loopConfig) }

@@ -7,20 +7,31 @@ import Glibc
 /// The fuse module's switch for FUSE over io_uring (Linux 6.14+ built with CONFIG_FUSE_IO_URING).
 let fuseRingSwitch = "/sys/module/fuse/parameters/enable_uring"
 
-/// FUSE over io_uring (CFuseTransport fuse_ring.c; SEMANTICS.md, *Performance*): with the kernel's switch
-/// on, requests reach the server through its ring threads, and what the mount does is unchanged. The rest
-/// of the suite runs through whichever transport the machine's switch selects (off unless an
-/// administrator turned it on); these tests turn it on for their own mounts and put it back after.
+/// FUSE over io_uring (CFuseTransport fuse_ring.c; SEMANTICS.md, *FUSE over io_uring*): with the kernel's
+/// switch on and BERTH_FUSE_IO_URING=1, requests reach the server through its ring threads, and what the
+/// mount does is unchanged. The rest of the suite runs through /dev/fuse unless both are set for it (the
+/// whole suite passes either way); these tests turn the switch on for their own mounts and put it back.
 @Suite(.serialized, .enabled(if: canMount && FileManager.default.fileExists(atPath: fuseRingSwitch),
                              "needs root, /dev/fuse and a kernel with FUSE over io_uring"))
 struct IOUringMountTests {
     /// Turns the switch on for `body` and puts back what it was. The kernel reads it when a mount
-    /// starts, so only mounts started meanwhile (these tests', and any other suite's) use the rings.
+    /// starts, and a server asks for the rings only with BERTH_FUSE_IO_URING=1, so only the mounts these
+    /// tests start with that variable use them.
     static func withRingsOn(_ body: () throws -> Void) throws {
         let before = (try? String(contentsOfFile: fuseRingSwitch, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "N"
         try "Y".write(toFile: fuseRingSwitch, atomically: false, encoding: .utf8)
         defer { try? before.write(toFile: fuseRingSwitch, atomically: false, encoding: .utf8) }
         try body()
+    }
+
+    /// A mount whose server is started with BERTH_FUSE_IO_URING set to `value` (nil: unset).
+    static func mount(_ scratch: Scratch, volumeID: String, ringVariable value: String?) throws -> ServedMount {
+        let previous = getenv("BERTH_FUSE_IO_URING").map { String(cString: $0) }
+        if let value { setenv("BERTH_FUSE_IO_URING", value, 1) } else { unsetenv("BERTH_FUSE_IO_URING") }
+        defer {
+            if let previous { setenv("BERTH_FUSE_IO_URING", previous, 1) } else { unsetenv("BERTH_FUSE_IO_URING") }
+        }
+        return try ServedMount(scratch, at: "a", type: "ebs", volumeID: volumeID)
     }
 
     /// The server's ring threads (named berth-ring-<cpu>) and the CPU time they have run, in ns.
@@ -55,12 +66,14 @@ struct IOUringMountTests {
         try Self.withRingsOn {
             let scratch = try Scratch()
             defer { scratch.remove() }
-            let mount = try ServedMount(scratch, at: "a", type: "ebs", volumeID: "vol-ring")
+            let mount = try Self.mount(scratch, volumeID: "vol-ring", ringVariable: "1")
             defer { mount.stop() }
             let m = mount.mountpoint
             let server = mount.process.processIdentifier
-            let (threads, before) = Self.ringThreads(of: server)
-            #expect(threads >= 2, "the server runs ring threads once the kernel offers the rings")
+            // The ring threads start once the INIT reply is written, just after the server says it is ready
+            // (requests meanwhile come through /dev/fuse).
+            #expect(waitUntil { Self.ringThreads(of: server).count >= 2 }, "the server runs ring threads once the kernel offers the rings")
+            let before = Self.ringThreads(of: server).nanoseconds
 
             // Data both ways: a write, then reads straight into the ring's buffer, larger than one page.
             let data = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
@@ -84,23 +97,19 @@ struct IOUringMountTests {
             let granted = lines?.first.flatMap { $0.hasPrefix("granted ") ? Double($0.dropFirst(8)) : nil }
             #expect(granted.map { $0 >= 0.4 } == true, "the waiter is granted once the holder lets go: \(lines ?? [])")
 
-            let (_, after) = Self.ringThreads(of: server)
+            let after = Self.ringThreads(of: server).nanoseconds
             #expect(after > before + 1_000_000, "the ring threads served the requests: \(after - before) ns of CPU")
         }
     }
 
-    /// BERTH_FUSE_IO_URING=0 keeps a server to read(2) and write(2) on /dev/fuse even where the kernel
-    /// offers the rings.
-    @Test func theEnvironmentCanKeepAServerToDevFuse() throws {
+    /// Without BERTH_FUSE_IO_URING=1 (unset, or 0) a server keeps to read(2) and write(2) on /dev/fuse even
+    /// where the kernel offers the rings.
+    @Test(arguments: [nil, "0"] as [String?])
+    func withoutTheVariableAServerKeepsToDevFuse(value: String?) throws {
         try Self.withRingsOn {
             let scratch = try Scratch()
             defer { scratch.remove() }
-            setenv("BERTH_FUSE_IO_URING", "0", 1)
-            let mount: ServedMount
-            do {
-                defer { unsetenv("BERTH_FUSE_IO_URING") }
-                mount = try ServedMount(scratch, at: "a", type: "ebs", volumeID: "vol-noring")
-            }
+            let mount = try Self.mount(scratch, volumeID: "vol-noring", ringVariable: value)
             defer { mount.stop() }
             #expect(writeFile(mount.mountpoint + "/f", [1, 2, 3]) == 0)
             #expect(readFile(mount.mountpoint + "/f") == [1, 2, 3])

@@ -37,6 +37,8 @@ void berth_fuse_ring_stop(void *userdata);
 /// On a ring thread handling a request: the ring entry's payload buffer, where the reply's data can be
 /// put directly (a reply whose data lies there is not copied again), and its size; NULL elsewhere.
 void *berth_fuse_ring_reply_buffer(size_t *capacity);
+/// Whether ring threads serve the session (the INIT reply took the rings).
+int berth_fuse_ring_active(void *userdata);
 /// How many requests the rings have served so far (0 when the kernel did not take the rings).
 unsigned long long berth_fuse_ring_served(void *userdata);
 /// Whether the kernel offered FUSE over io_uring at INIT (only meaningful once INIT was answered).
