@@ -50,10 +50,9 @@ extern const int berth_O_PATH;
 extern const int berth_AT_EMPTY_PATH;
 /// statx(2) of `path` relative to `dirfd` (flags: e.g. AT_EMPTY_PATH) with AT_STATX_DONT_SYNC: the
 /// device and inode numbers the kernel holds, without asking a FUSE server. 0, or -1 and errno.
+int berth_statx_identity(int dirfd, const char *path, int flags, unsigned long long *device, unsigned long long *inode);
 /// A non-blocking, close-on-exec eventfd (the descriptor reclaimer's alarm); -1 with errno on failure.
 int berth_alarm_eventfd(void);
-
-int berth_statx_identity(int dirfd, const char *path, int flags, unsigned long long *device, unsigned long long *inode);
 extern const unsigned int berth_RENAME_NOREPLACE;
 extern const unsigned int berth_RENAME_EXCHANGE;
 int berth_core_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
