@@ -85,7 +85,6 @@ ssize_t berth_fuse_read(int fd, void *buf, size_t len, void *userdata) {
 /// The INIT reply, with the flags libfuse 3.14 cannot set added; starts the rings once it is written.
 static ssize_t write_init_reply(int fd, struct iovec *iov, void *userdata) {
     int grant_uring = init_offers_uring && berth_ring_wanted(userdata);
-    berth_ring_note_offer(userdata, init_offers_uring);
     // fuse_init_out: major, minor, max_readahead, flags (offset 12), max_background, congestion_threshold,
     // max_write (20), time_gran, max_pages (28, 16 bits), map_alignment, flags2 (32).
     unsigned char reply[256];

@@ -124,7 +124,6 @@ struct ring_pool {
     void *userdata;
     int fd;
     int want;
-    _Atomic int offered;
     /// 0 prepared, 1 running, 2 stopped.
     _Atomic int state;
     int queues;
@@ -134,11 +133,12 @@ struct ring_pool {
     /// Every entry of every thread, newest first; changed and walked under `entries_lock`.
     pthread_mutex_t entries_lock;
     struct ring_entry *entries;
-    _Atomic unsigned long long served;
 };
 
 #define MAX_POOLS 16
 static struct ring_pool *_Atomic pools[MAX_POOLS];
+/// Sessions whose ring threads run: while none does, a reply through /dev/fuse looks for no entry.
+static _Atomic int running_pools;
 
 /// The entry whose request this thread is handling, and the ring thread this is, if any.
 static __thread struct ring_entry *current_entry;
@@ -299,6 +299,7 @@ static struct ring_entry *entry_for(struct ring_pool *pool, uint64_t unique) {
 }
 
 ssize_t berth_ring_reply(void *userdata, const struct fuse_out_header *out, const struct iovec *iov, int count) {
+    if (!current_entry && atomic_load_explicit(&running_pools, memory_order_relaxed) == 0) return -1;
     struct ring_pool *pool = current_entry ? current_entry->owner->pool : pool_for(userdata);
     struct ring_entry *e = entry_for(pool, out->unique);
     if (!e) return -1;
@@ -375,7 +376,6 @@ static void dispatch(struct ring_thread *t, struct ring_entry *e) {
     memcpy(start, &in, sizeof in);
     memcpy(start + sizeof in, e->header->op_in, op);
     atomic_store(&e->unique, in.unique);
-    atomic_fetch_add_explicit(&t->pool->served, 1, memory_order_relaxed);
     berth_transport_note_request(start, in.len);
     current_entry = e;
     struct fuse_buf buf;
@@ -530,24 +530,9 @@ int berth_ring_wanted(void *userdata) {
     return pool && pool->want;
 }
 
-void berth_ring_note_offer(void *userdata, int offered) {
-    struct ring_pool *pool = pool_for(userdata);
-    if (pool) atomic_store(&pool->offered, offered);
-}
-
-int berth_fuse_ring_offered(void *userdata) {
-    struct ring_pool *pool = pool_for(userdata);
-    return pool ? atomic_load(&pool->offered) : 0;
-}
-
 int berth_fuse_ring_active(void *userdata) {
     struct ring_pool *pool = pool_for(userdata);
     return pool && atomic_load(&pool->state) == 1;
-}
-
-unsigned long long berth_fuse_ring_served(void *userdata) {
-    struct ring_pool *pool = pool_for(userdata);
-    return pool ? atomic_load(&pool->served) : 0;
 }
 
 /// The CPUs the kernel makes queues for (its possible CPUs): one more than the highest in
@@ -638,6 +623,7 @@ void berth_ring_start(void *userdata) {
     struct ring_pool *pool = pool_for(userdata);
     if (!pool || atomic_load(&pool->state) != 0 || !pool->threads) return;
     atomic_store(&pool->state, 1);
+    atomic_fetch_add(&running_pools, 1);
     for (int i = 0; i < pool->thread_count; i++) {
         struct ring_thread *t = &pool->threads[i];
         if (pthread_create(&t->thread, NULL, ring_thread_main, t) == 0) t->started = 1;
@@ -665,7 +651,7 @@ void berth_fuse_ring_stop(void *userdata) {
     for (int i = 0; i < pool->thread_count; i++) {
         if (pool->threads[i].started) pthread_join(pool->threads[i].thread, NULL);
     }
-    atomic_store(&pool->state, 2);
+    if (atomic_exchange(&pool->state, 2) == 1) atomic_fetch_sub(&running_pools, 1);
     atomic_store(&pools[slot], NULL);
     free_threads(pool);
     pthread_mutex_destroy(&pool->entries_lock);

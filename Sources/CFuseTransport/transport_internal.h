@@ -16,8 +16,6 @@ void berth_transport_note_request(const void *buf, size_t count);
 
 /// Whether the session of `userdata` wants rings.
 int berth_ring_wanted(void *userdata);
-/// Records whether the kernel offered rings at INIT.
-void berth_ring_note_offer(void *userdata, int offered);
 /// Before an INIT reply that takes FUSE_OVER_IO_URING: makes the rings (0), or -errno (then the reply
 /// does not take it).
 int berth_ring_setup(void *userdata, uint32_t max_write, uint16_t max_pages);

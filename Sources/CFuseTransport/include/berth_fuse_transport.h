@@ -39,9 +39,5 @@ void berth_fuse_ring_stop(void *userdata);
 void *berth_fuse_ring_reply_buffer(size_t *capacity);
 /// Whether ring threads serve the session (the INIT reply took the rings).
 int berth_fuse_ring_active(void *userdata);
-/// How many requests the rings have served so far (0 when the kernel did not take the rings).
-unsigned long long berth_fuse_ring_served(void *userdata);
-/// Whether the kernel offered FUSE over io_uring at INIT (only meaningful once INIT was answered).
-int berth_fuse_ring_offered(void *userdata);
 
 #endif
