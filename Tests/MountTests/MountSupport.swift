@@ -253,3 +253,21 @@ func treeFingerprint(_ path: String) -> [String] {
     }
     return result.sorted()
 }
+
+/// All of process `pid`'s open descriptors; -1 when /proc has none for it.
+func descriptorCount(of pid: Int32) -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+}
+
+/// How many of process `pid`'s descriptors lead into `directory` (the files a mount server holds of its
+/// volume). Its pipes, /dev/fuse clones and eventfds are left out: they come with each new worker thread,
+/// whenever the loop starts one.
+func heldDescriptors(of pid: Int32, under directory: String) -> Int {
+    let root = (directory as NSString).resolvingSymlinksInPath
+    let prefix = root.hasSuffix("/") ? root : root + "/"
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+    return names.filter { name in
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(name)") else { return false }
+        return target == root || target.hasPrefix(prefix)
+    }.count
+}
