@@ -41,17 +41,12 @@ public final class PowerLossJournal: Sendable {
     let preservation: SnapshotPreservation?
     private let state = Mutex(State())
 
-    struct SavedBlock {
-        var slot: UInt64
-        var length: Int
-    }
-
     struct FileUndo {
         /// A duplicate of a descriptor of the file (any access mode, O_PATH included): reopened through
         /// /proc/self/fd to read or write it, which never walks a name.
         var fd: Int32
         var syncedSize: UInt64
-        var saved: [UInt64: SavedBlock] = [:]
+        var saved = SavedBlocks()
     }
 
     enum NameUndo {
@@ -312,7 +307,7 @@ public final class PowerLossJournal: Sendable {
                 // On the device once written: the blocks it covers whole are not put back.
                 var block = (offset &+ Self.blockSize &- 1) / Self.blockSize
                 while (block &+ 1) &* Self.blockSize <= offset &+ length {
-                    if let saved = state.files[key]?.saved.removeValue(forKey: block) { state.freeSlots.append(saved.slot) }
+                    if let saved = state.files[key]?.saved.remove(at: block) { state.freeSlots.append(saved.slot) }
                     block &+= 1
                 }
                 return
@@ -415,13 +410,9 @@ public final class PowerLossJournal: Sendable {
         defer { if reader >= 0 { close(reader) } }
         let lastBlock = (end - 1) / Self.blockSize
         var block = from / Self.blockSize
-        while block <= lastBlock {
-            if file.saved[block] != nil {
-                block += 1
-                continue
-            }
-            var count: UInt64 = 1
-            while block + count <= lastBlock, count < Self.runBlocks, file.saved[block + count] == nil { count += 1 }
+        while let unsaved = file.saved.firstUnsaved(from: block, through: lastBlock) {
+            block = unsaved
+            let count = file.saved.unsavedRun(from: block, through: lastBlock, limit: Self.runBlocks)
             defer { block += count }
             if reader < 0 {
                 reader = Self.reopen(file.fd, O_RDONLY)
@@ -444,7 +435,7 @@ public final class PowerLossJournal: Sendable {
             for index in 0..<count {
                 let saved = got - Int(index * Self.blockSize)
                 guard saved > 0 else { break }
-                file.saved[block + index] = SavedBlock(slot: base + index, length: min(saved, Int(Self.blockSize)))
+                file.saved.insert(.init(slot: base + index, length: min(saved, Int(Self.blockSize))), at: block + index)
             }
         }
     }
@@ -454,7 +445,7 @@ public final class PowerLossJournal: Sendable {
 
     private func release(_ state: inout State, _ file: FileUndo) {
         close(file.fd)
-        state.freeSlots.append(contentsOf: file.saved.values.map(\.slot))
+        state.freeSlots.append(contentsOf: file.saved.slots)
         if state.files.isEmpty {
             // Nothing saved anywhere: the blocks file starts again from nothing.
             state.freeSlots.removeAll()
@@ -665,7 +656,7 @@ public final class PowerLossJournal: Sendable {
                     // A pending snapshot first gets what the point in time held there (copy before write).
                     preservation?.beforeChange(file.fd, from: file.syncedSize, to: UInt64.max)
                     var ok = ftruncate(writer, off_t(file.syncedSize)) == 0
-                    for (block, saved) in file.saved {
+                    for (block, saved) in file.saved.blocks {
                         preservation?.beforeChange(file.fd, from: block * Self.blockSize, to: block * Self.blockSize + UInt64(saved.length))
                         let got = buffer.withUnsafeMutableBytes { pread(blocksFD, $0.baseAddress, saved.length, off_t(saved.slot * Self.blockSize)) }
                         let put = got == saved.length
