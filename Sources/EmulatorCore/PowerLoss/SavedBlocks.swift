@@ -22,8 +22,6 @@ struct SavedBlocks {
 
     subscript(block: UInt64) -> Saved? { blocks[block] }
 
-    var isEmpty: Bool { blocks.isEmpty }
-
     /// The slots of every saved block, to be given back.
     var slots: [UInt64] { blocks.values.map(\.slot) }
 
