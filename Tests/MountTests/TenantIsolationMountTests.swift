@@ -71,9 +71,9 @@ struct TenantIsolationMountTests {
         """
 
     /// Runs python3 with `script` and `arguments`; returns its stdout lines, or nil when it did not
-    /// finish within `timeout` seconds (then `onTimeout` runs, and the output so far is ignored).
+    /// finish within `timeout` seconds (then `onTimeout` runs, and the output so far goes to `partial`).
     static func python(_ script: String, _ arguments: [String], timeout: Double,
-                       onTimeout: () -> Void) throws -> [String]? {
+                       onTimeout: () -> Void, partial: ([String]) -> Void = { _ in }) throws -> [String]? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script] + arguments
@@ -92,8 +92,12 @@ struct TenantIsolationMountTests {
         }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard finished else { return nil }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        guard finished else {
+            partial(lines)
+            return nil
+        }
+        return lines
     }
 
     /// ~300 blocked waiters used to take every server thread (256): the holder's unlock was never
@@ -109,11 +113,9 @@ struct TenantIsolationMountTests {
         #expect(writeFile(m + "/other", [2]) == 0)
         let waiters = 300
         let lines = try Self.python(Self.waitersScript, [m + "/locked", kind, "\(waiters)", m + "/other"],
-                                    timeout: 50, onTimeout: { mount.stop() })
-        guard let lines else {
-            Issue.record("the waiters did not finish within 50 s; the server had to be stopped")
-            return
-        }
+                                    timeout: 50, onTimeout: { mount.stop() },
+                                    partial: { Issue.record("the waiters did not finish within 50 s; the server had to be stopped. Their report so far: \($0)") })
+        guard let lines else { return }
         let fields = Dictionary(lines.map { line in
             let words = line.split(separator: " ").map(String.init)
             return (words.first ?? "", Array(words.dropFirst()))
