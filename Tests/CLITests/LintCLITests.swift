@@ -2,11 +2,15 @@ import Foundation
 import Testing
 
 /// `berth lint` as CI runs it: exit statuses, formats, --severity, --launch-type and --list-rules.
-@Suite struct LintCLITests {
-    static func write(_ text: String, _ name: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("berth-lint-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = dir.appendingPathComponent(name).path
+@Suite final class LintCLITests {
+    /// This test's files; removed when the test is done (each test gets its own instance).
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("berth-lint-cli-\(UUID().uuidString)")
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    func write(_ text: String, _ name: String) throws -> String {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent(name).path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -22,12 +26,12 @@ import Testing
     static let efs = #"{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "transitEncryption": "ENABLED"}}"#
 
     @Test func cleanFilesExitZeroAndErrorsExitTwo() throws {
-        let clean = try Self.write(Self.taskDefinition(volume: Self.efs, readOnly: true), "clean.json")
+        let clean = try write(Self.taskDefinition(volume: Self.efs, readOnly: true), "clean.json")
         let run = try CLITests.berth("lint", clean)
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(run.stdout.isEmpty)
 
-        let broken = try Self.write(Self.taskDefinition(volume: #"{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "authorizationConfig": {"iam": "ENABLED"}}}"#, readOnly: true), "bad.json")
+        let broken = try write(Self.taskDefinition(volume: #"{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "authorizationConfig": {"iam": "ENABLED"}}}"#, readOnly: true), "bad.json")
         let failing = try CLITests.berth("lint", clean, broken)
         #expect(failing.status == 2)
         #expect(failing.stdout.hasPrefix("\(broken):3:"))
@@ -36,7 +40,7 @@ import Testing
     }
 
     @Test func theSummaryCountsInWordsWithoutColourInAPipe() throws {
-        let broken = try Self.write(Self.taskDefinition(volume: #"{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "authorizationConfig": {"iam": "ENABLED"}}}"#, readOnly: true), "bad.json")
+        let broken = try write(Self.taskDefinition(volume: #"{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1", "authorizationConfig": {"iam": "ENABLED"}}}"#, readOnly: true), "bad.json")
         let run = try CLITests.berth("lint", broken)
         #expect(run.stderr.contains("berth lint: 1 error, 0 warnings, 0 notes in 1 file"), "\(run.stderr)")
         #expect(!run.stderr.contains("(s)"))
@@ -45,7 +49,7 @@ import Testing
 
     @Test func severityDecidesWhatFailsTheRun() throws {
         // A writable mount of /srv/static: a note (BL016) only.
-        let path = try Self.write(Self.taskDefinition(volume: Self.efs), "note.json")
+        let path = try write(Self.taskDefinition(volume: Self.efs), "note.json")
         #expect(try CLITests.berth("lint", path).status == 0)
         #expect(try CLITests.berth("lint", path, "--severity", "warning").status == 0)
         let strict = try CLITests.berth("lint", path, "--severity", "note")
@@ -54,7 +58,7 @@ import Testing
     }
 
     @Test func launchTypeFargateAppliesTheFargateRules() throws {
-        let path = try Self.write(Self.taskDefinition(volume: #"{"name": "data", "host": {"sourcePath": "/mnt/data"}}"#, readOnly: true), "host.json")
+        let path = try write(Self.taskDefinition(volume: #"{"name": "data", "host": {"sourcePath": "/mnt/data"}}"#, readOnly: true), "host.json")
         #expect(try CLITests.berth("lint", path).status == 0)
         let fargate = try CLITests.berth("lint", path, "--launch-type", "fargate", "--format", "json")
         #expect(fargate.status == 2)
@@ -63,14 +67,14 @@ import Testing
     }
 
     @Test func malformedFilesExitOneWithTheirPlace() throws {
-        let path = try Self.write("{\n  \"family\": \"x\",\n}\n", "broken.json")
+        let path = try write("{\n  \"family\": \"x\",\n}\n", "broken.json")
         let run = try CLITests.berth("lint", path)
         #expect(run.status == 1)
         #expect(run.stderr.contains("\(path):3:1: error: not valid JSON"), "\(run.stderr)")
     }
 
     @Test func otherFilesAreSkippedWithANoteAndDirectoriesSearched() throws {
-        let profile = try Self.write("apiVersion: berth/v1\nkind: WorkloadProfile\n", "profile.yaml")
+        let profile = try write("apiVersion: berth/v1\nkind: WorkloadProfile\n", "profile.yaml")
         let dir = URL(fileURLWithPath: profile).deletingLastPathComponent().path
         try Self.taskDefinition(volume: Self.efs, readOnly: true).write(toFile: dir + "/td.json", atomically: true, encoding: .utf8)
         let run = try CLITests.berth("lint", dir)
