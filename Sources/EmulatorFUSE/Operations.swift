@@ -782,7 +782,8 @@ enum Operations {
             // The capacity rule is the core's (`VolumeSemantics.write`): the write is shortened to what
             // fits (POSIX allows a short write on a full device), ENOSPC when nothing does.
             do throws(Errno) {
-                written = try fs.semantics.write(fd, key: inode.key, offset: UInt64(offset), length: UInt64(size)) { allowed in
+                written = try fs.semantics.write(fd, key: inode.key, offset: UInt64(offset), length: UInt64(size),
+                                                  appending: fi.pointee.flags & O_APPEND != 0) { allowed in
                     var output = berth_fd_bufvec(Int(allowed), fd, offset)
                     return fuse_buf_copy(&output, input, fuse_buf_copy_flags(rawValue: 0))
                 }

@@ -165,6 +165,34 @@ struct CapacityMountTests {
         }
     }
 
+    /// An O_APPEND write lands at the backing file's end, not at the offset the kernel sends (its cached
+    /// size, stale once another mount grew the file): the blocks are reserved there. Before, mount a's
+    /// 256 KiB append was reserved at 0, where the file had blocks, so it reserved nothing, wrote all of
+    /// it, and the volume ended 192 KiB past its capacity (1,216 KiB on a 1 MiB volume).
+    @Test func anAppendBeyondAnotherMountsGrowthIsShortAtCapacity() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let options = ["--capacity-bytes", "\(Self.capacity)"]
+        let a = try ServedMount(scratch, at: "a", type: "efs", volumeID: "fs-cap", extra: options)
+        defer { a.stop() }
+        let b = try ServedMount(scratch, at: "b", type: "efs", volumeID: "fs-cap", extra: options)
+        defer { b.stop() }
+        #expect(writeFile(a.mountpoint + "/log", []) == 0)
+        let appender = open(a.mountpoint + "/log", O_WRONLY | O_APPEND)
+        #expect(appender >= 0)
+        defer { close(appender) }
+        // Mount b grows the file to 1 MiB - 64 KiB; mount a's kernel still has its size as 0 (efs caches
+        // attributes for 1 s, and a write through O_APPEND does not ask).
+        #expect(fill(b.mountpoint + "/log", count: Self.capacity - (64 << 10)) == (Self.capacity - (64 << 10), 0))
+        let chunk = [UInt8](repeating: 7, count: 256 << 10)
+        let written = write(appender, chunk, chunk.count)
+        #expect(written == 64 << 10, "only the 64 KiB left fit; wrote \(written)")
+        let rescan = try UsageScanner.usedBytes(under: scratch.backing)
+        #expect(rescan == UInt64(Self.capacity), "the backing store holds no more than the capacity")
+        #expect(dfUsed(a.mountpoint) == rescan)
+        #expect(write(appender, chunk, chunk.count) == -1 && errno == ENOSPC)
+    }
+
     @Test func aWriterRacingOTruncLeavesTheCounterEqualToARescan() throws {
         try withVolume { scratch, mount in
             let m = mount.mountpoint

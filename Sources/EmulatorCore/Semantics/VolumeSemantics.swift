@@ -155,7 +155,11 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
     /// `perform` is given how many bytes it may write (shortened to the bytes whose blocks fit: a
     /// short write, as POSIX allows on a full device) and returns how many it wrote; ENOSPC when not
     /// one byte fits. Writes into blocks the file already has cost nothing, on a full volume too.
+    /// `appending`: the handle was opened with O_APPEND, so the backing file system writes at the file's
+    /// end as measured under the size lock, wherever `offset` (the kernel's idea of the end, stale once
+    /// another handle or mount changed the file's length) says; the blocks are reserved there.
     public func write(_ handle: Store.Handle, key known: InodeKey? = nil, offset: UInt64, length: UInt64,
+                      appending: Bool = false,
                       perform: (UInt64) throws(Errno) -> Int) throws(Errno) -> Int {
         try admit(change: true)
         rules.preservation?.beforeChange(handle, from: offset, to: offset &+ length)  // copy before write
@@ -163,8 +167,9 @@ public final class VolumeSemantics<Store: BackingStore>: Sendable {
         let key: InodeKey
         if let known { key = known } else { key = try store.attributes(ofOpen: handle).key }
         return try changeBlocks(key, measure: { (try? store.attributes(ofOpen: handle))?.allocation }, reserve: { usage, file in
-            usage.reserveWrite(file, offset: offset, length: length,
-                               holes: store.holes(handle, file: file, offset: offset, length: length))
+            let at = appending ? file.size : offset
+            return usage.reserveWrite(file, offset: at, length: length,
+                                      holes: store.holes(handle, file: file, offset: at, length: length))
         }) { (reservation) throws(Errno) -> Int in
             try perform(reservation?.length ?? length)
         }
