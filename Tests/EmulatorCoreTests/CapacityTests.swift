@@ -202,9 +202,20 @@ import Testing
         #expect(write.reserved == 8192)
         usage.settle(write, after: Allocation(allocated: 4096, size: 4200))
         #expect(usage.usedBytes == 4096)
-        // The backing store took more than reserved (its metadata): counted all the same.
+        // The backing store took more than reserved: counted, up to the blocks the write touched
+        // (4096..<12288); beyond them it is the file system's own, seen at the next scan.
         let small = try #require(usage.reserveWrite(Allocation(allocated: 4096, size: 4200), offset: 4200, length: 4000))
+        #expect(small.reserved == 8192 && small.growthLimit == 8192)
         usage.settle(small, after: Allocation(allocated: 16_384, size: 8200))
+        #expect(usage.usedBytes == 12_288)
+        // A file measured with fewer blocks than it has (ext4 while it writes back delayed allocation)
+        // makes a write look as if it took the whole file: counted as the blocks it touched at most.
+        let measuredLow = try #require(usage.reserveWrite(Allocation(allocated: 0, size: 12_288), offset: 12_288, length: 4096))
+        usage.settle(measuredLow, after: Allocation(allocated: 16_384, size: 16_384))
+        #expect(usage.usedBytes == 16_384)
+        // And a write never frees: measured with fewer blocks afterwards, it counts nothing.
+        let measuredLowAfter = try #require(usage.reserveWrite(Allocation(allocated: 16_384, size: 16_384), offset: 16_384, length: 100))
+        usage.settle(measuredLowAfter, after: Allocation(allocated: 0, size: 16_484))
         #expect(usage.usedBytes == 16_384)
         // A truncate, growing or not, allocates nothing; shrinking frees what the file dropped.
         let grow = usage.unreserved(Allocation(allocated: 16_384, size: 8200))

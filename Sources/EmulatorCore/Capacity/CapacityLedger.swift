@@ -59,6 +59,12 @@ public struct Allocation: Sendable, Equatable {
     /// Whether the file may have holes: fewer blocks than its length needs.
     public var isSparse: Bool { allocated < alignUp(size) }
 
+    /// How many bytes of blocks a change of `length` bytes at `offset` touches.
+    func touchedBytes(offset: UInt64, length: UInt64) -> UInt64 {
+        let range = touched(offset: offset, length: length)
+        return range.upperBound - range.lowerBound
+    }
+
     /// The blocks a change of `length` bytes at `offset` touches.
     func touched(offset: UInt64, length: UInt64) -> Range<UInt64> {
         let end = offset.addingReportingOverflow(length).overflow ? UInt64.max : offset + length
@@ -142,6 +148,19 @@ public struct CapacityReservation: Sendable, Equatable {
     public let reserved: UInt64
     /// How many bytes a write may write (shortened to what fits); the whole request otherwise.
     public let length: UInt64
+    /// For a write: the most its file's allocation can grow by, the blocks it touches. A write never
+    /// frees blocks and never takes blocks outside its range; a measurement saying otherwise was taken
+    /// while the backing file system moved the file's blocks on its own (ext4 counted a 432 KiB file as
+    /// 0 bytes while its delayed allocation was written back), and `settle` keeps to these bounds.
+    /// nil for changes that may free blocks (truncate, fallocate).
+    public let growthLimit: UInt64?
+
+    init(before: UInt64, reserved: UInt64, length: UInt64, growthLimit: UInt64? = nil) {
+        self.before = before
+        self.reserved = reserved
+        self.length = length
+        self.growthLimit = growthLimit
+    }
 }
 
 /// The capacity rules, each written once. Every change of a file's blocks follows one pattern, under
@@ -159,13 +178,17 @@ extension VolumeUsage {
                              holes: [Range<UInt64>]? = nil) -> CapacityReservation? {
         let bound = file.newBlocksBound(offset: offset, length: length, holes: holes)
         let granted = reserve(upTo: bound)
-        if granted == bound { return CapacityReservation(before: file.charged, reserved: granted, length: length) }
+        if granted == bound {
+            return CapacityReservation(before: file.charged, reserved: granted, length: length,
+                                       growthLimit: file.touchedBytes(offset: offset, length: length))
+        }
         let fits = file.fittingLength(offset: offset, length: length, granted: granted, holes: holes)
         guard fits > 0 else {
             release(granted)
             return nil
         }
-        return CapacityReservation(before: file.charged, reserved: granted, length: fits)
+        return CapacityReservation(before: file.charged, reserved: granted, length: fits,
+                                   growthLimit: file.touchedBytes(offset: offset, length: fits))
     }
 
     /// An allocation (fallocate without PUNCH_HOLE or COLLAPSE_RANGE): all of its new blocks, or nil
@@ -186,10 +209,16 @@ extension VolumeUsage {
 
     /// After the change (done or failed): the counter moves by the file's real change instead of the
     /// reservation. `after` nil (the file could not be measured): only the reservation is returned.
-    /// Blocks the backing file system allocated beyond the reservation (its own metadata) are counted
-    /// all the same, since they are there: the counter follows the backing store.
+    /// Blocks the backing file system allocated beyond the reservation are counted all the same, since
+    /// they are there (the counter follows the backing store), but a write's change is kept between
+    /// nothing and the blocks it touched (`growthLimit`): what the file system does beyond that on its
+    /// own, and blocks it is moving while it is measured, are seen at the next scan.
     public func settle(_ reservation: CapacityReservation, after: Allocation?) {
-        let now = after?.charged ?? reservation.before
+        var now = after?.charged ?? reservation.before
+        if let limit = reservation.growthLimit {
+            let (most, overflow) = reservation.before.addingReportingOverflow(limit)
+            now = min(max(now, reservation.before), overflow ? UInt64.max : most)
+        }
         let target = now >= reservation.before ? now - reservation.before : 0
         let freed = now < reservation.before ? reservation.before - now : 0
         if target > reservation.reserved {
