@@ -21,12 +21,17 @@ struct CLIMountTests {
         }
 
         deinit {
-            let mounts = (FileHandle(forReadingAtPath: "/proc/mounts").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }) ?? ""
-            for line in mounts.split(separator: "\n") {
-                let path = String(line.split(separator: " ").dropFirst().first ?? "")
-                if path.hasPrefix(root) { ServedMount.forceUnmount(path) }
+            // A background server may still be mounting when the test ends: its mount then appears after
+            // the first look, and the removal stops at it (some full runs left such a directory behind).
+            for _ in 0..<5 {
+                let mounts = (FileHandle(forReadingAtPath: "/proc/mounts").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) }) ?? ""
+                for line in mounts.split(separator: "\n") {
+                    let path = String(line.split(separator: " ").dropFirst().first ?? "")
+                    if path.hasPrefix(root) { ServedMount.forceUnmount(path) }
+                }
+                if (try? FileManager.default.removeItem(atPath: root)) != nil || !FileManager.default.fileExists(atPath: root) { return }
+                usleep(200_000)
             }
-            try? FileManager.default.removeItem(atPath: root)
         }
 
         /// A new empty directory to mount on.
