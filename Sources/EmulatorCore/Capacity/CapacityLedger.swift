@@ -150,8 +150,9 @@ public struct CapacityReservation: Sendable, Equatable {
     public let length: UInt64
     /// For a write: the most its file's allocation can grow by, the blocks it touches. A write never
     /// frees blocks and never takes blocks outside its range; a measurement saying otherwise was taken
-    /// while the backing file system moved the file's blocks on its own (ext4 counted a 432 KiB file as
-    /// 0 bytes while its delayed allocation was written back), and `settle` keeps to these bounds.
+    /// while the backing file system changed the file's blocks on its own (on ext4 a 432 KiB file once
+    /// measured 0 bytes between two writes that saw it whole, likely while its delayed allocation was
+    /// written back), and `settle` keeps to these bounds.
     /// nil for changes that may free blocks (truncate, fallocate).
     public let growthLimit: UInt64?
 

@@ -20,8 +20,6 @@ struct SavedBlocks {
     private(set) var blocks: [UInt64: Saved] = [:]
     private var savedInChunk: [UInt64: UInt64] = [:]
 
-    subscript(block: UInt64) -> Saved? { blocks[block] }
-
     /// The slots of every saved block, to be given back.
     var slots: [UInt64] { blocks.values.map(\.slot) }
 
