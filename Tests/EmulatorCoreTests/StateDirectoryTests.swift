@@ -90,7 +90,8 @@ struct StateDirectoryTests {
         #expect(problems.count == 2)
         #expect(problems.contains { $0.subject == volume.id.rawValue && $0.repairable })
         #expect(problems.contains { stray.hasSuffix($0.subject) && !$0.repairable })
-        #expect(try listing(sandbox.root) == before, "check changes nothing")
+        let after = try listing(sandbox.root)
+        #expect(after == before, "check changes nothing: before only \(Set(before).subtracting(after).sorted()), after only \(Set(after).subtracting(before).sorted())")
 
         let report = try sandbox.store().repair()
         #expect(report.remaining.count == 1, "the stray directory stays, and is still reported")
